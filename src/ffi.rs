@@ -1,0 +1,103 @@
+//! The C ABI: one line per export, each a call into the guard. Written by hand
+//! (not by a macro) so that cbindgen sees every signature; the comments here
+//! become the header's documentation.
+
+use std::ffi::{c_char, c_int, c_void};
+
+use crate::api::Endpoint;
+use crate::guard::{self, CArg};
+
+/// Sets the library up for a data directory; call it first (again after
+/// logout is fine: the latest settings apply everywhere).
+///
+/// Request: a JSON object. `dataDir` (string, required: created if missing;
+/// holds the opt-in file and the panic-report outbox), `sentryDSN` (string,
+/// wins over a DSN baked in at build time), `logDir` (string, empty means
+/// dataDir), `logEnabled` (bool: `status.log` in logDir), `logLevel` (`error`,
+/// `warn`, `info`, `debug` or `trace`, case-insensitive; default `info`),
+/// `logToStderr` (bool), `apiLoggingEnabled` (bool: one redacted line per call
+/// in `api.log`). Unknown keys are ignored.
+///
+/// Answer: `{"centralizedMetricsInfo":{"enabled":b,"userConfirmed":b},
+/// "panicReporting":{"active":b,"reason":"...","environment":"...",
+/// "contextName":"...","contextVersion":"..."}}`; `reason` says why reporting
+/// is off and is empty when it is active.
+///
+/// Errors: `invalid-request` (bad JSON, no dataDir, bad logLevel, dataDir in
+/// use by another process), `internal` (dataDir or logDir cannot be created),
+/// `panic`. The caller frees the answer with `Free`.
+#[no_mangle]
+pub extern "C" fn InitializeApplication(request_json: *const c_char) -> *mut c_char {
+    guard::ffi_call(Endpoint::InitializeApplication, CArg::Str(request_json))
+}
+
+/// Stores the user's metrics opt-in durably and applies it at once, to every
+/// thread. Opting out deletes every panic report not yet sent before it
+/// answers.
+///
+/// Request: `{"enabled": bool}`. Answer: `{"error":""}`.
+/// Errors: `invalid-request`, `not-initialized`, `internal` (the opt-in could
+/// not be written; an opt-out still took effect in memory), `panic`.
+/// The caller frees the answer with `Free`.
+#[no_mangle]
+pub extern "C" fn ToggleCentralizedMetrics(request_json: *const c_char) -> *mut c_char {
+    guard::ffi_call(Endpoint::ToggleCentralizedMetrics, CArg::Str(request_json))
+}
+
+/// The stored opt-in: `{"enabled":b,"userConfirmed":b}`, both false when the
+/// user was never asked.
+///
+/// Errors: `not-initialized`, `panic`. The caller frees the answer with `Free`.
+#[no_mangle]
+pub extern "C" fn CentralizedMetricsInfo() -> *mut c_char {
+    guard::ffi_call(Endpoint::CentralizedMetricsInfo, CArg::None)
+}
+
+/// Panics on purpose inside the library with `message` (plain UTF-8 text, not
+/// JSON), to check that panics are caught and reported ("force crash").
+///
+/// Answer: always `{"error":"<message>","code":"panic"}` (sensitive JSON values
+/// in the message masked); when reporting is active an `IntendedPanic` event
+/// is queued. Works before `InitializeApplication` (reporting nothing).
+/// Errors: `invalid-request` (NULL). The caller frees the answer with `Free`.
+#[no_mangle]
+pub extern "C" fn IntendedPanic(message: *const c_char) -> *mut c_char {
+    guard::ffi_call(Endpoint::IntendedPanic, CArg::Str(message))
+}
+
+/// Starts a library thread that panics with `message` (plain text), and waits
+/// for it to end: checks that panics in the library's own threads are
+/// reported. Answer: `{"error":""}` once the thread ended and its report (if
+/// reporting is active) is queued.
+///
+/// Errors: `invalid-request` (NULL), `internal`. The caller frees the answer
+/// with `Free`.
+#[no_mangle]
+pub extern "C" fn IntendedBackgroundPanic(message: *const c_char) -> *mut c_char {
+    guard::ffi_call(Endpoint::IntendedBackgroundPanic, CArg::Str(message))
+}
+
+/// Waits at most `timeout_ms` milliseconds (0 to 60000) for queued panic
+/// reports to be delivered. Call it when the app quits or goes to the
+/// background: reports left pending stay on disk and are sent after the next
+/// `InitializeApplication`. Never called on a UI thread with a long timeout.
+///
+/// Answer: `{"error":"","pending":N}`, N reports not yet delivered (0 before
+/// `InitializeApplication`). Errors: `invalid-request` (timeout out of range),
+/// `panic`. The caller frees the answer with `Free`.
+#[no_mangle]
+pub extern "C" fn FlushPanicReports(timeout_ms: c_int) -> *mut c_char {
+    guard::ffi_call(Endpoint::FlushPanicReports, CArg::Int(timeout_ms))
+}
+
+/// Frees a string this library returned. NULL is fine. Each answer must be
+/// freed exactly once, and only with this function.
+///
+/// # Safety
+/// `param` is NULL or an answer of this library that was not freed before.
+#[no_mangle]
+pub unsafe extern "C" fn Free(param: *mut c_void) {
+    // SAFETY: the header's contract: `param` is NULL or an answer of this
+    // library that the host has not freed yet.
+    unsafe { guard::free(param) }
+}

@@ -1,0 +1,198 @@
+//! The one guard every call goes through, whatever the host: the C ABI
+//! ([`ffi_call`]), the JNI glue and status-backend ([`run`]).
+//!
+//! Everything fallible happens inside `catch_unwind`: reading the argument
+//! (NULL, invalid UTF-8, size), parsing, the endpoint, reporting a caught panic,
+//! building the answer. A panic becomes `{"error":"<message>","code":"panic"}`;
+//! a panic while handling a panic is caught by a second guard, and nothing ever
+//! unwinds into the host. Only this module and `ffi.rs` touch raw pointers.
+
+use std::any::Any;
+use std::ffi::{c_char, c_int, c_void, CStr};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::time::Instant;
+
+use crate::api::{self, ApiError, Arg, Endpoint};
+use crate::logging;
+use crate::panics;
+use crate::reporting::{self, Origin};
+
+/// The largest string argument accepted (1 MiB); longer is `invalid-request`.
+pub const MAX_REQUEST_BYTES: usize = 1024 * 1024;
+
+/// The answer for `error`: an object whose first key is `error`.
+pub fn error_json(error: &ApiError) -> String {
+    let message = if error.message.is_empty() { "unknown error" } else { error.message.as_str() };
+    format!(
+        r#"{{"error":{},"code":"{}"}}"#,
+        serde_json::Value::String(message.to_owned()),
+        error.code.as_str()
+    )
+}
+
+/// Runs one call of `endpoint`, reading its argument with `read` inside the
+/// guard. Never panics; always answers a JSON object.
+pub fn run<'a>(endpoint: Endpoint, read: impl FnOnce() -> Result<Arg<'a>, ApiError>) -> String {
+    match catch_unwind(AssertUnwindSafe(|| run_guarded(endpoint, read))) {
+        Ok(answer) => answer,
+        Err(payload) => last_resort_answer(payload),
+    }
+}
+
+fn run_guarded<'a>(endpoint: Endpoint, read: impl FnOnce() -> Result<Arg<'a>, ApiError>) -> String {
+    panics::install_hook();
+    let started = Instant::now();
+    let mut request_for_log = None;
+    let outcome = catch_unwind(AssertUnwindSafe(|| {
+        let arg = read()?;
+        if let Arg::Str(text) = arg {
+            if text.len() > MAX_REQUEST_BYTES {
+                return Err(ApiError::invalid_request(format!(
+                    "request is {} bytes; the limit is {MAX_REQUEST_BYTES}",
+                    text.len()
+                )));
+            }
+        }
+        if logging::api_logging_enabled() {
+            request_for_log = arg.as_text();
+        }
+        api::call(endpoint, arg)
+    }));
+    let result = outcome.unwrap_or_else(|payload| {
+        let message = reporting::on_caught_panic(&*payload, Origin::Api(endpoint.name()));
+        drop_payload(payload);
+        Err(ApiError::panic(if message.is_empty() { "panic without a message".into() } else { message }))
+    });
+    let answer = match result {
+        Ok(answer) => answer,
+        Err(error) => {
+            log::debug!("{} answered an error: {error}", endpoint.name());
+            error_json(&error)
+        }
+    };
+    logging::api_call(endpoint.name(), started.elapsed(), request_for_log.as_deref(), &answer);
+    answer
+}
+
+/// A panic escaped the handling of a call (a bug in the guard's own path, or
+/// in reporting): answer it without reporting, under a second guard, since
+/// formatting or dropping the payload may panic too.
+fn last_resort_answer(payload: Box<dyn Any + Send>) -> String {
+    let message = catch_unwind(AssertUnwindSafe(|| panics::message_from_payload(&*payload)))
+        .unwrap_or_else(|_| "panic while handling a panic".to_owned());
+    drop_payload(payload);
+    error_json(&ApiError::panic(format!("panic while handling the call: {message}")))
+}
+
+fn drop_payload(payload: Box<dyn Any + Send>) {
+    let _ = catch_unwind(AssertUnwindSafe(move || drop(payload)));
+}
+
+/// An argument as the C ABI passes it.
+#[derive(Debug, Clone, Copy)]
+pub enum CArg {
+    None,
+    Str(*const c_char),
+    Int(c_int),
+}
+
+/// The C ABI's entry: reads the argument, runs the call, and returns the
+/// answer as a `malloc`ed C string for the host to release with [`free`].
+pub fn ffi_call(endpoint: Endpoint, arg: CArg) -> *mut c_char {
+    let answer = run(endpoint, || read_c_arg(arg));
+    to_c_string(&answer)
+}
+
+fn read_c_arg<'a>(arg: CArg) -> Result<Arg<'a>, ApiError> {
+    match arg {
+        CArg::None => Ok(Arg::None),
+        CArg::Int(n) => Ok(Arg::Int(i64::from(n))),
+        CArg::Str(ptr) if ptr.is_null() => Err(ApiError::invalid_request("request is NULL")),
+        CArg::Str(ptr) => {
+            // SAFETY: the host passes a NUL-terminated string that stays valid
+            // and unchanged for the duration of the call (the header's contract);
+            // NULL was handled above.
+            let text = unsafe { CStr::from_ptr(ptr) };
+            let bytes = text.to_bytes();
+            if bytes.len() > MAX_REQUEST_BYTES {
+                return Err(ApiError::invalid_request(format!(
+                    "request is {} bytes; the limit is {MAX_REQUEST_BYTES}",
+                    bytes.len()
+                )));
+            }
+            std::str::from_utf8(bytes)
+                .map(Arg::Str)
+                .map_err(|e| ApiError::invalid_request(format!("request is not valid UTF-8: {e}")))
+        }
+    }
+}
+
+/// Copies `answer` into `malloc`ed memory (status-go's `C.CString` does the
+/// same, so hosts ported from status-go keep working). NULL only when out of
+/// memory. JSON never holds a NUL byte (serde escapes control characters).
+fn to_c_string(answer: &str) -> *mut c_char {
+    let bytes = answer.as_bytes();
+    // SAFETY: malloc with a non-zero size; the result is checked for NULL
+    // before use.
+    let ptr = unsafe { libc::malloc(bytes.len() + 1) } as *mut u8;
+    if ptr.is_null() {
+        return std::ptr::null_mut();
+    }
+    // SAFETY: `ptr` points to `len + 1` writable bytes that nothing else
+    // references; the source is a valid slice of `len` bytes; they cannot overlap.
+    unsafe {
+        std::ptr::copy_nonoverlapping(bytes.as_ptr(), ptr, bytes.len());
+        *ptr.add(bytes.len()) = 0;
+    }
+    ptr as *mut c_char
+}
+
+/// Releases an answer. NULL is fine; it never unwinds (`libc::free` cannot).
+///
+/// # Safety
+/// `ptr` is NULL or an answer returned by this library, not freed before.
+pub unsafe fn free(ptr: *mut c_void) {
+    if ptr.is_null() {
+        return;
+    }
+    // SAFETY: per this function's contract, `ptr` came from `malloc` in
+    // `to_c_string` and is freed once.
+    unsafe { libc::free(ptr) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::ErrorCode;
+
+    #[test]
+    fn error_answers_put_error_first_and_escape() {
+        let json = error_json(&ApiError::invalid_request("bad \"quote\" \u{1F600}"));
+        assert!(json.starts_with(r#"{"error":"bad \"quote\" "#), "{json}");
+        let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+        assert_eq!(v["code"], "invalid-request");
+        assert_eq!(v["error"], "bad \"quote\" \u{1F600}");
+        assert!(error_json(&ApiError { code: ErrorCode::Internal, message: String::new() })
+            .starts_with(r#"{"error":"unknown error""#));
+    }
+
+    #[test]
+    fn a_panic_while_reading_the_argument_is_caught() {
+        let answer = run(Endpoint::CentralizedMetricsInfo, || panic!("reader exploded"));
+        let v: serde_json::Value = serde_json::from_str(&answer).unwrap();
+        assert_eq!(v["code"], "panic");
+        assert_eq!(v["error"], "reader exploded");
+    }
+
+    #[test]
+    fn oversize_and_null_and_bad_utf8_are_invalid_requests() {
+        let big = "x".repeat(MAX_REQUEST_BYTES + 1);
+        let answer = run(Endpoint::IntendedPanic, || Ok(Arg::Str(&big)));
+        assert!(answer.contains("invalid-request"), "{answer}");
+        let answer = run(Endpoint::IntendedPanic, || read_c_arg(CArg::Str(std::ptr::null())));
+        assert!(answer.contains("request is NULL"), "{answer}");
+        let bad = b"\xff\xfe\0";
+        let answer = run(Endpoint::IntendedPanic, || read_c_arg(CArg::Str(bad.as_ptr().cast())));
+        assert!(answer.contains("UTF-8"), "{answer}");
+    }
+}

@@ -1,0 +1,210 @@
+//! Which environment the library reports from, which DSN it uses, and how
+//! events are labelled: the seed README's configuration tables as code.
+//!
+//! Build time (baked in by `build.rs`, never read from the host's environment
+//! at run time): `SENTRY_CONTEXT_NAME`, `SENTRY_CONTEXT_VERSION`,
+//! `SENTRY_PRODUCTION`, optional `SENTRY_DSN`. Run time: `SENTRY_ENVIRONMENT`,
+//! read at `InitializeApplication`. The host's `SENTRY_DSN`, `SENTRY_RELEASE`
+//! and `SSL_VERIFY` are never read.
+
+use super::build_env::{is_production_flag, non_empty};
+
+/// Environments whose panics are reported. `development`, `ci-pr` and anything
+/// else (or nothing) are not: we only want panics from stable code.
+pub const REPORTED_ENVIRONMENTS: &[&str] = &["production", "ci-main", "ci-nightly"];
+
+/// What `build.rs` baked into this binary.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BuildConfig {
+    pub context_name: Option<&'static str>,
+    pub context_version: Option<&'static str>,
+    pub production: bool,
+    pub dsn: Option<&'static str>,
+}
+
+impl BuildConfig {
+    /// The values of this build.
+    pub fn current() -> Self {
+        Self {
+            context_name: option_env!("LIBSTATUS_SENTRY_CONTEXT_NAME").and_then(non_empty),
+            context_version: option_env!("LIBSTATUS_SENTRY_CONTEXT_VERSION").and_then(non_empty),
+            production: option_env!("LIBSTATUS_SENTRY_PRODUCTION").is_some_and(is_production_flag),
+            dsn: option_env!("LIBSTATUS_SENTRY_DSN").and_then(non_empty),
+        }
+    }
+}
+
+/// Everything that decides whether and how panics are reported, resolved once
+/// per `InitializeApplication`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ReportingConfig {
+    /// Never printed: `Debug` hides it.
+    pub dsn: Option<String>,
+    /// Empty when unset or refused.
+    pub environment: String,
+    pub release: String,
+    pub context_name: Option<String>,
+    pub context_version: Option<String>,
+}
+
+impl std::fmt::Debug for ReportingConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReportingConfig")
+            .field("dsn", &self.dsn.as_ref().map(|_| "<set>"))
+            .field("environment", &self.environment)
+            .field("release", &self.release)
+            .field("context_name", &self.context_name)
+            .field("context_version", &self.context_version)
+            .finish()
+    }
+}
+
+impl ReportingConfig {
+    /// Resolves the configuration from the build, the request's `sentryDSN` and
+    /// the runtime `SENTRY_ENVIRONMENT`.
+    pub fn resolve(
+        build: &BuildConfig,
+        request_dsn: Option<&str>,
+        runtime_environment: Option<&str>,
+    ) -> Self {
+        Self {
+            dsn: effective_dsn(request_dsn, build.dsn).map(str::to_owned),
+            environment: effective_environment(build.production, runtime_environment),
+            release: release(build.context_name),
+            context_name: build.context_name.map(str::to_owned),
+            context_version: build.context_version.map(str::to_owned),
+        }
+    }
+
+    /// Why this configuration cannot report, in plain words; `None` when it can.
+    /// Consent is the other input: see [`super::gate`].
+    pub fn blocker(&self) -> Option<String> {
+        match self.dsn.as_deref() {
+            None => {
+                return Some("no Sentry DSN: the request gave no sentryDSN and the build has none".into())
+            }
+            Some(dsn) if dsn.parse::<sentry::types::Dsn>().is_err() => {
+                return Some("the Sentry DSN is not valid".into())
+            }
+            Some(_) => {}
+        }
+        if !is_reported_environment(&self.environment) {
+            return Some(if self.environment.is_empty() {
+                "environment not reported: SENTRY_ENVIRONMENT is unset (or was `production` at run time, which only a production build may set)".into()
+            } else {
+                format!(
+                    "environment not reported: `{}` is not one of {}",
+                    self.environment,
+                    REPORTED_ENVIRONMENTS.join(", ")
+                )
+            });
+        }
+        None
+    }
+}
+
+/// The request's DSN wins over the build's; blanks count as absent.
+pub fn effective_dsn<'a>(request: Option<&'a str>, build: Option<&'a str>) -> Option<&'a str> {
+    request.and_then(non_empty).or_else(|| build.and_then(non_empty))
+}
+
+/// `production` for a production build whatever the runtime says; otherwise the
+/// runtime value trimmed, where `production` is refused (empty), so that nobody
+/// can make a development build pose as production.
+pub fn effective_environment(production_build: bool, runtime: Option<&str>) -> String {
+    if production_build {
+        return "production".into();
+    }
+    match runtime.map(str::trim) {
+        Some("production") | None => String::new(),
+        Some(env) => env.to_owned(),
+    }
+}
+
+pub fn is_reported_environment(environment: &str) -> bool {
+    REPORTED_ENVIRONMENTS.contains(&environment)
+}
+
+/// `<context name or crate name>@<crate version>`.
+pub fn release(context_name: Option<&str>) -> String {
+    format!("{}@{}", context_name.unwrap_or(env!("CARGO_PKG_NAME")), env!("CARGO_PKG_VERSION"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn build(production: bool, dsn: Option<&'static str>) -> BuildConfig {
+        BuildConfig { context_name: Some("status-desktop"), context_version: Some("2.1"), production, dsn }
+    }
+
+    #[test]
+    fn production_flag_parsing() {
+        for yes in ["true", "1", " true\n", "1\n", "\ttrue "] {
+            assert!(is_production_flag(yes), "{yes:?}");
+        }
+        for no in ["", "0", "false", "TRUE", "yes", "True", "11", "t rue"] {
+            assert!(!is_production_flag(no), "{no:?}");
+        }
+    }
+
+    #[test]
+    fn environment_table() {
+        // (production build, runtime SENTRY_ENVIRONMENT) -> (effective, reported)
+        let rows: &[(bool, Option<&str>, &str, bool)] = &[
+            (true, None, "production", true),
+            (true, Some("development"), "production", true),
+            (true, Some("ci-pr"), "production", true),
+            (true, Some("production"), "production", true),
+            (false, Some("production"), "", false),
+            (false, Some(" production\n"), "", false),
+            (false, Some("ci-main"), "ci-main", true),
+            (false, Some("ci-nightly\n"), "ci-nightly", true),
+            (false, Some("development"), "development", false),
+            (false, Some("ci-pr"), "ci-pr", false),
+            (false, Some("staging"), "staging", false),
+            (false, Some(""), "", false),
+            (false, None, "", false),
+        ];
+        for &(prod, runtime, want, reported) in rows {
+            let env = effective_environment(prod, runtime);
+            assert_eq!(env, want, "{prod} {runtime:?}");
+            assert_eq!(is_reported_environment(&env), reported, "{prod} {runtime:?}");
+        }
+    }
+
+    #[test]
+    fn dsn_precedence() {
+        assert_eq!(effective_dsn(Some("req"), Some("build")), Some("req"));
+        assert_eq!(effective_dsn(None, Some("build")), Some("build"));
+        assert_eq!(effective_dsn(Some("  "), Some("build")), Some("build"));
+        assert_eq!(effective_dsn(Some(""), None), None);
+        assert_eq!(effective_dsn(None, None), None);
+    }
+
+    #[test]
+    fn resolve_and_blockers() {
+        let c =
+            ReportingConfig::resolve(&build(false, None), Some("http://k@127.0.0.1:1/1"), Some("ci-main"));
+        assert_eq!(c.blocker(), None);
+        assert_eq!(c.release, format!("status-desktop@{}", env!("CARGO_PKG_VERSION")));
+        assert!(!format!("{c:?}").contains("127.0.0.1"), "Debug must hide the DSN");
+
+        let c = ReportingConfig::resolve(&build(false, None), None, Some("ci-main"));
+        assert!(c.blocker().unwrap().contains("no Sentry DSN"));
+        let c = ReportingConfig::resolve(&build(false, None), Some("not a dsn"), Some("ci-main"));
+        assert_eq!(c.blocker().unwrap(), "the Sentry DSN is not valid");
+        let c = ReportingConfig::resolve(&build(false, Some("http://k@h/1")), None, Some("development"));
+        assert!(c.blocker().unwrap().contains("`development`"));
+        let c = ReportingConfig::resolve(&build(false, Some("http://k@h/1")), None, Some("production"));
+        assert!(c.blocker().unwrap().contains("unset"));
+        let c = ReportingConfig::resolve(&build(true, Some("http://k@h/1")), None, Some("development"));
+        assert_eq!(c.environment, "production");
+        assert_eq!(c.blocker(), None);
+    }
+
+    #[test]
+    fn release_without_context_uses_crate_name() {
+        assert_eq!(release(None), format!("libstatus@{}", env!("CARGO_PKG_VERSION")));
+    }
+}

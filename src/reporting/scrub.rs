@@ -1,0 +1,325 @@
+//! Privacy: what may not leave the process in an event, taken out of it.
+//!
+//! Applied in `before_send`, to every event whatever built it: no server name,
+//! no modules, no user, no request, no host name, no home directory, no DSN, no
+//! absolute path from the build machine or the user's disk, sensitive JSON
+//! values masked (the same [`crate::redact`] rule as the logs), and a fresh
+//! trace id so that two events cannot be linked through it.
+
+use std::borrow::Cow;
+
+use sentry::protocol::{Context, DebugImage, Event, Frame, Stacktrace, TraceContext, Value};
+
+use crate::redact::{redact, MASK};
+
+/// The longest exception value kept (Sentry itself trims longer ones).
+pub const MAX_VALUE_CHARS: usize = 8 * 1024;
+
+/// What must not appear in an event, learned at `InitializeApplication`.
+#[derive(Clone, Default)]
+pub struct Scrubber {
+    /// The DSN and its public key: masked wherever they appear.
+    secrets: Vec<String>,
+    /// Home directories and the host name: replaced by `~` / masked.
+    homes: Vec<String>,
+    host_name: Option<String>,
+}
+
+impl Scrubber {
+    pub fn new(dsn: Option<&str>) -> Self {
+        let mut secrets = Vec::new();
+        if let Some(dsn) = dsn {
+            secrets.push(dsn.to_owned());
+            if let Ok(parsed) = dsn.parse::<sentry::types::Dsn>() {
+                secrets.push(parsed.public_key().to_owned());
+                if let Some(secret) = parsed.secret_key() {
+                    secrets.push(secret.to_owned());
+                }
+            }
+        }
+        secrets.retain(|s| s.len() >= 4);
+        // The user's home (on Android, the app's data directory). Build-machine
+        // homes are covered by `mask_home_prefixes` and `relative_source_path`.
+        let mut homes: Vec<String> = std::env::var("HOME").ok().into_iter().collect();
+        homes.retain(|h| h.len() > 1 && h != "/");
+        let host_name = host_name().filter(|h| h.len() >= 3);
+        Self { secrets, homes, host_name }
+    }
+
+    /// Scrubs any text that leaves in an event: sensitive JSON values, secrets,
+    /// the host name and home directories.
+    pub fn text(&self, text: &str) -> String {
+        let mut out = redact(text);
+        for secret in &self.secrets {
+            if out.contains(secret.as_str()) {
+                out = out.replace(secret.as_str(), MASK);
+            }
+        }
+        for home in &self.homes {
+            if out.contains(home.as_str()) {
+                out = out.replace(home.as_str(), "~");
+            }
+        }
+        out = mask_home_prefixes(&out);
+        if let Some(host) = &self.host_name {
+            if out.contains(host.as_str()) {
+                out = out.replace(host.as_str(), MASK);
+            }
+        }
+        out
+    }
+
+    /// The whole event, in place. Returns it for `before_send`'s convenience.
+    pub fn event(&self, mut event: Event<'static>) -> Event<'static> {
+        event.server_name = None;
+        event.user = None;
+        event.request = None;
+        event.modules.clear();
+        event.breadcrumbs.values.clear();
+        // Only the trace context survives, and it is new for every event.
+        event.contexts.clear();
+        event.contexts.insert("trace".into(), Context::Trace(Box::default()));
+        if let Some(Context::Trace(trace)) = event.contexts.get_mut("trace") {
+            **trace = TraceContext::default();
+        }
+        if let Some(message) = event.message.take() {
+            event.message = Some(self.text(&message));
+        }
+        if let Some(culprit) = event.culprit.take() {
+            event.culprit = Some(self.text(&culprit));
+        }
+        if let Some(transaction) = event.transaction.take() {
+            event.transaction = Some(self.text(&transaction));
+        }
+        for exception in event.exception.values.iter_mut() {
+            if let Some(value) = exception.value.take() {
+                exception.value = Some(truncate(self.text(&value), MAX_VALUE_CHARS));
+            }
+            if let Some(stacktrace) = exception.stacktrace.as_mut() {
+                self.stacktrace(stacktrace);
+            }
+        }
+        for thread in event.threads.values.iter_mut() {
+            if let Some(stacktrace) = thread.stacktrace.as_mut() {
+                self.stacktrace(stacktrace);
+            }
+        }
+        if let Some(stacktrace) = event.stacktrace.as_mut() {
+            self.stacktrace(stacktrace);
+        }
+        for value in event.tags.values_mut() {
+            *value = self.text(value);
+        }
+        for value in event.extra.values_mut() {
+            self.value(value);
+        }
+        for image in event.debug_meta.to_mut().images.iter_mut() {
+            let (code_file, debug_file) = match image {
+                DebugImage::Symbolic(image) => (&mut image.name, image.debug_file.as_mut()),
+                DebugImage::Apple(image) => (&mut image.name, None),
+                DebugImage::Wasm(image) => (&mut image.code_file, image.debug_file.as_mut()),
+                _ => continue,
+            };
+            *code_file = file_name(code_file).to_owned();
+            if let Some(debug_file) = debug_file {
+                *debug_file = file_name(debug_file).to_owned();
+            }
+        }
+        event
+    }
+
+    fn stacktrace(&self, stacktrace: &mut Stacktrace) {
+        for frame in stacktrace.frames.iter_mut() {
+            self.frame(frame);
+        }
+    }
+
+    fn frame(&self, frame: &mut Frame) {
+        let path = frame.abs_path.take().or_else(|| frame.filename.take());
+        frame.filename = path.map(|p| self.text(&relative_source_path(&p)));
+        frame.vars.clear();
+    }
+
+    fn value(&self, value: &mut Value) {
+        match value {
+            Value::String(s) => *s = self.text(s),
+            Value::Array(items) => items.iter_mut().for_each(|v| self.value(v)),
+            Value::Object(map) => map.values_mut().for_each(|v| self.value(v)),
+            _ => {}
+        }
+    }
+}
+
+/// A source path without the machine it was built on: crate-relative for this
+/// crate, `<crate>-<version>/...` for registry crates, `library/...` for std,
+/// and the bare file name for anything else absolute.
+pub fn relative_source_path(path: &str) -> Cow<'_, str> {
+    let normalized = path.replace('\\', "/");
+    if !is_absolute(&normalized) {
+        return if normalized == path { Cow::Borrowed(path) } else { Cow::Owned(normalized) };
+    }
+    let manifest = concat!(env!("CARGO_MANIFEST_DIR"), "/");
+    if let Some(rest) = normalized.strip_prefix(manifest) {
+        return Cow::Owned(rest.to_owned());
+    }
+    // ~/.cargo/registry/src/<index>/<crate>-<version>/src/lib.rs
+    if let Some((_, rest)) = normalized.split_once("/registry/src/") {
+        if let Some((_, in_crate)) = rest.split_once('/') {
+            return Cow::Owned(in_crate.to_owned());
+        }
+    }
+    // ~/.cargo/git/checkouts/<repo>-<hash>/<rev>/...
+    if let Some((_, rest)) = normalized.split_once("/git/checkouts/") {
+        let mut parts = rest.splitn(3, '/');
+        if let (Some(_), Some(_), Some(in_repo)) = (parts.next(), parts.next(), parts.next()) {
+            return Cow::Owned(in_repo.to_owned());
+        }
+    }
+    // /rustc/<commit>/library/std/src/panicking.rs, or a rustup toolchain's copy.
+    if let Some(idx) = normalized.find("/library/") {
+        if normalized.starts_with("/rustc/") || normalized.contains("/rustlib/") {
+            return Cow::Owned(normalized[idx + 1..].to_owned());
+        }
+    }
+    Cow::Owned(file_name(&normalized).to_owned())
+}
+
+fn is_absolute(path: &str) -> bool {
+    path.starts_with('/') || path.as_bytes().get(1) == Some(&b':')
+}
+
+fn file_name(path: &str) -> &str {
+    path.rsplit(['/', '\\']).next().unwrap_or(path)
+}
+
+/// `/home/<user>/`, `/Users/<user>/` and `/root/` become `~/`, whoever's home it is.
+fn mask_home_prefixes(text: &str) -> String {
+    let mut out = text.to_owned();
+    for prefix in ["/home/", "/Users/"] {
+        while let Some(start) = out.find(prefix) {
+            let after = start + prefix.len();
+            let end = out[after..]
+                .find(|c: char| c == '/' || c.is_whitespace() || c == '"' || c == '\'')
+                .map_or(out.len(), |i| after + i);
+            out.replace_range(start..end, "~");
+        }
+    }
+    if out.contains("/root/") {
+        out = out.replace("/root/", "~/");
+    }
+    out
+}
+
+fn truncate(mut text: String, max_chars: usize) -> String {
+    if let Some((idx, _)) = text.char_indices().nth(max_chars) {
+        text.truncate(idx);
+        text.push('…');
+    }
+    text
+}
+
+fn host_name() -> Option<String> {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sentry::protocol::{Exception, Map, SymbolicDebugImage, User};
+
+    const DSN: &str = "https://0123456789abcdef@sentry.example.org/42";
+
+    #[test]
+    fn source_paths_lose_the_machine() {
+        let manifest = env!("CARGO_MANIFEST_DIR");
+        assert_eq!(relative_source_path(&format!("{manifest}/src/api/mod.rs")), "src/api/mod.rs");
+        assert_eq!(
+            relative_source_path("/home/alice/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f/sentry-core-0.49.5/src/client/mod.rs"),
+            "sentry-core-0.49.5/src/client/mod.rs"
+        );
+        assert_eq!(
+            relative_source_path("/rustc/59807616e1/library/std/src/panicking.rs"),
+            "library/std/src/panicking.rs"
+        );
+        assert_eq!(
+            relative_source_path("/home/bob/.rustup/toolchains/stable-x86_64-unknown-linux-gnu/lib/rustlib/src/rust/library/core/src/panicking.rs"),
+            "library/core/src/panicking.rs"
+        );
+        assert_eq!(relative_source_path("/Users/carol/work/x/main.c"), "main.c");
+        assert_eq!(relative_source_path("C:\\Users\\dan\\x\\y.rs"), "y.rs");
+        assert_eq!(relative_source_path("src/lib.rs"), "src/lib.rs");
+    }
+
+    #[test]
+    fn text_masks_secrets_homes_and_sensitive_values() {
+        let s = Scrubber::new(Some(DSN));
+        let out = s.text(&format!(
+            r#"sent to {DSN} key 0123456789abcdef {{"password":"hunter2"}} at /home/alice/x.rs and /Users/bob/y and /root/z"#
+        ));
+        assert!(!out.contains("sentry.example.org/42"), "{out}");
+        assert!(!out.contains("0123456789abcdef"), "{out}");
+        assert!(!out.contains("hunter2"), "{out}");
+        assert!(!out.contains("alice") && !out.contains("bob") && !out.contains("/root/"), "{out}");
+        assert!(out.contains(r#""password":"***""#), "{out}");
+    }
+
+    #[test]
+    fn event_loses_identifying_fields() {
+        let s = Scrubber::new(Some(DSN));
+        let mut extra = Map::new();
+        extra.insert("note".into(), Value::String(format!("dsn {DSN}")));
+        let mut event = Event {
+            server_name: Some("alices-laptop".into()),
+            user: Some(User { username: Some("alice".into()), ..Default::default() }),
+            extra,
+            ..Default::default()
+        };
+        event.modules.insert("serde".into(), "1.0".into());
+        event.contexts.insert("os".into(), Context::Other(Map::new()));
+        event.exception.values.push(Exception {
+            ty: "panic".into(),
+            value: Some(format!(r#"{{"mnemonic":"a b c"}} {}"#, "x".repeat(MAX_VALUE_CHARS))),
+            stacktrace: Some(Stacktrace {
+                frames: vec![Frame {
+                    abs_path: Some("/home/alice/src/libstatus/src/api/mod.rs".into()),
+                    filename: Some("mod.rs".into()),
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }),
+            ..Default::default()
+        });
+        event.debug_meta.to_mut().images.push(DebugImage::Symbolic(SymbolicDebugImage {
+            name: "/home/alice/target/libstatus.so".into(),
+            arch: None,
+            image_addr: 0.into(),
+            image_size: 0,
+            image_vmaddr: 0.into(),
+            id: Default::default(),
+            code_id: None,
+            debug_file: Some("/home/alice/libstatus.debug".into()),
+        }));
+        let a = s.event(event.clone());
+        let b = s.event(event);
+        assert!(a.server_name.is_none() && a.user.is_none() && a.modules.is_empty());
+        assert_eq!(a.contexts.len(), 1);
+        let trace_id = |e: &Event| match e.contexts.get("trace") {
+            Some(Context::Trace(t)) => t.trace_id,
+            _ => panic!("no trace context"),
+        };
+        assert_ne!(trace_id(&a), trace_id(&b), "trace ids must differ per event");
+        let json = serde_json::to_string(&a).unwrap();
+        for needle in ["alice", "sentry.example.org", "0123456789abcdef", "a b c"] {
+            assert!(!json.contains(needle), "{needle} leaked: {json}");
+        }
+        let value = a.exception.values[0].value.as_deref().unwrap();
+        assert!(value.chars().count() <= MAX_VALUE_CHARS + 1);
+        let frame = &a.exception.values[0].stacktrace.as_ref().unwrap().frames[0];
+        assert!(frame.abs_path.is_none());
+        assert_eq!(frame.filename.as_deref(), Some("mod.rs"));
+    }
+}
