@@ -106,7 +106,12 @@ fn file_writer(dir: &Path, basename: &str) -> Result<FileLogWriter, String> {
     )
     .format(format_line)
     .append()
-    .rotate(Criterion::Size(ROTATE_AT_BYTES), Naming::NumbersDirect, Cleanup::KeepLogFiles(KEEP_ROTATED))
+    .rotate(
+        Criterion::Size(ROTATE_AT_BYTES),
+        // The current file is plainly `<name>.log`; rotated ones get a timestamp.
+        Naming::TimestampsCustomFormat { current_infix: Some(""), format: "r%Y-%m-%d_%H-%M-%S" },
+        Cleanup::KeepLogFiles(KEEP_ROTATED),
+    )
     // A thread of flexi_logger's own would bypass our thread wrapper.
     .cleanup_in_background_thread(false)
     .try_build()

@@ -126,7 +126,8 @@ fn is_panic_machinery(function: &str) -> bool {
         "status::panics::",
         "<unknown>",
     ];
-    PREFIXES.iter().any(|p| function.starts_with(p))
+    // The hook itself, called through a boxed `Fn(&PanicHookInfo)`.
+    PREFIXES.iter().any(|p| function.starts_with(p)) || function.contains("PanicHookInfo")
 }
 
 /// Storm control groups panics by where they happened.

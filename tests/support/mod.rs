@@ -1,0 +1,376 @@
+//! What the tests (and the demo) use to act as a host: the built `libstatus.so`
+//! loaded with `dlopen`, and a Sentry envelope receiver on loopback that
+//! records what really arrived over the wire.
+#![allow(dead_code)]
+
+use std::collections::VecDeque;
+use std::ffi::{c_char, c_int, c_void, CStr};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+/// The public key of the receiver's DSN.
+pub const KEY: &str = "5ecre7f00dfacade5ecre7f00dfacade";
+pub const PROJECT: u32 = 42;
+
+/// Every export, with the kind of argument it takes (`nm -D` is checked
+/// against this table).
+pub const EXPORTS: &[(&str, Kind)] = &[
+    ("InitializeApplication", Kind::Str),
+    ("ToggleCentralizedMetrics", Kind::Str),
+    ("CentralizedMetricsInfo", Kind::Void),
+    ("IntendedPanic", Kind::Str),
+    ("IntendedBackgroundPanic", Kind::Str),
+    ("FlushPanicReports", Kind::Int),
+    ("Free", Kind::Free),
+];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Str,
+    Void,
+    Int,
+    Free,
+}
+
+/// The directory cargo builds into (`target/debug`), from this test's path.
+pub fn target_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("LIBSTATUS_LIB_DIR") {
+        return PathBuf::from(dir);
+    }
+    let exe = std::env::current_exe().expect("current_exe");
+    let mut dir = exe.parent().expect("exe dir").to_path_buf();
+    if dir.ends_with("deps") || dir.ends_with("examples") {
+        dir.pop();
+    }
+    dir
+}
+
+pub fn so_path() -> PathBuf {
+    target_dir().join("libstatus.so")
+}
+
+/// The library as a host sees it.
+pub struct Lib {
+    lib: libloading::Library,
+}
+
+type StrFn = unsafe extern "C" fn(*const c_char) -> *mut c_char;
+type VoidFn = unsafe extern "C" fn() -> *mut c_char;
+type IntFn = unsafe extern "C" fn(c_int) -> *mut c_char;
+type FreeFn = unsafe extern "C" fn(*mut c_void);
+
+pub fn lib() -> &'static Lib {
+    static LIB: OnceLock<Lib> = OnceLock::new();
+    LIB.get_or_init(|| {
+        let path = so_path();
+        // SAFETY: loading our own library, whose initialisers are Rust's.
+        let lib = unsafe { libloading::Library::new(&path) }
+            .unwrap_or_else(|e| panic!("cannot load {}: {e}", path.display()));
+        Lib { lib }
+    })
+}
+
+impl Lib {
+    fn symbol<T: Copy>(&self, name: &str) -> T {
+        // SAFETY: the caller names the type the header gives for that symbol.
+        unsafe { *self.lib.get::<T>(name.as_bytes()).unwrap_or_else(|e| panic!("{name}: {e}")) }
+    }
+
+    /// Copies the answer, frees it with the library's `Free`, returns the copy.
+    fn take(&self, ptr: *mut c_char) -> String {
+        assert!(!ptr.is_null(), "the library answered NULL");
+        // SAFETY: the library returns a NUL-terminated string it allocated.
+        let text = unsafe { CStr::from_ptr(ptr) }.to_str().expect("answer is UTF-8").to_owned();
+        let free: FreeFn = self.symbol("Free");
+        // SAFETY: freed once, with the library's own Free.
+        unsafe { free(ptr.cast()) };
+        text
+    }
+
+    /// Calls a `char *f(const char *)` export; `None` passes NULL; the bytes
+    /// need not be UTF-8.
+    pub fn call_raw(&self, name: &str, arg: Option<&[u8]>) -> String {
+        let f: StrFn = self.symbol(name);
+        let owned = arg.map(|bytes| {
+            let mut v = bytes.to_vec();
+            v.push(0);
+            v
+        });
+        let ptr = owned.as_ref().map_or(std::ptr::null(), |v| v.as_ptr().cast());
+        // SAFETY: NULL or a NUL-terminated buffer alive for the call.
+        self.take(unsafe { f(ptr) })
+    }
+
+    pub fn call(&self, name: &str, arg: &str) -> String {
+        self.call_raw(name, Some(arg.as_bytes()))
+    }
+
+    pub fn call_void(&self, name: &str) -> String {
+        let f: VoidFn = self.symbol(name);
+        // SAFETY: no arguments.
+        self.take(unsafe { f() })
+    }
+
+    pub fn call_int(&self, name: &str, n: i32) -> String {
+        let f: IntFn = self.symbol(name);
+        // SAFETY: a plain int argument.
+        self.take(unsafe { f(n) })
+    }
+
+    pub fn free_null(&self) {
+        let free: FreeFn = self.symbol("Free");
+        // SAFETY: Free accepts NULL.
+        unsafe { free(std::ptr::null_mut()) }
+    }
+
+    pub fn json(&self, name: &str, arg: &Value) -> Value {
+        parse(&self.call(name, &arg.to_string()))
+    }
+
+    pub fn init(&self, request: Value) -> Value {
+        self.json("InitializeApplication", &request)
+    }
+
+    pub fn opt_in(&self, enabled: bool) {
+        let answer = self.call("ToggleCentralizedMetrics", &json!({ "enabled": enabled }).to_string());
+        assert_eq!(answer, r#"{"error":""}"#);
+    }
+
+    pub fn intended_panic(&self, message: &str) -> Value {
+        parse(&self.call("IntendedPanic", message))
+    }
+
+    pub fn flush(&self, timeout_ms: i32) -> u64 {
+        let answer = parse(&self.call_int("FlushPanicReports", timeout_ms));
+        assert_eq!(answer["error"], "", "{answer}");
+        answer["pending"].as_u64().expect("pending")
+    }
+}
+
+pub fn parse(answer: &str) -> Value {
+    serde_json::from_str(answer).unwrap_or_else(|e| panic!("answer is not JSON ({e}): {answer}"))
+}
+
+/// Asserts an error answer: `error` is the first key and non-empty, with `code`.
+pub fn assert_error(answer: &str, code: &str) -> Value {
+    assert!(answer.starts_with(r#"{"error":""#), "error is not the first key: {answer}");
+    let v = parse(answer);
+    assert!(!v["error"].as_str().unwrap_or("").is_empty(), "empty error: {answer}");
+    assert_eq!(v["code"], code, "{answer}");
+    v
+}
+
+/// Sets the host's environment as CI would (before `InitializeApplication`).
+pub fn set_environment(value: &str) {
+    std::env::set_var("SENTRY_ENVIRONMENT", value);
+}
+
+/// How the receiver answers a request.
+#[derive(Debug, Clone)]
+pub enum Reply {
+    Status(u16, Vec<(String, String)>),
+    /// Keep the connection open and never answer.
+    Hang,
+}
+
+impl Reply {
+    pub fn ok() -> Self {
+        Reply::Status(200, vec![])
+    }
+}
+
+/// One request that reached the receiver.
+#[derive(Debug, Clone)]
+pub struct Received {
+    pub path: String,
+    pub auth: String,
+    pub body: Vec<u8>,
+    pub status: Option<u16>,
+}
+
+impl Received {
+    /// The event item of the envelope.
+    pub fn event(&self) -> Option<Value> {
+        envelope_event(&self.body)
+    }
+}
+
+/// The event payload of an envelope (header line, then item header and payload).
+pub fn envelope_event(body: &[u8]) -> Option<Value> {
+    let text = std::str::from_utf8(body).ok()?;
+    let mut lines = text.lines();
+    let _header: Value = serde_json::from_str(lines.next()?).ok()?;
+    while let Some(item_header) = lines.next() {
+        let item: Value = serde_json::from_str(item_header).ok()?;
+        let payload = lines.next()?;
+        if item["type"] == "event" {
+            return serde_json::from_str(payload).ok();
+        }
+    }
+    None
+}
+
+#[derive(Default)]
+struct ReceiverState {
+    received: Vec<Received>,
+    replies: VecDeque<Reply>,
+    default_reply: Option<Reply>,
+    hung: Vec<tiny_http::Request>,
+}
+
+/// A Sentry-compatible envelope endpoint on 127.0.0.1 (`/api/<id>/envelope/`).
+pub struct Receiver {
+    pub addr: SocketAddr,
+    state: Arc<Mutex<ReceiverState>>,
+    server: Arc<tiny_http::Server>,
+}
+
+impl Receiver {
+    pub fn start() -> Self {
+        Self::start_on("127.0.0.1:0")
+    }
+
+    pub fn start_on(addr: &str) -> Self {
+        let server = Arc::new(tiny_http::Server::http(addr).expect("bind receiver"));
+        let addr = server.server_addr().to_ip().expect("ip address");
+        let state: Arc<Mutex<ReceiverState>> = Arc::default();
+        let (srv, st) = (server.clone(), state.clone());
+        #[allow(clippy::disallowed_methods)] // the test's own server thread
+        std::thread::spawn(move || {
+            for mut request in srv.incoming_requests() {
+                let mut body = Vec::new();
+                let _ = request.as_reader().read_to_end(&mut body);
+                let auth = request
+                    .headers()
+                    .iter()
+                    .find(|h| h.field.equiv("X-Sentry-Auth"))
+                    .map(|h| h.value.to_string())
+                    .unwrap_or_default();
+                let mut state = st.lock().unwrap();
+                let reply = state
+                    .replies
+                    .pop_front()
+                    .or_else(|| state.default_reply.clone())
+                    .unwrap_or_else(Reply::ok);
+                let path = request.url().to_owned();
+                match reply {
+                    Reply::Hang => {
+                        state.received.push(Received { path, auth, body, status: None });
+                        state.hung.push(request);
+                    }
+                    Reply::Status(code, headers) => {
+                        state.received.push(Received { path, auth, body, status: Some(code) });
+                        drop(state);
+                        let mut response = tiny_http::Response::from_string("{}").with_status_code(code);
+                        for (k, v) in headers {
+                            response.add_header(
+                                tiny_http::Header::from_bytes(k.as_bytes(), v.as_bytes()).unwrap(),
+                            );
+                        }
+                        let _ = request.respond(response);
+                    }
+                }
+            }
+        });
+        Receiver { addr, state, server }
+    }
+
+    pub fn dsn(&self) -> String {
+        format!("http://{KEY}@{}/{PROJECT}", self.addr)
+    }
+
+    /// Answers the next requests with these replies, in order.
+    pub fn queue(&self, replies: impl IntoIterator<Item = Reply>) {
+        self.state.lock().unwrap().replies.extend(replies);
+    }
+
+    /// The reply once the queue is empty (200 by default).
+    pub fn set_default(&self, reply: Reply) {
+        self.state.lock().unwrap().default_reply = Some(reply);
+    }
+
+    pub fn received(&self) -> Vec<Received> {
+        self.state.lock().unwrap().received.clone()
+    }
+
+    pub fn request_count(&self) -> usize {
+        self.state.lock().unwrap().received.len()
+    }
+
+    /// Events from requests answered with a 2xx.
+    pub fn delivered_events(&self) -> Vec<Value> {
+        self.received()
+            .iter()
+            .filter(|r| r.status.is_some_and(|s| (200..300).contains(&s)))
+            .filter_map(Received::event)
+            .collect()
+    }
+
+    /// Waits until `n` requests have arrived (or the timeout passed).
+    pub fn wait_for_requests(&self, n: usize, timeout: Duration) -> usize {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let count = self.request_count();
+            if count >= n || Instant::now() >= deadline {
+                return count;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Receiver {
+    fn drop(&mut self) {
+        self.server.unblock();
+    }
+}
+
+/// A loopback port that accepts connections and never reads or answers.
+pub struct Blackhole {
+    pub addr: SocketAddr,
+    _accepted: Arc<Mutex<Vec<TcpStream>>>,
+}
+
+impl Blackhole {
+    pub fn start() -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind blackhole");
+        let addr = listener.local_addr().unwrap();
+        let accepted: Arc<Mutex<Vec<TcpStream>>> = Arc::default();
+        let keep = accepted.clone();
+        #[allow(clippy::disallowed_methods)] // the test's own server thread
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                keep.lock().unwrap().push(stream);
+            }
+        });
+        Blackhole { addr, _accepted: accepted }
+    }
+
+    pub fn dsn(&self) -> String {
+        format!("http://{KEY}@{}/{PROJECT}", self.addr)
+    }
+}
+
+/// A loopback port nobody listens on.
+pub fn closed_port_dsn() -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    drop(listener);
+    format!("http://{KEY}@{addr}/{PROJECT}")
+}
+
+/// A fresh data directory, removed when dropped.
+pub fn data_dir() -> tempfile::TempDir {
+    tempfile::Builder::new().prefix("libstatus-test-").tempdir().expect("tempdir")
+}
+
+/// Files waiting in the outbox of a data directory.
+pub fn outbox_files(data_dir: &std::path::Path) -> usize {
+    std::fs::read_dir(data_dir.join("panic-reports"))
+        .map(|d| d.flatten().filter(|e| e.file_name().to_string_lossy().ends_with(".envelope")).count())
+        .unwrap_or(0)
+}
