@@ -210,6 +210,7 @@ fn initialize_application(request: InitializeApplicationRequest) -> Result<Strin
     let runtime_environment = std::env::var("SENTRY_ENVIRONMENT").ok();
     let config = ReportingConfig::resolve(
         &BuildConfig::current(),
+        reporting::host_profile().as_deref(),
         request.sentry_dsn.as_deref(),
         runtime_environment.as_deref(),
     );

@@ -34,6 +34,30 @@ impl BuildConfig {
     }
 }
 
+/// Who embeds the library, when it is not an app: a binary of this crate
+/// (status-backend) sets it once at start-up, before any call.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct HostProfile {
+    /// Replaces the build's `SENTRY_CONTEXT_NAME` / `SENTRY_CONTEXT_VERSION`.
+    pub context_name: Option<String>,
+    pub context_version: Option<String>,
+    /// A DSN from the binary's own configuration; the request's still wins.
+    pub dsn: Option<String>,
+    /// status-go's status-backend reports without the metrics opt-in; apps never do.
+    pub consent_required: bool,
+}
+
+impl std::fmt::Debug for HostProfile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HostProfile")
+            .field("context_name", &self.context_name)
+            .field("context_version", &self.context_version)
+            .field("dsn", &self.dsn.as_ref().map(|_| "<set>"))
+            .field("consent_required", &self.consent_required)
+            .finish()
+    }
+}
+
 /// Everything that decides whether and how panics are reported, resolved once
 /// per `InitializeApplication`.
 #[derive(Clone, PartialEq, Eq)]
@@ -45,6 +69,8 @@ pub struct ReportingConfig {
     pub release: String,
     pub context_name: Option<String>,
     pub context_version: Option<String>,
+    /// Whether the user's opt-in is needed (always, but for status-backend).
+    pub consent_required: bool,
 }
 
 impl std::fmt::Debug for ReportingConfig {
@@ -55,24 +81,39 @@ impl std::fmt::Debug for ReportingConfig {
             .field("release", &self.release)
             .field("context_name", &self.context_name)
             .field("context_version", &self.context_version)
+            .field("consent_required", &self.consent_required)
             .finish()
     }
 }
 
 impl ReportingConfig {
-    /// Resolves the configuration from the build, the request's `sentryDSN` and
-    /// the runtime `SENTRY_ENVIRONMENT`.
+    /// Resolves the configuration from the build, the embedding binary's
+    /// profile (if any), the request's `sentryDSN` and the runtime
+    /// `SENTRY_ENVIRONMENT`.
     pub fn resolve(
         build: &BuildConfig,
+        profile: Option<&HostProfile>,
         request_dsn: Option<&str>,
         runtime_environment: Option<&str>,
     ) -> Self {
+        let context_name = profile
+            .and_then(|p| p.context_name.as_deref())
+            .or(build.context_name)
+            .and_then(non_empty)
+            .map(str::to_owned);
+        let context_version = profile
+            .and_then(|p| p.context_version.as_deref())
+            .or(build.context_version)
+            .and_then(non_empty)
+            .map(str::to_owned);
+        let fallback_dsn = profile.and_then(|p| p.dsn.as_deref()).and_then(non_empty).or(build.dsn);
         Self {
-            dsn: effective_dsn(request_dsn, build.dsn).map(str::to_owned),
+            dsn: effective_dsn(request_dsn, fallback_dsn).map(str::to_owned),
             environment: effective_environment(build.production, runtime_environment),
-            release: release(build.context_name),
-            context_name: build.context_name.map(str::to_owned),
-            context_version: build.context_version.map(str::to_owned),
+            release: release(context_name.as_deref()),
+            context_name,
+            context_version,
+            consent_required: profile.is_none_or(|p| p.consent_required),
         }
     }
 
@@ -184,23 +225,52 @@ mod tests {
 
     #[test]
     fn resolve_and_blockers() {
-        let c =
-            ReportingConfig::resolve(&build(false, None), Some("http://k@127.0.0.1:1/1"), Some("ci-main"));
+        let c = ReportingConfig::resolve(
+            &build(false, None),
+            None,
+            Some("http://k@127.0.0.1:1/1"),
+            Some("ci-main"),
+        );
         assert_eq!(c.blocker(), None);
         assert_eq!(c.release, format!("status-desktop@{}", env!("CARGO_PKG_VERSION")));
         assert!(!format!("{c:?}").contains("127.0.0.1"), "Debug must hide the DSN");
 
-        let c = ReportingConfig::resolve(&build(false, None), None, Some("ci-main"));
+        let c = ReportingConfig::resolve(&build(false, None), None, None, Some("ci-main"));
         assert!(c.blocker().unwrap().contains("no Sentry DSN"));
-        let c = ReportingConfig::resolve(&build(false, None), Some("not a dsn"), Some("ci-main"));
+        let c = ReportingConfig::resolve(&build(false, None), None, Some("not a dsn"), Some("ci-main"));
         assert_eq!(c.blocker().unwrap(), "the Sentry DSN is not valid");
-        let c = ReportingConfig::resolve(&build(false, Some("http://k@h/1")), None, Some("development"));
+        let c =
+            ReportingConfig::resolve(&build(false, Some("http://k@h/1")), None, None, Some("development"));
         assert!(c.blocker().unwrap().contains("`development`"));
-        let c = ReportingConfig::resolve(&build(false, Some("http://k@h/1")), None, Some("production"));
+        let c = ReportingConfig::resolve(&build(false, Some("http://k@h/1")), None, None, Some("production"));
         assert!(c.blocker().unwrap().contains("unset"));
-        let c = ReportingConfig::resolve(&build(true, Some("http://k@h/1")), None, Some("development"));
+        let c = ReportingConfig::resolve(&build(true, Some("http://k@h/1")), None, None, Some("development"));
         assert_eq!(c.environment, "production");
         assert_eq!(c.blocker(), None);
+    }
+
+    #[test]
+    fn a_host_profile_replaces_context_and_consent_and_supplies_a_dsn() {
+        let profile = HostProfile {
+            context_name: Some("status-backend".into()),
+            context_version: Some("9.9".into()),
+            dsn: Some("http://env@h/2".into()),
+            consent_required: false,
+        };
+        let c = ReportingConfig::resolve(
+            &build(false, Some("http://k@h/1")),
+            Some(&profile),
+            None,
+            Some("ci-main"),
+        );
+        assert_eq!(c.context_name.as_deref(), Some("status-backend"));
+        assert_eq!(c.context_version.as_deref(), Some("9.9"));
+        assert_eq!(c.dsn.as_deref(), Some("http://env@h/2"));
+        assert!(!c.consent_required);
+        assert_eq!(c.release, format!("status-backend@{}", env!("CARGO_PKG_VERSION")));
+        let c = ReportingConfig::resolve(&build(false, None), Some(&profile), Some("http://req@h/3"), None);
+        assert_eq!(c.dsn.as_deref(), Some("http://req@h/3"), "the request's DSN wins");
+        assert!(ReportingConfig::resolve(&build(false, None), None, None, None).consent_required);
     }
 
     #[test]

@@ -34,7 +34,7 @@ use sentry::types::Dsn;
 use sentry::{ClientOptions, Envelope, Transport};
 use serde::Serialize;
 
-pub use self::config::{BuildConfig, ReportingConfig};
+pub use self::config::{BuildConfig, HostProfile, ReportingConfig};
 pub use self::event::{INTENDED_PANIC_TYPE, PANIC_TYPE};
 use self::limiter::{Admission, StormLimiter};
 use self::outbox::{OpenError, Outbox, OutboxLimits, Target};
@@ -89,6 +89,19 @@ struct Reporting {
     configuring: Mutex<()>,
 }
 
+static PROFILE: RwLock<Option<Arc<HostProfile>>> = RwLock::new(None);
+
+/// Declares who embeds the library (status-backend does, at start-up); apps
+/// never call it. Applies from the next `InitializeApplication` on.
+pub fn set_host_profile(profile: HostProfile) {
+    *PROFILE.write() = Some(Arc::new(profile));
+}
+
+/// The profile set by [`set_host_profile`], if any.
+pub fn host_profile() -> Option<Arc<HostProfile>> {
+    PROFILE.read().clone()
+}
+
 static REPORTING: Reporting = Reporting {
     session: RwLock::new(None),
     consent: AtomicBool::new(false),
@@ -102,7 +115,7 @@ pub fn gate(config: &ReportingConfig, consent: bool) -> Result<(), String> {
     if let Some(blocker) = config.blocker() {
         return Err(blocker);
     }
-    if !consent {
+    if config.consent_required && !consent {
         return Err("the user has not opted in to metrics (ToggleCentralizedMetrics)".into());
     }
     Ok(())
@@ -131,7 +144,7 @@ pub fn configure(
             (Arc::new(outbox), true)
         }
     };
-    if !consent {
+    if config.consent_required && !consent {
         let purged = outbox.purge();
         if purged > 0 {
             log::info!("deleted {purged} pending panic reports: the user has not opted in");
