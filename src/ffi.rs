@@ -16,7 +16,9 @@ use crate::guard::{self, CArg};
 /// dataDir), `logEnabled` (bool: `status.log` in logDir), `logLevel` (`error`,
 /// `warn`, `info`, `debug` or `trace`, case-insensitive; default `info`),
 /// `logToStderr` (bool), `apiLoggingEnabled` (bool: one redacted line per call
-/// in `api.log`). Unknown keys are ignored.
+/// in `api.log`), `panicStormWindowMs` (100 to 3600000, default 60000: each
+/// panic site sends at most 5 events per window; for tests). Unknown keys are
+/// ignored. `SENTRY_ENVIRONMENT` is read from the process environment here.
 ///
 /// Answer: `{"centralizedMetricsInfo":{"enabled":b,"userConfirmed":b},
 /// "panicReporting":{"active":b,"reason":"...","environment":"...",

@@ -12,10 +12,19 @@ use std::cell::RefCell;
 use std::panic::{self, PanicHookInfo};
 use std::sync::Once;
 
-/// The payload of `IntendedPanic`: a distinct type so that its events are easy
-/// to tell from real bugs (status-go does the same).
-#[derive(Debug, Clone)]
-pub struct IntendedPanic(pub String);
+thread_local! {
+    /// Set by [`panic_intended`] for the hook: such events get their own
+    /// exception type, so they are easy to tell from real bugs (status-go does
+    /// the same). The payload stays a plain `String`, so every hook in the
+    /// chain (Rust's default printer too) shows the message.
+    static INTENDED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Panics on purpose with `message`, marked as intended.
+pub fn panic_intended(message: String) -> ! {
+    let _ = INTENDED.try_with(|flag| flag.set(true));
+    std::panic::panic_any(message)
+}
 
 /// Where a panic happened, as the compiler saw it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -57,7 +66,7 @@ pub fn install_hook() {
 fn record(info: &PanicHookInfo<'_>) {
     let record = PanicRecord {
         message: message_from_payload(info.payload()),
-        intended: info.payload().is::<IntendedPanic>(),
+        intended: INTENDED.try_with(|flag| flag.replace(false)).unwrap_or(false),
         location: info.location().map(|l| PanicLocation {
             file: l.file().to_owned(),
             line: l.line(),
@@ -83,9 +92,12 @@ pub fn take_record(payload: &(dyn Any + Send)) -> PanicRecord {
     let message = message_from_payload(payload);
     match recorded {
         Some(record) if record.message == message => record,
-        _ => {
-            PanicRecord { message, intended: payload.is::<IntendedPanic>(), location: None, backtrace: None }
-        }
+        _ => PanicRecord {
+            message,
+            intended: INTENDED.try_with(|flag| flag.replace(false)).unwrap_or(false),
+            location: None,
+            backtrace: None,
+        },
     }
 }
 
@@ -94,8 +106,6 @@ pub fn message_from_payload(payload: &(dyn Any + Send)) -> String {
     if let Some(s) = payload.downcast_ref::<&str>() {
         (*s).to_owned()
     } else if let Some(s) = payload.downcast_ref::<String>() {
-        s.clone()
-    } else if let Some(IntendedPanic(s)) = payload.downcast_ref::<IntendedPanic>() {
         s.clone()
     } else {
         "panic with a non-string payload".to_owned()
@@ -122,8 +132,7 @@ mod tests {
     #[test]
     fn intended_panics_are_marked() {
         install_hook();
-        let payload =
-            panic::catch_unwind(|| panic::panic_any(IntendedPanic("on purpose".into()))).unwrap_err();
+        let payload = panic::catch_unwind(|| panic_intended("on purpose".into())).unwrap_err();
         let record = take_record(&*payload);
         assert!(record.intended);
         assert_eq!(record.message, "on purpose");

@@ -15,8 +15,8 @@ use serde::{Deserialize, Serialize};
 pub use self::error::{ApiError, ErrorCode};
 use crate::consent::{ConsentStore, MetricsInfo};
 use crate::logging::{self, LogSettings};
-use crate::panics::IntendedPanic;
-use crate::reporting::{self, BuildConfig, PanicReportingStatus, ReportingConfig};
+use crate::panics::panic_intended;
+use crate::reporting::{self, limiter, BuildConfig, PanicReportingStatus, ReportingConfig};
 
 /// The answer of endpoints without a payload (status-go's convention; Android's
 /// bridge checks this prefix).
@@ -167,6 +167,11 @@ pub struct InitializeApplicationRequest {
     pub log_to_stderr: Option<bool>,
     #[serde(default)]
     pub api_logging_enabled: Option<bool>,
+    /// Storm control's window in milliseconds (default one minute): each panic
+    /// site sends at most `EVENTS_PER_WINDOW` events per window. For tests
+    /// and CI that cannot wait a minute; apps leave it out.
+    #[serde(default)]
+    pub panic_storm_window_ms: Option<u64>,
 }
 
 #[derive(Debug, Serialize)]
@@ -180,6 +185,15 @@ fn initialize_application(request: InitializeApplicationRequest) -> Result<Strin
     if request.data_dir.trim().is_empty() {
         return Err(ApiError::invalid_request("dataDir must not be empty"));
     }
+    let storm_window = match request.panic_storm_window_ms {
+        None => limiter::WINDOW,
+        Some(ms @ 100..=3_600_000) => Duration::from_millis(ms),
+        Some(ms) => {
+            return Err(ApiError::invalid_request(format!(
+                "panicStormWindowMs must be between 100 and 3600000, got {ms}"
+            )))
+        }
+    };
     let level = match request.log_level.as_deref().filter(|l| !l.trim().is_empty()) {
         None => log::LevelFilter::Info,
         Some(level) => logging::parse_level(level).ok_or_else(|| {
@@ -214,7 +228,7 @@ fn initialize_application(request: InitializeApplicationRequest) -> Result<Strin
         request.sentry_dsn.as_deref(),
         runtime_environment.as_deref(),
     );
-    let panic_reporting = reporting::configure(config, &data_dir, metrics.enabled)?;
+    let panic_reporting = reporting::configure(config, &data_dir, metrics.enabled, storm_window)?;
     *APP.write() = Some(Arc::new(Mutex::new(AppState { consent, metrics })));
     log::info!(
         "initialized: panic reporting {} {}",
@@ -249,15 +263,13 @@ fn centralized_metrics_info() -> Result<String, ApiError> {
 }
 
 fn intended_panic(message: &str) -> Result<String, ApiError> {
-    std::panic::panic_any(IntendedPanic(message.to_owned()))
+    panic_intended(message.to_owned())
 }
 
 fn intended_background_panic(message: &str) -> Result<String, ApiError> {
     let message = message.to_owned();
-    let thread = reporting::spawn_thread("libstatus-intended-panic", move || {
-        std::panic::panic_any(IntendedPanic(message))
-    })
-    .map_err(|e| ApiError::internal(format!("cannot start a thread: {e}")))?;
+    let thread = reporting::spawn_thread("libstatus-intended-panic", move || panic_intended(message))
+        .map_err(|e| ApiError::internal(format!("cannot start a thread: {e}")))?;
     // The wrapper has reported the panic by the time the thread has ended.
     let _ = thread.join();
     Ok(OK.to_owned())

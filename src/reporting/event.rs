@@ -81,12 +81,54 @@ pub fn panic_event(
 
 /// The stack of a panic, resolved, with the panic machinery (std's, the hook's,
 /// `unwrap`'s) cut off so that the top frame is the code that panicked.
+///
+/// Only this library's own frames are kept and symbolicated: the host's frames
+/// (the JVM, Python, Qt...) say nothing about our bug, may name the host's
+/// files, and resolving them would make the symbol cache (which holds a few
+/// modules) drop and re-parse our debug info on every panic.
 pub fn panic_stacktrace(record: &mut PanicRecord) -> Option<Stacktrace> {
-    let backtrace = record.backtrace.as_mut()?;
-    backtrace.resolve();
-    let mut stacktrace = sentry::integrations::backtrace::backtrace_to_stacktrace(backtrace)?;
+    let backtrace = resolve_own_frames(&record.backtrace.take()?);
+    let mut stacktrace = sentry::integrations::backtrace::backtrace_to_stacktrace(&backtrace)?;
     trim_panic_machinery(&mut stacktrace.frames);
     (!stacktrace.frames.is_empty()).then_some(stacktrace)
+}
+
+/// The addresses of the module this code is linked into (libstatus.so, or the
+/// executable for status-backend), found once.
+fn own_module_range() -> Option<std::ops::Range<u64>> {
+    static RANGE: std::sync::OnceLock<Option<std::ops::Range<u64>>> = std::sync::OnceLock::new();
+    RANGE
+        .get_or_init(|| {
+            let marker = own_module_range as fn() -> Option<std::ops::Range<u64>> as usize as u64;
+            sentry::integrations::debug_images::debug_images().into_iter().find_map(|image| match image {
+                sentry::protocol::DebugImage::Symbolic(image) => {
+                    let start = image.image_addr.0;
+                    let range = start..start.saturating_add(image.image_size);
+                    range.contains(&marker).then_some(range)
+                }
+                _ => None,
+            })
+        })
+        .clone()
+}
+
+fn resolve_own_frames(backtrace: &backtrace::Backtrace) -> backtrace::Backtrace {
+    let own = own_module_range();
+    let frames: Vec<backtrace::BacktraceFrame> = backtrace
+        .frames()
+        .iter()
+        .filter(|f| own.as_ref().is_none_or(|range| range.contains(&(f.ip() as u64))))
+        .cloned()
+        .collect();
+    let mut backtrace = backtrace::Backtrace::from(frames);
+    backtrace.resolve();
+    backtrace
+}
+
+/// Parses this module's debug information ahead of the first panic (call it
+/// on a library thread), so that the first panicking call does not pay for it.
+pub fn warm_up_symbols() {
+    resolve_own_frames(&backtrace::Backtrace::new_unresolved());
 }
 
 /// Frames are oldest first, so the panic machinery (the hook, std's panic
@@ -108,6 +150,7 @@ fn is_panic_machinery(function: &str) -> bool {
         "std::panicking::",
         "core::panicking::",
         "std::panic::panic_any",
+        "status::panics::panic_intended",
         "std::sys::backtrace::",
         "std::sys_common::backtrace::",
         "std::rt::",

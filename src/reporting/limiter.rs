@@ -60,6 +60,10 @@ impl StormLimiter {
         }
     }
 
+    pub fn window(&self) -> Duration {
+        self.window
+    }
+
     pub fn admit(&mut self, fingerprint: &str, now: Instant) -> Admission {
         if !self.sites.contains_key(fingerprint) && self.sites.len() >= self.max_sites {
             self.forget_oldest();

@@ -128,9 +128,16 @@ pub fn configure(
     config: ReportingConfig,
     data_dir: &Path,
     consent: bool,
+    storm_window: Duration,
 ) -> Result<PanicReportingStatus, ApiError> {
     let _configuring = REPORTING.configuring.lock();
     panics::install_hook();
+    {
+        let mut limiter = REPORTING.limiter.lock();
+        if limiter.as_ref().is_none_or(|l| l.window() != storm_window) {
+            *limiter = Some(StormLimiter::new(limiter::EVENTS_PER_WINDOW, storm_window, limiter::MAX_SITES));
+        }
+    }
     REPORTING.consent.store(consent, Ordering::SeqCst);
     let previous = REPORTING.session.read().clone();
     let dir = data_dir.join(outbox::DIR_NAME);
@@ -158,6 +165,10 @@ pub fn configure(
     if let Some(previous) = previous.filter(|_| new_outbox) {
         previous.outbox.close();
     }
+    static WARM_UP: std::sync::Once = std::sync::Once::new();
+    WARM_UP.call_once(|| {
+        let _ = spawn_thread("libstatus-symbols", event::warm_up_symbols);
+    });
     if new_outbox {
         let sender = outbox.clone();
         spawn_thread("libstatus-outbox", move || sender.run_sender(&current_target))
@@ -232,20 +243,25 @@ pub fn on_caught_panic(payload: &(dyn Any + Send), origin: Origin<'_>) -> String
         log::debug!("panic in {origin} (storm control: not reported): {answer}");
         return answer;
     };
+    let session = REPORTING.session.read().clone();
+    let reportable = session
+        .as_ref()
+        .filter(|s| s.client.is_some() && gate(&s.config, REPORTING.consent.load(Ordering::SeqCst)).is_ok());
+    // Symbolication is the costly part: only for an event or a log line.
+    if reportable.is_none() && !log::log_enabled!(log::Level::Error) {
+        return answer;
+    }
     let stacktrace = event::panic_stacktrace(&mut record);
     log::error!(
         "panic in {origin}: {answer}\n{}",
         stacktrace.as_ref().map(event::format_stacktrace).unwrap_or_default()
     );
-    let Some(session) = REPORTING.session.read().clone() else {
+    let Some(session) = reportable else {
         return answer;
     };
     let Some(client) = session.client.as_ref() else {
         return answer;
     };
-    if gate(&session.config, REPORTING.consent.load(Ordering::SeqCst)).is_err() {
-        return answer;
-    }
     let counts = event::Counts {
         suppressed_here,
         suppressed_elsewhere,

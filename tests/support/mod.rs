@@ -190,6 +190,7 @@ pub struct Received {
     pub auth: String,
     pub body: Vec<u8>,
     pub status: Option<u16>,
+    pub at: Instant,
 }
 
 impl Received {
@@ -259,11 +260,17 @@ impl Receiver {
                 let path = request.url().to_owned();
                 match reply {
                     Reply::Hang => {
-                        state.received.push(Received { path, auth, body, status: None });
+                        state.received.push(Received { path, auth, body, status: None, at: Instant::now() });
                         state.hung.push(request);
                     }
                     Reply::Status(code, headers) => {
-                        state.received.push(Received { path, auth, body, status: Some(code) });
+                        state.received.push(Received {
+                            path,
+                            auth,
+                            body,
+                            status: Some(code),
+                            at: Instant::now(),
+                        });
                         drop(state);
                         let mut response = tiny_http::Response::from_string("{}").with_status_code(code);
                         for (k, v) in headers {
@@ -295,6 +302,11 @@ impl Receiver {
 
     pub fn received(&self) -> Vec<Received> {
         self.state.lock().unwrap().received.clone()
+    }
+
+    /// When each request arrived.
+    pub fn arrival_times(&self) -> Vec<Instant> {
+        self.received().iter().map(|r| r.at).collect()
     }
 
     pub fn request_count(&self) -> usize {
@@ -332,7 +344,9 @@ impl Drop for Receiver {
 /// A loopback port that accepts connections and never reads or answers.
 pub struct Blackhole {
     pub addr: SocketAddr,
-    _accepted: Arc<Mutex<Vec<TcpStream>>>,
+    accepted: Arc<Mutex<Vec<TcpStream>>>,
+    closing: Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
 }
 
 impl Blackhole {
@@ -340,26 +354,48 @@ impl Blackhole {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind blackhole");
         let addr = listener.local_addr().unwrap();
         let accepted: Arc<Mutex<Vec<TcpStream>>> = Arc::default();
-        let keep = accepted.clone();
+        let closing: Arc<std::sync::atomic::AtomicBool> = Arc::default();
+        let (keep, stop) = (accepted.clone(), closing.clone());
         #[allow(clippy::disallowed_methods)] // the test's own server thread
-        std::thread::spawn(move || {
+        let thread = std::thread::spawn(move || {
             for stream in listener.incoming().flatten() {
+                if stop.load(std::sync::atomic::Ordering::SeqCst) {
+                    break;
+                }
                 keep.lock().unwrap().push(stream);
             }
         });
-        Blackhole { addr, _accepted: accepted }
+        Blackhole { addr, accepted, closing, thread: Some(thread) }
     }
 
     pub fn dsn(&self) -> String {
         format!("http://{KEY}@{}/{PROJECT}", self.addr)
     }
+
+    /// Connections accepted so far.
+    pub fn connections(&self) -> usize {
+        self.accepted.lock().unwrap().len()
+    }
+
+    /// Stops listening and resets every held connection; the port is free again.
+    pub fn close(mut self) -> SocketAddr {
+        self.closing.store(true, std::sync::atomic::Ordering::SeqCst);
+        let _ = TcpStream::connect(self.addr); // wakes the accept loop
+        if let Some(thread) = self.thread.take() {
+            thread.join().unwrap();
+        }
+        self.accepted.lock().unwrap().clear();
+        self.addr
+    }
 }
 
-/// A loopback port nobody listens on.
-pub fn closed_port_dsn() -> String {
+/// A loopback address nobody listens on.
+pub fn closed_port() -> SocketAddr {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    drop(listener);
+    listener.local_addr().unwrap()
+}
+
+pub fn dsn_for(addr: SocketAddr) -> String {
     format!("http://{KEY}@{addr}/{PROJECT}")
 }
 

@@ -1,0 +1,293 @@
+//! Never block the host, never lose a report: the durable outbox against
+//! real sockets on loopback (a blackhole, a closed port, a receiver that
+//! answers 429/500/413), a SIGKILLed process, opt-out mid-retry, and a storm.
+
+mod support;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+use support::{data_dir, dsn_for, lib, outbox_files, set_environment, Blackhole, Receiver, Reply};
+
+/// Generous: proves "does not wait on the network", not a speed (the figures
+/// are in the benchmark).
+const DOES_NOT_BLOCK: Duration = Duration::from_secs(1);
+
+fn opted_in(dir: &tempfile::TempDir, dsn: &str) {
+    set_environment("ci-main");
+    let answer = lib().init(json!({"dataDir": dir.path(), "sentryDSN": dsn}));
+    assert_eq!(
+        answer["panicReporting"]["reason"],
+        "the user has not opted in to metrics (ToggleCentralizedMetrics)"
+    );
+    lib().opt_in(true);
+}
+
+fn timed_panic(message: &str) -> Duration {
+    let started = Instant::now();
+    let v = lib().intended_panic(message);
+    let took = started.elapsed();
+    assert_eq!(v["code"], "panic");
+    assert_eq!(v["error"], message);
+    took
+}
+
+fn events_with(receiver: &Receiver, message: &str) -> usize {
+    receiver.delivered_events().iter().filter(|e| e["exception"]["values"][0]["value"] == message).count()
+}
+
+#[test]
+fn a_blackholed_server_does_not_block_and_the_report_is_delivered_once_it_is_back() {
+    let blackhole = Blackhole::start();
+    let dir = data_dir();
+    opted_in(&dir, &blackhole.dsn());
+    let took = timed_panic("during the blackhole");
+    assert!(took < DOES_NOT_BLOCK, "a panicking call took {took:?}");
+    assert_eq!(outbox_files(dir.path()), 1, "the report is on disk before the call returns");
+    // The sender is stuck on the blackhole; more panics still return at once.
+    for _ in 0..3 {
+        let took = timed_panic("during the blackhole");
+        assert!(took < DOES_NOT_BLOCK, "a panicking call took {took:?}");
+    }
+    let started = Instant::now();
+    assert_eq!(lib().flush(300), 4, "nothing could be delivered");
+    assert!(started.elapsed() < Duration::from_secs(3));
+
+    // The server comes back on the same address.
+    let addr = blackhole.close();
+    let receiver = Receiver::start_on(&addr.to_string());
+    assert_eq!(lib().flush(20_000), 0);
+    assert_eq!(events_with(&receiver, "during the blackhole"), 4, "each report exactly once");
+    assert_eq!(outbox_files(dir.path()), 0);
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(receiver.request_count(), 4, "no duplicates");
+}
+
+#[test]
+fn a_closed_port_does_not_block_and_the_report_waits_on_disk() {
+    let addr = support::closed_port();
+    let dir = data_dir();
+    opted_in(&dir, &dsn_for(addr));
+    let took = timed_panic("port closed");
+    assert!(took < DOES_NOT_BLOCK, "a panicking call took {took:?}");
+    assert_eq!(lib().flush(500), 1);
+    assert_eq!(outbox_files(dir.path()), 1);
+    let receiver = Receiver::start_on(&addr.to_string());
+    assert_eq!(lib().flush(20_000), 0);
+    assert_eq!(events_with(&receiver, "port closed"), 1);
+}
+
+/// The child of `a_report_survives_sigkill`: opts in, panics, and waits to be killed.
+#[test]
+fn sigkill_child() {
+    let Ok(dir) = std::env::var("LIBSTATUS_KILL_CHILD_DIR") else { return };
+    let blackhole = Blackhole::start();
+    set_environment("ci-main");
+    lib().init(json!({"dataDir": dir, "sentryDSN": blackhole.dsn()}));
+    lib().opt_in(true);
+    lib().intended_panic("killed before delivery");
+    println!("PANICKED");
+    std::thread::sleep(Duration::from_secs(60));
+}
+
+#[test]
+fn a_report_survives_sigkill_and_is_sent_once_by_the_next_process() {
+    let dir = data_dir();
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "sigkill_child", "--nocapture", "--test-threads=1"])
+        .env("LIBSTATUS_KILL_CHILD_DIR", dir.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let panicked = BufReader::new(stdout).lines().map_while(Result::ok).any(|l| l.contains("PANICKED"));
+    assert!(panicked, "the child did not panic");
+    // SAFETY: kill(2) on our own child's pid.
+    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGKILL) }, 0);
+    child.wait().unwrap();
+    assert_eq!(outbox_files(dir.path()), 1, "the report is on disk");
+
+    let receiver = Receiver::start();
+    set_environment("ci-main");
+    let answer = lib().init(json!({"dataDir": dir.path(), "sentryDSN": receiver.dsn()}));
+    assert_eq!(answer["panicReporting"]["active"], true, "the opt-in survived: {answer}");
+    assert_eq!(lib().flush(20_000), 0);
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(receiver.request_count(), 1);
+    assert_eq!(events_with(&receiver, "killed before delivery"), 1);
+}
+
+#[test]
+fn reports_left_by_an_earlier_process_are_dropped_when_consent_is_gone() {
+    let dir = data_dir();
+    let blackhole = Blackhole::start();
+    opted_in(&dir, &blackhole.dsn());
+    lib().intended_panic("left behind");
+    assert_eq!(outbox_files(dir.path()), 1);
+    // The opt-in file says "no" at the next start (changed by another install, say).
+    std::fs::write(dir.path().join("centralized-metrics.json"), r#"{"enabled":false,"userConfirmed":true}"#)
+        .unwrap();
+    let receiver = Receiver::start();
+    lib().init(json!({"dataDir": dir.path(), "sentryDSN": receiver.dsn()}));
+    assert_eq!(outbox_files(dir.path()), 0);
+    lib().flush(300);
+    assert_eq!(receiver.request_count(), 0);
+}
+
+#[test]
+fn server_errors_are_retried_with_backoff() {
+    let receiver = Receiver::start();
+    receiver.queue([Reply::Status(500, vec![]), Reply::Status(503, vec![])]);
+    let dir = data_dir();
+    opted_in(&dir, &receiver.dsn());
+    lib().intended_panic("retried");
+    // Without a flush the sender waits out its backoff (1 s, then 2 s).
+    assert_eq!(receiver.wait_for_requests(3, Duration::from_secs(15)), 3);
+    assert_eq!(lib().flush(5_000), 0);
+    let statuses: Vec<Option<u16>> = receiver.received().iter().map(|r| r.status).collect();
+    assert_eq!(statuses, [Some(500), Some(503), Some(200)]);
+    assert_eq!(events_with(&receiver, "retried"), 1);
+}
+
+fn gap_between_first_two_requests(receiver: &Receiver) -> Duration {
+    let times = receiver.arrival_times();
+    times[1].duration_since(times[0])
+}
+
+#[test]
+fn a_429_is_retried_only_after_retry_after() {
+    let receiver = Receiver::start();
+    receiver.queue([Reply::Status(429, vec![("Retry-After".into(), "2".into())])]);
+    let dir = data_dir();
+    opted_in(&dir, &receiver.dsn());
+    lib().intended_panic("rate limited");
+    assert_eq!(receiver.wait_for_requests(1, Duration::from_secs(10)), 1);
+    // A flush does not override the server's wish.
+    assert_eq!(lib().flush(20_000), 0);
+    assert_eq!(receiver.request_count(), 2);
+    let gap = gap_between_first_two_requests(&receiver);
+    assert!(gap >= Duration::from_millis(1900), "retried after {gap:?}");
+    assert_eq!(events_with(&receiver, "rate limited"), 1);
+}
+
+#[test]
+fn x_sentry_rate_limits_are_honoured() {
+    let receiver = Receiver::start();
+    receiver.queue([Reply::Status(
+        429,
+        vec![
+            ("X-Sentry-Rate-Limits".into(), "3:error;transaction:key".into()),
+            ("Retry-After".into(), "1".into()),
+        ],
+    )]);
+    let dir = data_dir();
+    opted_in(&dir, &receiver.dsn());
+    lib().intended_panic("limited by category");
+    assert_eq!(lib().flush(20_000), 0);
+    assert_eq!(receiver.request_count(), 2);
+    let gap = gap_between_first_two_requests(&receiver);
+    assert!(gap >= Duration::from_millis(2900), "retried after {gap:?}");
+}
+
+#[test]
+fn a_413_is_never_retried() {
+    let receiver = Receiver::start();
+    receiver.queue([Reply::Status(413, vec![]), Reply::Status(400, vec![])]);
+    let dir = data_dir();
+    opted_in(&dir, &receiver.dsn());
+    lib().intended_panic("too large");
+    assert_eq!(lib().flush(10_000), 0);
+    lib().intended_panic("bad request");
+    assert_eq!(lib().flush(10_000), 0);
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(receiver.request_count(), 2, "permanent rejections are deleted, not retried");
+    assert_eq!(outbox_files(dir.path()), 0);
+}
+
+#[test]
+fn opting_out_while_the_sender_retries_purges_everything() {
+    let receiver = Receiver::start();
+    receiver.set_default(Reply::Status(500, vec![]));
+    let dir = data_dir();
+    opted_in(&dir, &receiver.dsn());
+    lib().intended_panic("queued before the opt-out");
+    lib().intended_panic("queued before the opt-out");
+    assert_eq!(receiver.wait_for_requests(1, Duration::from_secs(10)), 1);
+    lib().opt_in(false);
+    let after_opt_out = receiver.request_count();
+    assert_eq!(outbox_files(dir.path()), 0, "purged before the toggle answered");
+    assert_eq!(lib().flush(1_000), 0);
+    // The sender would have retried after 1 s and 2 s.
+    std::thread::sleep(Duration::from_secs(4));
+    assert_eq!(receiver.request_count(), after_opt_out, "a request reached the server after the opt-out");
+    // Opting in again does not bring anything back.
+    receiver.set_default(Reply::ok());
+    lib().opt_in(true);
+    assert_eq!(lib().flush(2_000), 0);
+    assert_eq!(receiver.request_count(), after_opt_out);
+}
+
+fn extra_count(event: &Value, key: &str) -> u64 {
+    event["extra"][key].as_u64().unwrap_or(0)
+}
+
+#[test]
+fn a_panic_storm_sends_a_bounded_number_of_events_and_counts_the_rest() {
+    const THREADS: usize = 4;
+    const PER_THREAD: usize = 2_500;
+    const WINDOW_MS: u64 = 1_000;
+    let receiver = Receiver::start();
+    let dir = data_dir();
+    set_environment("ci-main");
+    lib().init(json!({"dataDir": dir.path(), "sentryDSN": receiver.dsn(), "panicStormWindowMs": WINDOW_MS}));
+    lib().opt_in(true);
+
+    let started = Instant::now();
+    let max_outbox = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let threads: Vec<_> = (0..THREADS)
+        .map(|t| {
+            let (max_outbox, path) = (max_outbox.clone(), dir.path().to_owned());
+            #[allow(clippy::disallowed_methods)] // host threads
+            std::thread::spawn(move || {
+                for i in 0..PER_THREAD {
+                    let v = lib().intended_panic("storm");
+                    assert_eq!(v["code"], "panic", "thread {t} call {i}: {v}");
+                    if i % 250 == 0 {
+                        max_outbox.fetch_max(outbox_files(&path), std::sync::atomic::Ordering::Relaxed);
+                    }
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    let storm = started.elapsed();
+    // One more panic from the same site after the window carries the rest.
+    std::thread::sleep(Duration::from_millis(WINDOW_MS + 100));
+    lib().intended_panic("storm");
+    assert_eq!(lib().flush(20_000), 0);
+
+    let events: Vec<Value> = receiver.delivered_events();
+    let windows = storm.as_millis() as u64 / WINDOW_MS + 2;
+    let bound = 5 * windows as usize;
+    assert!(events.len() <= bound, "{} events for {windows} windows (bound {bound})", events.len());
+    let suppressed: u64 = events.iter().map(|e| extra_count(e, "libstatus.suppressed_since_last")).sum();
+    let dropped: u64 = events.iter().map(|e| extra_count(e, "libstatus.dropped_reports")).sum();
+    let total = (THREADS * PER_THREAD + 1) as u64;
+    assert_eq!(
+        events.len() as u64 + suppressed + dropped,
+        total,
+        "{} events + {suppressed} suppressed + {dropped} dropped",
+        events.len()
+    );
+    assert!(max_outbox.load(std::sync::atomic::Ordering::Relaxed) <= 30);
+    println!(
+        "storm: {total} panics in {storm:?} ({:.1} us/panic), {} events sent, {suppressed} suppressed",
+        storm.as_micros() as f64 / (THREADS * PER_THREAD) as f64,
+        events.len()
+    );
+}
