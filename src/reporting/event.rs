@@ -60,6 +60,9 @@ pub fn panic_event(
         }
     }
     event.tags.insert("panic.intended".into(), record.intended.to_string());
+    if let Some(image) = own_image() {
+        event.debug_meta.to_mut().images.push(sentry::protocol::DebugImage::Symbolic(image.clone()));
+    }
     if let Some(location) = &record.location {
         let file = super::scrub::relative_source_path(&location.file);
         event.extra.insert(
@@ -93,23 +96,30 @@ pub fn panic_stacktrace(record: &mut PanicRecord) -> Option<Stacktrace> {
     (!stacktrace.frames.is_empty()).then_some(stacktrace)
 }
 
-/// The addresses of the module this code is linked into (libstatus.so, or the
-/// executable for status-backend), found once.
-fn own_module_range() -> Option<std::ops::Range<u64>> {
-    static RANGE: std::sync::OnceLock<Option<std::ops::Range<u64>>> = std::sync::OnceLock::new();
-    RANGE
+/// The debug image of the module this code is linked into (libstatus.so, or
+/// the executable for status-backend), found once. Events carry this image
+/// only: it is what a server needs to symbolicate our frames, and the host's
+/// list of loaded libraries is none of its business.
+fn own_image() -> Option<&'static sentry::protocol::SymbolicDebugImage> {
+    static IMAGE: std::sync::OnceLock<Option<sentry::protocol::SymbolicDebugImage>> =
+        std::sync::OnceLock::new();
+    IMAGE
         .get_or_init(|| {
-            let marker = own_module_range as fn() -> Option<std::ops::Range<u64>> as usize as u64;
+            let marker =
+                own_image as fn() -> Option<&'static sentry::protocol::SymbolicDebugImage> as usize as u64;
             sentry::integrations::debug_images::debug_images().into_iter().find_map(|image| match image {
                 sentry::protocol::DebugImage::Symbolic(image) => {
                     let start = image.image_addr.0;
-                    let range = start..start.saturating_add(image.image_size);
-                    range.contains(&marker).then_some(range)
+                    (start..start.saturating_add(image.image_size)).contains(&marker).then_some(image)
                 }
                 _ => None,
             })
         })
-        .clone()
+        .as_ref()
+}
+
+fn own_module_range() -> Option<std::ops::Range<u64>> {
+    own_image().map(|image| image.image_addr.0..image.image_addr.0.saturating_add(image.image_size))
 }
 
 fn resolve_own_frames(backtrace: &backtrace::Backtrace) -> backtrace::Backtrace {

@@ -315,10 +315,8 @@ fn build_client(config: &Arc<ReportingConfig>, dsn: Dsn, outbox: Arc<Outbox>) ->
     // No `contexts` (host name, OS user), no panic integration (ours does not
     // block), no default integrations at all: only what the events need.
     options.default_integrations = false;
-    options.integrations = vec![
-        Arc::new(sentry::integrations::backtrace::ProcessStacktraceIntegration),
-        Arc::new(sentry::integrations::debug_images::DebugImagesIntegration::new()),
-    ];
+    // (The event carries our own debug image only: see event.rs.)
+    options.integrations = vec![Arc::new(sentry::integrations::backtrace::ProcessStacktraceIntegration)];
     options.in_app_include = vec!["status::"];
     options.send_default_pii = false;
     options.server_name = None;

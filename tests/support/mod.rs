@@ -223,6 +223,18 @@ struct ReceiverState {
     hung: Vec<tiny_http::Request>,
 }
 
+/// With `LIBSTATUS_CAPTURE_DIR` set, every envelope that reaches a receiver is
+/// also written there, so that CI can pass each one through Sentry's own
+/// normaliser (`scripts/normalize_events.py`).
+fn capture(body: &[u8]) {
+    static SEQUENCE: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let Some(dir) = std::env::var_os("LIBSTATUS_CAPTURE_DIR") else { return };
+    let _ = std::fs::create_dir_all(&dir);
+    let n = SEQUENCE.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let name = format!("{}-{}-{n}.envelope", std::process::id(), Instant::now().elapsed().as_nanos());
+    let _ = std::fs::write(PathBuf::from(dir).join(name), body);
+}
+
 /// A Sentry-compatible envelope endpoint on 127.0.0.1 (`/api/<id>/envelope/`).
 pub struct Receiver {
     pub addr: SocketAddr,
@@ -258,6 +270,7 @@ impl Receiver {
                     .or_else(|| state.default_reply.clone())
                     .unwrap_or_else(Reply::ok);
                 let path = request.url().to_owned();
+                capture(&body);
                 match reply {
                     Reply::Hang => {
                         state.received.push(Received { path, auth, body, status: None, at: Instant::now() });
