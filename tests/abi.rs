@@ -270,3 +270,25 @@ fn the_committed_header_is_what_cbindgen_generates() {
         "include/libstatus.h is stale: run scripts/update-header and commit the result"
     );
 }
+
+#[test]
+fn log_files_rotate_instead_of_growing_without_bound() {
+    let dir = data_dir();
+    lib().init(json!({"dataDir": dir.path(), "apiLoggingEnabled": true}));
+    // 40 calls of ~900 KiB each: about 36 MiB of API log.
+    let request = json!({"enabled": false, "padding": "x".repeat(900 * 1024)}).to_string();
+    for _ in 0..40 {
+        assert_eq!(lib().call("ToggleCentralizedMetrics", &request), r#"{"error":""}"#);
+    }
+    let logs: Vec<(String, u64)> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with("api"))
+        .map(|e| (e.file_name().to_string_lossy().into_owned(), e.metadata().unwrap().len()))
+        .collect();
+    let total: u64 = logs.iter().map(|(_, len)| len).sum();
+    assert!(logs.len() >= 2, "no rotation happened: {logs:?}");
+    assert!(logs.len() <= 4, "old files are not cleaned up: {logs:?}");
+    assert!(total < 4 * 11 * 1024 * 1024, "{total} bytes of API log: {logs:?}");
+    assert!(logs.iter().any(|(name, _)| name == "api.log"), "{logs:?}");
+}
