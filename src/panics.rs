@@ -21,6 +21,7 @@ thread_local! {
 }
 
 /// Panics on purpose with `message`, marked as intended.
+#[track_caller]
 pub fn panic_intended(message: String) -> ! {
     let _ = INTENDED.try_with(|flag| flag.set(true));
     std::panic::panic_any(message)
