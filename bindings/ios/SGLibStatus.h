@@ -1,0 +1,93 @@
+//
+//  SGLibStatus.h
+//  Objective-C binding of libstatus's C ABI for iOS (and any Foundation host).
+//
+//  Every method passes NSString JSON in, calls the C function, copies the answer
+//  into an NSString, gives the C answer back to libstatus's Free() exactly once,
+//  and turns an answer whose "error" is non-empty into an NSError in
+//  SGLibStatusErrorDomain. A panic inside the library arrives as
+//  SGLibStatusErrorPanic: the library caught it (and reported it to Sentry if the
+//  user opted in); the app keeps running.
+//
+//  Swift sees the methods as throwing:
+//      let info = try SGLibStatus.initializeApplication(#"{"dataDir":"\#(dir)"}"#)
+//      try SGLibStatus.toggleCentralizedMetrics(#"{"enabled":true}"#)
+//      do { try SGLibStatus.intendedPanic("boom") }
+//      catch let e as SGLibStatusError where e.code == .panic { ... }
+//
+//  All methods are thread-safe (the library serialises what it must).
+//  Valid for Apple clang with or without ARC, and for gcc + GNUstep.
+//
+
+#import <Foundation/Foundation.h>
+
+#ifndef NS_ASSUME_NONNULL_BEGIN
+#define NS_ASSUME_NONNULL_BEGIN
+#define NS_ASSUME_NONNULL_END
+#endif
+// gcc's Objective-C (GNUstep builds) has no nullability qualifiers.
+#if defined(__clang__)
+#define SG_NULLABLE nullable
+#else
+#define SG_NULLABLE
+#endif
+
+NS_ASSUME_NONNULL_BEGIN
+
+/// The error domain of every NSError this class produces.
+FOUNDATION_EXPORT NSErrorDomain const SGLibStatusErrorDomain;
+/// userInfo key: the library's error code string ("invalid-request", "panic", ...).
+FOUNDATION_EXPORT NSString *const SGLibStatusErrorCodeKey;
+/// userInfo key: the complete answer JSON, for logs.
+FOUNDATION_EXPORT NSString *const SGLibStatusAnswerKey;
+
+/// Error codes. 0 is deliberately unused.
+#ifdef NS_ERROR_ENUM
+typedef NS_ERROR_ENUM(SGLibStatusErrorDomain, SGLibStatusErrorCode) {
+#else
+typedef NS_ENUM(NSInteger, SGLibStatusErrorCode) {
+#endif
+    /// The library answered a code this binding does not know (a newer library).
+    SGLibStatusErrorUnknown = 1,
+    /// "invalid-request": the request JSON was malformed or missing a field.
+    SGLibStatusErrorInvalidRequest = 2,
+    /// "not-initialized": call initializeApplication:error: first.
+    SGLibStatusErrorNotInitialized = 3,
+    /// "internal": the library failed for a reason of its own.
+    SGLibStatusErrorInternal = 4,
+    /// "panic": the library caught a panic (a bug in the library). The message is
+    /// in localizedDescription; the process is unharmed.
+    SGLibStatusErrorPanic = 5,
+    /// The binding could not read the answer (none, not UTF-8, or not a JSON object).
+    SGLibStatusErrorInvalidAnswer = 6,
+};
+
+@interface SGLibStatus : NSObject
+
+/// `{"dataDir": "...", ...}` -> the answer JSON
+/// `{"centralizedMetricsInfo": {...}, "panicReporting": {...}}`, or nil and *error.
++ (SG_NULLABLE NSString *)initializeApplication:(NSString *)requestJSON error:(NSError **)error;
+
+/// Records the user's consent: `{"enabled": true}`. NO and *error on failure.
++ (BOOL)toggleCentralizedMetrics:(NSString *)requestJSON error:(NSError **)error;
+
+/// `{"enabled": b, "userConfirmed": b}`, or nil and *error (e.g. not initialized).
++ (SG_NULLABLE NSString *)centralizedMetricsInfo:(NSError **)error;
+
+/// Makes the library panic inside its guard: always NO, *error has code
+/// SGLibStatusErrorPanic and the message. For testing crash reporting.
++ (BOOL)intendedPanic:(NSString *)message error:(NSError **)error;
+
+/// Makes a library thread panic; YES when the library answered `{"error":""}`.
++ (BOOL)intendedBackgroundPanic:(NSString *)message error:(NSError **)error;
+
+/// Waits up to timeoutMs for queued panic reports. Returns the answer JSON
+/// `{"error":"", "pending": N}`, or nil and *error.
++ (SG_NULLABLE NSString *)flushPanicReportsWithTimeout:(NSInteger)timeoutMs error:(NSError **)error;
+
+/// Maps the library's code string to SGLibStatusErrorCode (unknown strings: SGLibStatusErrorUnknown).
++ (SGLibStatusErrorCode)errorCodeForString:(SG_NULLABLE NSString *)code;
+
+@end
+
+NS_ASSUME_NONNULL_END
