@@ -4,8 +4,9 @@
 //! Build time (baked in by `build.rs`, never read from the host's environment
 //! at run time): `SENTRY_CONTEXT_NAME`, `SENTRY_CONTEXT_VERSION`,
 //! `SENTRY_PRODUCTION`, optional `SENTRY_DSN`. Run time: `SENTRY_ENVIRONMENT`,
-//! read at `InitializeApplication`. The host's `SENTRY_DSN`, `SENTRY_RELEASE`
-//! and `SSL_VERIFY` are never read.
+//! read at `InitializeApplication`. The library never reads the host's
+//! `SENTRY_DSN`, `SENTRY_RELEASE` or `SSL_VERIFY`; status-backend, a binary of
+//! this crate, reads its own `SENTRY_DSN` and hands it in as a [`HostProfile`].
 
 use super::build_env::{is_production_flag, non_empty};
 
