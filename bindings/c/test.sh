@@ -18,61 +18,16 @@
 # Prints one line per step and ends with "N passed, M failed[, K skipped]".
 set -uo pipefail
 
-here=$(cd "$(dirname "$0")" && pwd)
-root=$(cd "$here/../.." && pwd)
-export LIBSTATUS_LIB_DIR=$(cd "${LIBSTATUS_LIB_DIR:-$root/target/debug}" 2>/dev/null && pwd || echo "${LIBSTATUS_LIB_DIR:-$root/target/debug}")
-export LIBSTATUS_INCLUDE_DIR=${LIBSTATUS_INCLUDE_DIR:-$root/include}
-export LD_LIBRARY_PATH="$LIBSTATUS_LIB_DIR${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
-
-for f in "$LIBSTATUS_LIB_DIR/libstatus.so" "$LIBSTATUS_LIB_DIR/libstatus.a" "$LIBSTATUS_INCLUDE_DIR/libstatus.h"; do
-    if [ ! -f "$f" ]; then
-        echo "missing $f: run \`cargo build\` in $root first (or set LIBSTATUS_LIB_DIR / LIBSTATUS_INCLUDE_DIR)" >&2
-        echo "0 passed, 1 failed"
-        exit 1
-    fi
-done
-
-work=$(mktemp -d /tmp/libstatus-c-binding.XXXXXX)
+# shellcheck source=../test-lib.sh
+. "$(dirname "$0")/../test-lib.sh" c libstatus.so libstatus.a libstatus.h
 build=$work/build
-trap 'rm -rf "$work"' EXIT
-export TMPDIR=$work   # the tests' dataDirs go here
-pass=0 fail=0 skip=0
-log=$work/step.log
-
-# step NAME CMD...: runs CMD, counts it, shows its output only on failure
-# (set VERBOSE=1 to always show it).
-step() {
-    local name=$1; shift
-    local t0=$SECONDS
-    if "$@" >"$log" 2>&1; then
-        pass=$((pass + 1))
-        echo "ok - $name ($((SECONDS - t0))s)"
-        [ "${VERBOSE:-0}" = 1 ] && sed 's/^/    /' "$log"
-    else
-        fail=$((fail + 1))
-        echo "FAIL - $name ($((SECONDS - t0))s)"
-        sed 's/^/    /' "$log" | tail -n 60
-    fi
-    return 0
-}
-skip_step() { skip=$((skip + 1)); echo "skip - $1"; }
-
-summary_ok() { # FILE: last line is "N passed, 0 failed" with N > 0
-    tail -n 1 "$1" | grep -Eq '^[1-9][0-9]* passed, 0 failed$'
-}
-run_and_check_summary() {
-    "$@" >"$work/out.txt" 2>"$work/err.txt"; local rc=$?
-    cat "$work/out.txt"
-    grep -v '^$' "$work/err.txt" | tail -n 20 | sed 's/^/stderr: /'
-    [ $rc -eq 0 ] && summary_ok "$work/out.txt"
-}
 
 make_c() { make -s -C "$here" BUILD="$build" CFLAGS="-g -O1 -Wall -Wextra -Werror -std=c11 -pedantic" "$@"; }
 
 step "build example, test (shared + static) with -Wall -Wextra -Werror -pedantic" make_c all
 step "libstatus.h compiles as C++17 (extern \"C\" guards)" make_c header-cxx
-step "test_libstatus against libstatus.so" run_and_check_summary "$build/test_libstatus"
-step "test_libstatus against libstatus.a" run_and_check_summary "$build/test_libstatus_static"
+step "test_libstatus against libstatus.so" run_checked "$build/test_libstatus"
+step "test_libstatus against libstatus.a" run_checked "$build/test_libstatus_static"
 step "test_libstatus_static does not load libstatus.so" \
     bash -c "! ldd '$build/test_libstatus_static' | grep -q 'libstatus\\.so'"
 step "example runs" "$build/example" "$work/example-data"
@@ -160,5 +115,4 @@ else
     step "valgrind: test_libstatus (static): no leaks, no invalid access" vg_check "$build/test_libstatus_static"
 fi
 
-echo "$pass passed, $fail failed$([ $skip -gt 0 ] && echo ", $skip skipped")"
-[ $fail -eq 0 ]
+finish

@@ -15,46 +15,14 @@
 # Prints one line per step and ends with "N passed, M failed[, K skipped]".
 set -uo pipefail
 
-here=$(cd "$(dirname "$0")" && pwd)
-root=$(cd "$here/../.." && pwd)
-lib_dir=$(cd "${LIBSTATUS_LIB_DIR:-$root/target/debug}" 2>/dev/null && pwd || echo "${LIBSTATUS_LIB_DIR:-$root/target/debug}")
-include_dir=${LIBSTATUS_INCLUDE_DIR:-$root/include}
-export LD_LIBRARY_PATH="$lib_dir${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+# shellcheck source=../test-lib.sh
+. "$(dirname "$0")/../test-lib.sh" ios libstatus.so libstatus.h
 
-for f in "$lib_dir/libstatus.so" "$include_dir/libstatus.h"; do
-    if [ ! -f "$f" ]; then
-        echo "missing $f: run \`cargo build\` in $root first (or set LIBSTATUS_LIB_DIR / LIBSTATUS_INCLUDE_DIR)" >&2
-        echo "0 passed, 1 failed"
-        exit 1
-    fi
-done
 if ! command -v gnustep-config >/dev/null 2>&1; then
     echo "gnustep-config not found (apt-get install -y gobjc gnustep-base-common libgnustep-base-dev)" >&2
     echo "0 passed, 1 failed"
     exit 1
 fi
-
-work=$(mktemp -d /tmp/libstatus-ios-binding.XXXXXX)
-trap 'rm -rf "$work"' EXIT
-export TMPDIR=$work   # the tests' dataDirs go here
-pass=0 fail=0 skip=0
-log=$work/step.log
-
-step() {
-    local name=$1; shift
-    local t0=$SECONDS
-    if "$@" >"$log" 2>&1; then
-        pass=$((pass + 1))
-        echo "ok - $name ($((SECONDS - t0))s)"
-        [ "${VERBOSE:-0}" = 1 ] && sed 's/^/    /' "$log"
-    else
-        fail=$((fail + 1))
-        echo "FAIL - $name ($((SECONDS - t0))s)"
-        sed 's/^/    /' "$log" | tail -n 60
-    fi
-    return 0
-}
-skip_step() { skip=$((skip + 1)); echo "skip - $1"; }
 
 # GNUstep's own headers trip -Wexpansion-to-defined under -Wextra; nothing else is excused.
 objc_flags="$(gnustep-config --objc-flags) -std=gnu11 -Wall -Wextra -Wno-expansion-to-defined -Werror"
@@ -105,5 +73,4 @@ xcframework_check() {
 }
 step "build-xcframework.sh parses (and builds on macOS / refuses elsewhere)" xcframework_check
 
-echo "$pass passed, $fail failed$([ $skip -gt 0 ] && echo ", $skip skipped")"
-[ $fail -eq 0 ]
+finish

@@ -18,48 +18,15 @@
 # Prints one line per step and ends with "N passed, M failed[, K skipped]".
 set -uo pipefail
 
-here=$(cd "$(dirname "$0")" && pwd)
-root=$(cd "$here/../.." && pwd)
-lib_dir=$(cd "${LIBSTATUS_LIB_DIR:-$root/target/debug}" 2>/dev/null && pwd || echo "${LIBSTATUS_LIB_DIR:-$root/target/debug}")
-include_dir=${LIBSTATUS_INCLUDE_DIR:-$root/include}
-export LD_LIBRARY_PATH="$lib_dir${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+# shellcheck source=../test-lib.sh
+. "$(dirname "$0")/../test-lib.sh" nim libstatus.so libstatus.a libstatus.h
 nim=${NIM:-nim}
 
-for f in "$lib_dir/libstatus.so" "$lib_dir/libstatus.a" "$include_dir/libstatus.h"; do
-    if [ ! -f "$f" ]; then
-        echo "missing $f: run \`cargo build\` in $root first (or set LIBSTATUS_LIB_DIR / LIBSTATUS_INCLUDE_DIR)" >&2
-        echo "0 passed, 1 failed"
-        exit 1
-    fi
-done
 if ! command -v "$nim" >/dev/null 2>&1; then
     echo "nim not found (apt-get install -y nim)" >&2
     echo "0 passed, 1 failed"
     exit 1
 fi
-
-work=$(mktemp -d /tmp/libstatus-nim-binding.XXXXXX)
-trap 'rm -rf "$work"' EXIT
-export TMPDIR=$work   # the tests' dataDirs go here
-pass=0 fail=0 skip=0
-log=$work/step.log
-
-step() {
-    local name=$1; shift
-    local t0=$SECONDS
-    if "$@" >"$log" 2>&1; then
-        pass=$((pass + 1))
-        echo "ok - $name ($((SECONDS - t0))s)"
-        [ "${VERBOSE:-0}" = 1 ] && sed 's/^/    /' "$log"
-    else
-        fail=$((fail + 1))
-        echo "FAIL - $name ($((SECONDS - t0))s)"
-        sed 's/^/    /' "$log" | tail -n 80
-    fi
-    return 0
-}
-skip_step() { skip=$((skip + 1)); echo "skip - $1"; }
-summary_ok() { tail -n 1 "$1" | grep -Eq '^[1-9][0-9]* passed, 0 failed$'; }
 
 echo "# $("$nim" --version | head -n1)"
 
@@ -70,23 +37,17 @@ build() { # GC [extra nim flags...]: builds $work/test_<GC><suffix>
         -d:libstatusLibDir="$lib_dir" -d:libstatusHeader="$include_dir/libstatus.h" \
         --nimcache:"$work/nimcache-$(basename "$out")" -o:"$out" "$@" "$here/test_libstatus.nim"
 }
-run() { # runs a test binary; passes if it exits 0 with "N passed, 0 failed"
-    "$@" >"$work/out.txt" 2>"$work/err.txt"; local rc=$?
-    cat "$work/out.txt"
-    grep -v '^$' "$work/err.txt" | tail -n 20 | sed 's/^/stderr: /'
-    [ $rc -eq 0 ] && summary_ok "$work/out.txt"
-}
 
 for gc in refc arc orc; do
     step "nim c --threads:on --gc:$gc test_libstatus.nim (links libstatus.so, checked against libstatus.h)" \
         build "$gc" "$work/test_$gc"
-    step "test_libstatus ($gc, libstatus.so)" run "$work/test_$gc"
+    step "test_libstatus ($gc, libstatus.so)" run_checked "$work/test_$gc"
 done
 step "nim c --threads:on --gc:orc -d:libstatusStatic test_libstatus.nim (links libstatus.a)" \
     build orc "$work/test_static" -d:libstatusStatic
 run_static() {
     if ldd "$1" | grep -q 'libstatus\.so'; then echo "$1 loads libstatus.so"; return 1; fi
-    run "$1"
+    run_checked "$1"
 }
 step "test_libstatus (orc, libstatus.a; no libstatus.so loaded)" run_static "$work/test_static"
 step "nim doc libstatus.nim (the module documents cleanly)" \
@@ -114,5 +75,4 @@ else
         vg_check "$here/valgrind.supp" "$work/test_orc"
 fi
 
-echo "$pass passed, $fail failed$([ $skip -gt 0 ] && echo ", $skip skipped")"
-[ $fail -eq 0 ]
+finish
