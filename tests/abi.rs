@@ -292,3 +292,28 @@ fn log_files_rotate_instead_of_growing_without_bound() {
     assert!(total < 4 * 11 * 1024 * 1024, "{total} bytes of API log: {logs:?}");
     assert!(logs.iter().any(|(name, _)| name == "api.log"), "{logs:?}");
 }
+
+#[test]
+fn the_panic_hook_chains_to_the_one_before_it() {
+    // A fresh process, so that the library's hook is installed in front of
+    // Rust's default one; the default hook's "panicked at" line on stderr
+    // proves it still runs.
+    let output = Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "hook_chain_helper", "--nocapture", "--test-threads=1"])
+        .env("LIBSTATUS_HOOK_CHAIN_CHILD", "1")
+        .env_remove("RUST_BACKTRACE")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert!(stderr.contains("panicked at") && stderr.contains("chained hook check"), "{stderr}");
+}
+
+#[test]
+fn hook_chain_helper() {
+    if std::env::var_os("LIBSTATUS_HOOK_CHAIN_CHILD").is_none() {
+        return;
+    }
+    let v = lib().intended_panic("chained hook check");
+    assert_eq!(v["code"], "panic");
+}
