@@ -28,6 +28,8 @@ pub mod api;
 pub mod consent;
 pub mod ffi;
 pub mod guard;
+#[cfg(feature = "jni")]
+pub mod jni;
 pub mod logging;
 pub mod panics;
 pub mod redact;

@@ -1,0 +1,99 @@
+package im.status.libstatus.reactnative;
+
+import androidx.annotation.NonNull;
+
+import com.facebook.react.bridge.Promise;
+import com.facebook.react.bridge.ReactApplicationContext;
+import com.facebook.react.module.annotations.ReactModule;
+
+import im.status.libstatus.LibStatus;
+import im.status.libstatus.LibStatusException;
+
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Supplier;
+
+/**
+ * The TurboModule {@code LibStatus} on Android, over the Java binding
+ * ({@code bindings/android}: {@link LibStatus}, JNI glue in the library).
+ *
+ * <p>Each method resolves with the library's answer JSON as is, error answers
+ * included: the TypeScript layer maps them to {@code LibStatusError} /
+ * {@code LibStatusPanicError}, the same way as on iOS. It rejects only when the
+ * glue throws (it could not produce an answer), with the exception's code.
+ * Calls run on a small pool, off the JS and UI threads: FlushPanicReports
+ * waits and InitializeApplication does I/O.
+ */
+@ReactModule(name = NativeLibStatusSpec.NAME)
+public final class LibStatusModule extends NativeLibStatusSpec {
+    private static final AtomicInteger THREADS = new AtomicInteger();
+
+    private final ExecutorService executor = Executors.newFixedThreadPool(4, runnable -> {
+        Thread thread = new Thread(runnable, "libstatus-rn-" + THREADS.incrementAndGet());
+        thread.setDaemon(true);
+        return thread;
+    });
+
+    public LibStatusModule(ReactApplicationContext reactContext) {
+        super(reactContext);
+    }
+
+    @Override
+    public void initializeApplication(String requestJson, Promise promise) {
+        run(promise, () -> LibStatus.nativeInitializeApplication(requestJson));
+    }
+
+    @Override
+    public void toggleCentralizedMetrics(String requestJson, Promise promise) {
+        run(promise, () -> LibStatus.nativeToggleCentralizedMetrics(requestJson));
+    }
+
+    @Override
+    public void centralizedMetricsInfo(Promise promise) {
+        run(promise, LibStatus::nativeCentralizedMetricsInfo);
+    }
+
+    @Override
+    public void intendedPanic(String message, Promise promise) {
+        run(promise, () -> LibStatus.nativeIntendedPanic(message));
+    }
+
+    @Override
+    public void intendedBackgroundPanic(String message, Promise promise) {
+        run(promise, () -> LibStatus.nativeIntendedBackgroundPanic(message));
+    }
+
+    @Override
+    public void flushPanicReports(double timeoutMs, Promise promise) {
+        // JS numbers are doubles; the library takes an int. Anything that does
+        // not convert exactly becomes -1, which the library refuses
+        // (invalid-request). The TypeScript layer checks first.
+        int timeout = timeoutMs == Math.rint(timeoutMs) && Math.abs(timeoutMs) <= Integer.MAX_VALUE
+            ? (int) timeoutMs
+            : -1;
+        run(promise, () -> LibStatus.nativeFlushPanicReports(timeout));
+    }
+
+    @Override
+    public void invalidate() {
+        executor.shutdown();
+        super.invalidate();
+    }
+
+    private void run(@NonNull Promise promise, @NonNull Supplier<String> call) {
+        try {
+            executor.execute(() -> {
+                try {
+                    promise.resolve(call.get());
+                } catch (LibStatusException e) {
+                    promise.reject(e.getCode(), e.getMessage(), e);
+                } catch (Throwable t) { // e.g. OutOfMemoryError: never leave the promise pending
+                    promise.reject("internal", String.valueOf(t), t);
+                }
+            });
+        } catch (RuntimeException e) { // the pool was shut down
+            promise.reject("internal", "LibStatus module is shut down", e);
+        }
+    }
+}
