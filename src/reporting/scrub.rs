@@ -78,10 +78,7 @@ impl Scrubber {
         event.breadcrumbs.values.clear();
         // Only the trace context survives, and it is new for every event.
         event.contexts.clear();
-        event.contexts.insert("trace".into(), Context::Trace(Box::default()));
-        if let Some(Context::Trace(trace)) = event.contexts.get_mut("trace") {
-            **trace = TraceContext::default();
-        }
+        event.contexts.insert("trace".into(), Context::Trace(Box::new(TraceContext::default())));
         if let Some(message) = event.message.take() {
             event.message = Some(self.text(&message));
         }
