@@ -84,8 +84,23 @@ fn last_resort_answer(payload: Box<dyn Any + Send>) -> String {
     error_json(&ApiError::panic(format!("panic while handling the call: {message}")))
 }
 
-fn drop_payload(payload: Box<dyn Any + Send>) {
-    let _ = catch_unwind(AssertUnwindSafe(move || drop(payload)));
+/// Drops a panic payload without letting a panicking `Drop` escape.
+pub(crate) fn drop_payload(payload: Box<dyn Any + Send>) {
+    if let Err(again) = catch_unwind(AssertUnwindSafe(move || drop(payload))) {
+        // Dropping this one could panic again: leak it instead.
+        std::mem::forget(again);
+    }
+}
+
+/// For panics caught outside [`run`] (the JNI glue's last step, a binary's
+/// `main`): reports it as the guard would, under a guard of its own, and
+/// returns the message. Never panics.
+pub fn report_caught_panic(payload: Box<dyn Any + Send>, origin: Origin<'_>) -> String {
+    let message = catch_unwind(AssertUnwindSafe(|| reporting::on_caught_panic(&*payload, origin)))
+        .or_else(|_| catch_unwind(AssertUnwindSafe(|| panics::message_from_payload(&*payload))))
+        .unwrap_or_else(|_| "panic while handling a panic".to_owned());
+    drop_payload(payload);
+    message
 }
 
 /// An argument as the C ABI passes it.

@@ -20,7 +20,6 @@
 
 use std::any::Any;
 use std::cell::OnceCell;
-use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use jni::errors::{Error as JniError, ErrorPolicy};
 use jni::objects::{JClass, JString};
@@ -30,8 +29,7 @@ use jni::{jni_str, Env, EnvUnowned};
 
 use crate::api::{ApiError, Arg, Endpoint};
 use crate::guard;
-use crate::panics;
-use crate::reporting::{self, Origin};
+use crate::reporting::Origin;
 
 /// The argument of a native method, as the JVM passes it.
 enum JavaArg<'j, 'local> {
@@ -102,28 +100,14 @@ impl<T: Default> ErrorPolicy<T, JniError> for ThrowLibStatusException {
         endpoint: &mut Endpoint,
         payload: Box<dyn Any + Send + 'static>,
     ) -> jni::errors::Result<T> {
-        let message = report_glue_panic(&*payload, *endpoint);
-        drop_payload(payload);
+        // The glue's own panic (the guard has already answered; this is the
+        // Java string's creation), reported as the guard would.
+        let message = guard::report_caught_panic(payload, Origin::Api(endpoint.name()));
         if !env.exception_check() {
             let _ = env
                 .throw_new(jni_str!("im/status/libstatus/LibStatusPanicException"), JNIString::new(message));
         }
         Ok(T::default())
-    }
-}
-
-/// Logs and reports a panic of the glue itself (the guard has already
-/// answered; this is the Java string's creation) as the guard would.
-fn report_glue_panic(payload: &(dyn Any + Send), endpoint: Endpoint) -> String {
-    catch_unwind(AssertUnwindSafe(|| reporting::on_caught_panic(payload, Origin::Api(endpoint.name()))))
-        .or_else(|_| catch_unwind(AssertUnwindSafe(|| panics::message_from_payload(payload))))
-        .unwrap_or_else(|_| "panic while handling a panic".to_owned())
-}
-
-fn drop_payload(payload: Box<dyn Any + Send>) {
-    if let Err(again) = catch_unwind(AssertUnwindSafe(move || drop(payload))) {
-        // Dropping this one could panic again: leak it instead.
-        std::mem::forget(again);
     }
 }
 

@@ -71,11 +71,7 @@ fn main() -> ExitCode {
     let code = match outcome {
         Ok(code) => code,
         Err(payload) => {
-            let message = catch_unwind(AssertUnwindSafe(|| {
-                reporting::on_caught_panic(&*payload, Origin::Thread("main"))
-            }))
-            .unwrap_or_else(|_| "panic while reporting a panic".to_owned());
-            let _ = catch_unwind(AssertUnwindSafe(move || drop(payload)));
+            let message = guard::report_caught_panic(payload, Origin::Thread("main"));
             eprintln!("status-backend: panic in main: {message}");
             flush_reports();
             ExitCode::from(EXIT_PANIC)
@@ -301,10 +297,7 @@ fn worker(shared: &Shared, name: &str) {
                 // answering): a panic there is reported and this worker keeps
                 // serving; tiny_http answers the dropped request with a 500.
                 if let Err(payload) = catch_unwind(AssertUnwindSafe(|| serve(request))) {
-                    let _ = catch_unwind(AssertUnwindSafe(|| {
-                        reporting::on_caught_panic(&*payload, Origin::Thread(name))
-                    }));
-                    let _ = catch_unwind(AssertUnwindSafe(move || drop(payload)));
+                    guard::report_caught_panic(payload, Origin::Thread(name));
                 }
             }
             // Read the flag again: the stop may have come while waiting (an

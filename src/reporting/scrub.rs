@@ -78,7 +78,8 @@ impl Scrubber {
         event.breadcrumbs.values.clear();
         // Only the trace context survives, and it is new for every event.
         event.contexts.clear();
-        event.contexts.insert("trace".into(), Context::Trace(Box::new(TraceContext::default())));
+        // `TraceContext::default()` draws fresh random trace and span ids.
+        event.contexts.insert("trace".into(), Context::Trace(Box::<TraceContext>::default()));
         if let Some(message) = event.message.take() {
             event.message = Some(self.text(&message));
         }
