@@ -46,12 +46,7 @@ fn run_guarded<'a>(endpoint: Endpoint, read: impl FnOnce() -> Result<Arg<'a>, Ap
     let outcome = catch_unwind(AssertUnwindSafe(|| {
         let arg = read()?;
         if let Arg::Str(text) = arg {
-            if text.len() > MAX_REQUEST_BYTES {
-                return Err(ApiError::invalid_request(format!(
-                    "request is {} bytes; the limit is {MAX_REQUEST_BYTES}",
-                    text.len()
-                )));
-            }
+            check_size(text.len())?;
         }
         if logging::api_logging_enabled() {
             request_for_log = arg.as_text();
@@ -72,6 +67,16 @@ fn run_guarded<'a>(endpoint: Endpoint, read: impl FnOnce() -> Result<Arg<'a>, Ap
     };
     logging::api_call(endpoint.name(), started.elapsed(), request_for_log.as_deref(), &answer);
     answer
+}
+
+/// Every host's string argument is held to [`MAX_REQUEST_BYTES`].
+fn check_size(len: usize) -> Result<(), ApiError> {
+    if len > MAX_REQUEST_BYTES {
+        return Err(ApiError::invalid_request(format!(
+            "request is {len} bytes; the limit is {MAX_REQUEST_BYTES}"
+        )));
+    }
+    Ok(())
 }
 
 /// A panic escaped the handling of a call (a bug in the guard's own path, or
@@ -129,12 +134,8 @@ fn read_c_arg<'a>(arg: CArg) -> Result<Arg<'a>, ApiError> {
             // NULL was handled above.
             let text = unsafe { CStr::from_ptr(ptr) };
             let bytes = text.to_bytes();
-            if bytes.len() > MAX_REQUEST_BYTES {
-                return Err(ApiError::invalid_request(format!(
-                    "request is {} bytes; the limit is {MAX_REQUEST_BYTES}",
-                    bytes.len()
-                )));
-            }
+            // Before the UTF-8 check, which would read all of an oversize request.
+            check_size(bytes.len())?;
             std::str::from_utf8(bytes)
                 .map(Arg::Str)
                 .map_err(|e| ApiError::invalid_request(format!("request is not valid UTF-8: {e}")))
