@@ -23,6 +23,9 @@ const JNI_EXPORTS: &[&str] = &[
 
 #[test]
 fn every_export_is_in_the_table_and_rejects_bad_input() {
+    if !support::isolated() {
+        return;
+    }
     let output = Command::new("nm")
         .args(["-D", "--defined-only"])
         .arg(support::so_path())
@@ -73,6 +76,9 @@ fn every_export_is_in_the_table_and_rejects_bad_input() {
 
 #[test]
 fn before_initialization() {
+    if !support::isolated() {
+        return;
+    }
     assert_error(&lib().call_void("CentralizedMetricsInfo"), "not-initialized");
     assert_error(&lib().call("ToggleCentralizedMetrics", r#"{"enabled":true}"#), "not-initialized");
     // IntendedPanic works (and reports nothing: there is no configuration).
@@ -83,6 +89,9 @@ fn before_initialization() {
 
 #[test]
 fn initialize_application_validates_its_request() {
+    if !support::isolated() {
+        return;
+    }
     let dir = data_dir();
     let d = dir.path().to_str().unwrap();
     let v = assert_error(&lib().call("InitializeApplication", "{}"), "invalid-request");
@@ -116,6 +125,9 @@ fn initialize_application_validates_its_request() {
 
 #[test]
 fn consent_is_stored_and_survives_reinitialization() {
+    if !support::isolated() {
+        return;
+    }
     let dir = data_dir();
     let request = json!({"dataDir": dir.path()});
     lib().init(request.clone());
@@ -147,6 +159,9 @@ fn consent_is_stored_and_survives_reinitialization() {
 
 #[test]
 fn non_bmp_text_round_trips() {
+    if !support::isolated() {
+        return;
+    }
     let message = "💥 emoji 😀 and 中文 and \"quotes\" \\ and \u{7f}";
     let v = lib().intended_panic(message);
     assert_eq!(v["error"], message);
@@ -155,6 +170,9 @@ fn non_bmp_text_round_trips() {
 
 #[test]
 fn the_logs_hold_the_panic_and_the_redacted_api_calls() {
+    if !support::isolated() {
+        return;
+    }
     let dir = data_dir();
     let logs = dir.path().join("logs");
     lib().init(json!({
@@ -178,6 +196,9 @@ fn the_logs_hold_the_panic_and_the_redacted_api_calls() {
 
 #[test]
 fn a_second_process_on_the_same_data_dir_gets_a_clear_error() {
+    if !support::isolated() {
+        return;
+    }
     let dir = data_dir();
     lib().init(json!({"dataDir": dir.path()}));
     // Another process: the same test binary, running only the helper below.
@@ -202,6 +223,9 @@ fn second_process_helper() {
 
 #[test]
 fn eight_threads_call_every_export_at_once() {
+    if !support::isolated() {
+        return;
+    }
     let dir = Arc::new(data_dir());
     lib().init(json!({"dataDir": dir.path()}));
     let started = Instant::now();
@@ -240,6 +264,9 @@ fn eight_threads_call_every_export_at_once() {
 
 #[test]
 fn the_header_compiles_as_c_and_cpp_and_links() {
+    if !support::isolated() {
+        return;
+    }
     let root = env!("CARGO_MANIFEST_DIR");
     let out = tempfile::tempdir().unwrap();
     let source = r#"
@@ -281,6 +308,9 @@ int main(void) {
 
 #[test]
 fn the_committed_header_is_what_cbindgen_generates() {
+    if !support::isolated() {
+        return;
+    }
     let generated = include_str!(concat!(env!("OUT_DIR"), "/libstatus.h"));
     let committed =
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/include/libstatus.h")).unwrap();
@@ -292,6 +322,9 @@ fn the_committed_header_is_what_cbindgen_generates() {
 
 #[test]
 fn log_files_rotate_instead_of_growing_without_bound() {
+    if !support::isolated() {
+        return;
+    }
     let dir = data_dir();
     lib().init(json!({"dataDir": dir.path(), "apiLoggingEnabled": true}));
     // 40 calls of ~900 KiB each: about 36 MiB of API log.
@@ -314,6 +347,9 @@ fn log_files_rotate_instead_of_growing_without_bound() {
 
 #[test]
 fn the_panic_hook_chains_to_the_one_before_it() {
+    if !support::isolated() {
+        return;
+    }
     // A fresh process, so that the library's hook is installed in front of
     // Rust's default one; the default hook's "panicked at" line on stderr
     // proves it still runs.

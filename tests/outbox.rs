@@ -40,6 +40,9 @@ fn events_with(receiver: &Receiver, message: &str) -> usize {
 
 #[test]
 fn a_blackholed_server_does_not_block_and_the_report_is_delivered_once_it_is_back() {
+    if !support::isolated() {
+        return;
+    }
     let blackhole = Blackhole::start();
     let dir = data_dir();
     opted_in(&dir, &blackhole.dsn());
@@ -67,6 +70,9 @@ fn a_blackholed_server_does_not_block_and_the_report_is_delivered_once_it_is_bac
 
 #[test]
 fn a_closed_port_does_not_block_and_the_report_waits_on_disk() {
+    if !support::isolated() {
+        return;
+    }
     let addr = support::closed_port();
     let dir = data_dir();
     opted_in(&dir, &dsn_for(addr));
@@ -94,6 +100,9 @@ fn sigkill_child() {
 
 #[test]
 fn a_report_survives_sigkill_and_is_sent_once_by_the_next_process() {
+    if !support::isolated() {
+        return;
+    }
     let dir = data_dir();
     let mut child = Command::new(std::env::current_exe().unwrap())
         .args(["--exact", "sigkill_child", "--nocapture", "--test-threads=1"])
@@ -122,6 +131,9 @@ fn a_report_survives_sigkill_and_is_sent_once_by_the_next_process() {
 
 #[test]
 fn reports_left_by_an_earlier_process_are_dropped_when_consent_is_gone() {
+    if !support::isolated() {
+        return;
+    }
     let dir = data_dir();
     let blackhole = Blackhole::start();
     opted_in(&dir, &blackhole.dsn());
@@ -139,6 +151,9 @@ fn reports_left_by_an_earlier_process_are_dropped_when_consent_is_gone() {
 
 #[test]
 fn server_errors_are_retried_with_backoff() {
+    if !support::isolated() {
+        return;
+    }
     let receiver = Receiver::start();
     receiver.queue([Reply::Status(500, vec![]), Reply::Status(503, vec![])]);
     let dir = data_dir();
@@ -159,6 +174,9 @@ fn gap_between_first_two_requests(receiver: &Receiver) -> Duration {
 
 #[test]
 fn a_429_is_retried_only_after_retry_after() {
+    if !support::isolated() {
+        return;
+    }
     let receiver = Receiver::start();
     receiver.queue([Reply::Status(429, vec![("Retry-After".into(), "2".into())])]);
     let dir = data_dir();
@@ -175,6 +193,9 @@ fn a_429_is_retried_only_after_retry_after() {
 
 #[test]
 fn x_sentry_rate_limits_are_honoured() {
+    if !support::isolated() {
+        return;
+    }
     let receiver = Receiver::start();
     receiver.queue([Reply::Status(
         429,
@@ -194,6 +215,9 @@ fn x_sentry_rate_limits_are_honoured() {
 
 #[test]
 fn a_413_is_never_retried() {
+    if !support::isolated() {
+        return;
+    }
     let receiver = Receiver::start();
     receiver.queue([Reply::Status(413, vec![]), Reply::Status(400, vec![])]);
     let dir = data_dir();
@@ -209,6 +233,9 @@ fn a_413_is_never_retried() {
 
 #[test]
 fn opting_out_while_the_sender_retries_purges_everything() {
+    if !support::isolated() {
+        return;
+    }
     let receiver = Receiver::start();
     receiver.set_default(Reply::Status(500, vec![]));
     let dir = data_dir();
@@ -236,6 +263,9 @@ fn extra_count(event: &Value, key: &str) -> u64 {
 
 #[test]
 fn a_panic_storm_sends_a_bounded_number_of_events_and_counts_the_rest() {
+    if !support::isolated() {
+        return;
+    }
     const THREADS: usize = 4;
     const PER_THREAD: usize = 2_500;
     const WINDOW_MS: u64 = 1_000;

@@ -36,6 +36,31 @@ pub enum Kind {
     Free,
 }
 
+/// The library keeps one state per process, as it does in a host, so each
+/// test that loads it needs a process of its own. Under cargo-nextest every
+/// test already has one: this returns `true` and the test goes on. Under plain
+/// `cargo test` (tests as threads of one process) it runs the calling test
+/// again in a child process, asserts that it passed, and returns `false`: the
+/// caller then returns at once.
+pub fn isolated() -> bool {
+    if std::env::var_os("NEXTEST").is_some() || std::env::var_os("LIBSTATUS_ISOLATED").is_some() {
+        return true;
+    }
+    let name = std::thread::current().name().expect("libtest names test threads").to_owned();
+    let output = std::process::Command::new(std::env::current_exe().expect("current_exe"))
+        .args(["--exact", &name, "--nocapture", "--test-threads=1"])
+        .env("LIBSTATUS_ISOLATED", "1")
+        .output()
+        .expect("run the test in its own process");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success() && stdout.contains("1 passed"),
+        "{name} failed in its own process:\n{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    false
+}
+
 /// The directory cargo builds into (`target/debug`), from this test's path.
 pub fn target_dir() -> PathBuf {
     if let Some(dir) = std::env::var_os("LIBSTATUS_LIB_DIR") {
