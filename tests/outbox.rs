@@ -150,6 +150,33 @@ fn reports_left_by_an_earlier_process_are_dropped_when_consent_is_gone() {
 }
 
 #[test]
+fn reports_left_by_an_earlier_process_wait_while_the_environment_is_not_reported() {
+    if !support::isolated() {
+        return;
+    }
+    let dir = data_dir();
+    let blackhole = Blackhole::start();
+    opted_in(&dir, &blackhole.dsn());
+    lib().intended_panic("left behind in ci-main");
+    assert_eq!(outbox_files(dir.path()), 1);
+    // The next start runs as a development build: nothing may leave.
+    let receiver = Receiver::start();
+    set_environment("development");
+    let answer = lib().init(json!({"dataDir": dir.path(), "sentryDSN": receiver.dsn()}));
+    assert_eq!(answer["panicReporting"]["active"], false);
+    assert_eq!(lib().flush(500), 1, "kept, not sent");
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(receiver.request_count(), 0);
+    // Back in a reported environment, it goes out once. (The old server is
+    // gone: the sender's request to it, hung until now, fails and it moves on.)
+    blackhole.close();
+    set_environment("ci-main");
+    lib().init(json!({"dataDir": dir.path(), "sentryDSN": receiver.dsn()}));
+    assert_eq!(lib().flush(10_000), 0);
+    assert_eq!(events_with(&receiver, "left behind in ci-main"), 1);
+}
+
+#[test]
 fn server_errors_are_retried_with_backoff() {
     if !support::isolated() {
         return;
