@@ -95,7 +95,7 @@ char *IntendedBackgroundPanic(const char *message);
 // Waits at most `timeout_ms` milliseconds (0 to 60000) for queued panic
 // reports to be delivered. Call it when the app quits or goes to the
 // background: reports left pending stay on disk and are sent after the next
-// `InitializeApplication`. Never called on a UI thread with a long timeout.
+// `InitializeApplication`. Do not call it on a UI thread with a long timeout.
 //
 // Answer: `{"error":"","pending":N}`, N reports not yet delivered (0 before
 // `InitializeApplication`). Errors: `invalid-request` (timeout out of range),
