@@ -83,10 +83,15 @@ fn check_size(len: usize) -> Result<(), ApiError> {
 /// in reporting): answer it without reporting, under a second guard, since
 /// formatting or dropping the payload may panic too.
 fn last_resort_answer(payload: Box<dyn Any + Send>) -> String {
-    let message = catch_unwind(AssertUnwindSafe(|| panics::message_from_payload(&*payload)))
-        .unwrap_or_else(|_| "panic while handling a panic".to_owned());
+    let message = guarded_message(&*payload);
     drop_payload(payload);
     error_json(&ApiError::panic(format!("panic while handling the call: {message}")))
+}
+
+/// A payload's message, under a guard of its own: formatting it may panic too.
+fn guarded_message(payload: &(dyn Any + Send)) -> String {
+    catch_unwind(AssertUnwindSafe(|| panics::message_from_payload(payload)))
+        .unwrap_or_else(|_| "panic while handling a panic".to_owned())
 }
 
 /// Drops a panic payload without letting a panicking `Drop` escape.
@@ -102,8 +107,7 @@ pub(crate) fn drop_payload(payload: Box<dyn Any + Send>) {
 /// returns the message. Never panics.
 pub fn report_caught_panic(payload: Box<dyn Any + Send>, origin: Origin<'_>) -> String {
     let message = catch_unwind(AssertUnwindSafe(|| reporting::on_caught_panic(&*payload, origin)))
-        .or_else(|_| catch_unwind(AssertUnwindSafe(|| panics::message_from_payload(&*payload))))
-        .unwrap_or_else(|_| "panic while handling a panic".to_owned());
+        .unwrap_or_else(|_| guarded_message(&*payload));
     drop_payload(payload);
     message
 }

@@ -27,6 +27,11 @@ pub fn panic_intended(message: String) -> ! {
     std::panic::panic_any(message)
 }
 
+/// Whether this thread's current panic came from [`panic_intended`]; clears the mark.
+fn take_intended() -> bool {
+    INTENDED.try_with(|flag| flag.replace(false)).unwrap_or(false)
+}
+
 /// Where a panic happened, as the compiler saw it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct PanicLocation {
@@ -67,7 +72,7 @@ pub fn install_hook() {
 fn record(info: &PanicHookInfo<'_>) {
     let record = PanicRecord {
         message: message_from_payload(info.payload()),
-        intended: INTENDED.try_with(|flag| flag.replace(false)).unwrap_or(false),
+        intended: take_intended(),
         location: info.location().map(|l| PanicLocation {
             file: l.file().to_owned(),
             line: l.line(),
@@ -93,12 +98,7 @@ pub fn take_record(payload: &(dyn Any + Send)) -> PanicRecord {
     let message = message_from_payload(payload);
     match recorded {
         Some(record) if record.message == message => record,
-        _ => PanicRecord {
-            message,
-            intended: INTENDED.try_with(|flag| flag.replace(false)).unwrap_or(false),
-            location: None,
-            backtrace: None,
-        },
+        _ => PanicRecord { message, intended: take_intended(), location: None, backtrace: None },
     }
 }
 

@@ -160,7 +160,6 @@ fn is_panic_machinery(function: &str) -> bool {
         "std::panicking::",
         "core::panicking::",
         "std::panic::panic_any",
-        "status::panics::panic_intended",
         "std::sys::backtrace::",
         "std::sys_common::backtrace::",
         "std::rt::",
