@@ -1,15 +1,26 @@
-//! The user's metrics opt-in, stored durably under `dataDir`.
+//! The user's metrics opt-in: one owner for the file under `dataDir`, the
+//! answer of `CentralizedMetricsInfo` and the switch the reporting gate reads.
+//!
+//! Every change (a toggle, the switch-over of an `InitializeApplication`)
+//! happens under one lock, and the reporting side's switch is set under that
+//! lock too (by the `apply` step of [`toggle`] and by the init's commit), so
+//! for any interleaving the answer of the last toggle that returned is what
+//! the file, [`info`] and the reporting gate say. An init reads the file under
+//! that lock, so an opt-out that answered before it is never undone by it.
 //!
 //! The file is replaced atomically (temporary file, fsync, rename, fsync of the
-//! folder), so a crash leaves either the old or the new value. A torn or
-//! corrupt file reads as "not opted in" and is reported in the log: consent
-//! fails closed, never with a crash.
+//! folder). A torn or corrupt file reads as "not opted in": consent fails
+//! closed. An opt-out that cannot be written still holds for the life of the
+//! process for that dataDir (a re-init reads it, not the stale file).
 
-use std::fs;
-use std::io::{self, Write};
+use std::fmt;
+use std::io;
 use std::path::{Path, PathBuf};
 
+use parking_lot::{Mutex, MutexGuard};
 use serde::{Deserialize, Serialize};
+
+use crate::files;
 
 pub const FILE_NAME: &str = "centralized-metrics.json";
 
@@ -21,73 +32,188 @@ pub struct MetricsInfo {
     pub user_confirmed: bool,
 }
 
+/// The file of one dataDir.
 #[derive(Debug, Clone)]
-pub struct ConsentStore {
+pub(crate) struct ConsentFile {
     path: PathBuf,
 }
 
-impl ConsentStore {
-    pub fn new(data_dir: &Path) -> Self {
+impl ConsentFile {
+    pub(crate) fn new(data_dir: &Path) -> Self {
         Self { path: data_dir.join(FILE_NAME) }
     }
 
     /// The stored value; `{enabled: false, userConfirmed: false}` when never set
     /// or unreadable.
-    pub fn load(&self) -> MetricsInfo {
-        match fs::read(&self.path) {
-            Ok(bytes) => serde_json::from_slice(&bytes).unwrap_or_else(|e| {
-                log::warn!(
-                    "consent file {} is corrupt ({e}); treating the user as not opted in",
-                    self.path.display()
-                );
-                MetricsInfo::default()
-            }),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => MetricsInfo::default(),
-            Err(e) => {
-                log::warn!(
-                    "cannot read consent file {} ({e}); treating the user as not opted in",
-                    self.path.display()
-                );
-                MetricsInfo::default()
+    pub(crate) fn load(&self) -> MetricsInfo {
+        let bytes = match files::read_regular(&self.path, 4096) {
+            Ok(files::Read::Bytes(bytes)) => bytes,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return MetricsInfo::default(),
+            Ok(other) => {
+                log::warn!("the consent file is not a small regular file ({other}); treating the user as not opted in");
+                return MetricsInfo::default();
             }
-        }
+            Err(e) => {
+                log::warn!("cannot read the consent file ({e}); treating the user as not opted in");
+                return MetricsInfo::default();
+            }
+        };
+        serde_json::from_slice(&bytes).unwrap_or_else(|e| {
+            log::warn!("the consent file is corrupt ({e}); treating the user as not opted in");
+            MetricsInfo::default()
+        })
     }
 
     /// Replaces the stored value atomically and durably.
-    pub fn store(&self, info: MetricsInfo) -> io::Result<()> {
-        let dir = self.path.parent().unwrap_or(Path::new("."));
-        let mut tmp = tempfile::Builder::new().prefix(".tmp-consent").tempfile_in(dir)?;
-        tmp.write_all(&serde_json::to_vec(&info)?)?;
-        tmp.as_file().sync_all()?;
-        tmp.persist(&self.path).map_err(|e| e.error)?;
-        if let Ok(d) = fs::File::open(dir) {
-            let _ = d.sync_all();
-        }
-        Ok(())
+    pub(crate) fn store(&self, info: MetricsInfo) -> io::Result<()> {
+        files::write_atomically(&self.path, &serde_json::to_vec(&info)?, ".tmp-consent", true)
     }
+}
+
+struct State {
+    /// The file of the current dataDir; `None` before the first init.
+    file: Option<ConsentFile>,
+    data_dir: Option<PathBuf>,
+    info: MetricsInfo,
+    /// dataDirs whose opt-out could not be written: they stay opted out for
+    /// the life of the process whatever their file says.
+    unwritten_opt_outs: Vec<PathBuf>,
+}
+
+static STATE: Mutex<State> = Mutex::new(State {
+    file: None,
+    data_dir: None,
+    info: MetricsInfo { enabled: false, user_confirmed: false },
+    unwritten_opt_outs: Vec::new(),
+});
+
+/// `InitializeApplication` has not succeeded yet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NotInitialized;
+
+/// The current answer of `CentralizedMetricsInfo`.
+pub fn info() -> Result<MetricsInfo, NotInitialized> {
+    let state = STATE.lock();
+    state.file.as_ref().map(|_| state.info).ok_or(NotInitialized)
+}
+
+/// A toggle that could not be stored.
+#[derive(Debug)]
+pub enum ToggleError {
+    NotInitialized,
+    /// An opt-in that could not be written: nothing changed.
+    OptInNotStored(io::Error),
+    /// An opt-out that could not be written: it holds in memory for the life
+    /// of the process, for this dataDir.
+    OptOutNotStored(io::Error),
+}
+
+impl fmt::Display for ToggleError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ToggleError::NotInitialized => f.write_str("InitializeApplication must succeed before this call"),
+            ToggleError::OptInNotStored(e) => {
+                write!(f, "cannot store the metrics opt-in ({e}); nothing changed")
+            }
+            ToggleError::OptOutNotStored(e) => write!(
+                f,
+                "cannot store the metrics opt-out ({e}); it applies until the app exits, and the pending panic reports are not sent"
+            ),
+        }
+    }
+}
+
+/// Stores the user's choice and applies it: `apply(enabled)` runs under the
+/// lock after the in-memory switch changed and before the toggle answers (the
+/// reporting side purges and cuts off requests there). An opt-out is applied
+/// even when the file cannot be written.
+pub fn toggle(enabled: bool, apply: impl FnOnce(bool)) -> Result<(), ToggleError> {
+    let mut state = STATE.lock();
+    let (Some(file), Some(dir)) = (state.file.clone(), state.data_dir.clone()) else {
+        return Err(ToggleError::NotInitialized);
+    };
+    let info = MetricsInfo { enabled, user_confirmed: true };
+    let stored = file.store(info);
+    if enabled {
+        if let Err(e) = stored {
+            return Err(ToggleError::OptInNotStored(e));
+        }
+        state.unwritten_opt_outs.retain(|d| *d != dir);
+    } else if stored.is_err() && !state.unwritten_opt_outs.contains(&dir) {
+        state.unwritten_opt_outs.push(dir);
+    }
+    state.info = info;
+    apply(enabled);
+    stored.map_err(ToggleError::OptOutNotStored)
+}
+
+/// The consent lock, held while an `InitializeApplication` switches the
+/// process over to a new dataDir: toggles wait for it, and it waits for them.
+pub struct Switch {
+    state: MutexGuard<'static, State>,
+}
+
+/// Takes the consent lock for a switch-over.
+pub fn begin_switch() -> Switch {
+    Switch { state: STATE.lock() }
+}
+
+impl Switch {
+    /// What the user chose for `data_dir`, read now (under the lock).
+    pub fn read(&self, data_dir: &Path) -> MetricsInfo {
+        let mut info = ConsentFile::new(data_dir).load();
+        if self.state.unwritten_opt_outs.contains(&key(data_dir)) {
+            info.enabled = false;
+        }
+        info
+    }
+
+    /// Makes `data_dir` and `info` (from [`Switch::read`]) the current consent.
+    pub fn commit(mut self, data_dir: &Path, info: MetricsInfo) {
+        self.state.file = Some(ConsentFile::new(data_dir));
+        self.state.data_dir = Some(key(data_dir));
+        self.state.info = info;
+    }
+}
+
+/// Around `fork()` (see `reporting::fork`): the consent lock is held by the
+/// forking thread, so the child never inherits it held by a thread it lacks.
+pub(crate) fn lock_for_fork() {
+    std::mem::forget(STATE.lock());
+}
+
+pub(crate) fn unlock_after_fork() {
+    // SAFETY: `lock_for_fork` locked it on this thread and forgot the guard.
+    unsafe { STATE.force_unlock() }
+}
+
+/// One dataDir, however it was spelled.
+fn key(data_dir: &Path) -> PathBuf {
+    std::fs::canonicalize(data_dir).unwrap_or_else(|_| data_dir.to_path_buf())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fs;
 
     #[test]
     fn never_set_reads_as_not_opted_in() {
         let dir = tempfile::tempdir().unwrap();
-        assert_eq!(ConsentStore::new(dir.path()).load(), MetricsInfo::default());
+        assert_eq!(ConsentFile::new(dir.path()).load(), MetricsInfo::default());
     }
 
     #[test]
     fn store_then_load_survives_a_new_store_object() {
         let dir = tempfile::tempdir().unwrap();
         let on = MetricsInfo { enabled: true, user_confirmed: true };
-        ConsentStore::new(dir.path()).store(on).unwrap();
-        assert_eq!(ConsentStore::new(dir.path()).load(), on);
+        ConsentFile::new(dir.path()).store(on).unwrap();
+        assert_eq!(ConsentFile::new(dir.path()).load(), on);
         let raw = fs::read_to_string(dir.path().join(FILE_NAME)).unwrap();
         assert_eq!(raw, r#"{"enabled":true,"userConfirmed":true}"#);
         let off = MetricsInfo { enabled: false, user_confirmed: true };
-        ConsentStore::new(dir.path()).store(off).unwrap();
-        assert_eq!(ConsentStore::new(dir.path()).load(), off);
+        ConsentFile::new(dir.path()).store(off).unwrap();
+        assert_eq!(ConsentFile::new(dir.path()).load(), off);
         // No temporary file is left behind.
         assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
     }
@@ -95,7 +221,7 @@ mod tests {
     #[test]
     fn corrupt_or_torn_files_fail_closed() {
         let dir = tempfile::tempdir().unwrap();
-        let store = ConsentStore::new(dir.path());
+        let store = ConsentFile::new(dir.path());
         for junk in [&b"{\"enabled\":tr"[..], b"", b"\xff\xfe", b"[]", b"{\"enabled\":\"yes\"}"] {
             fs::write(dir.path().join(FILE_NAME), junk).unwrap();
             assert_eq!(store.load(), MetricsInfo::default(), "{junk:?}");
@@ -103,9 +229,15 @@ mod tests {
     }
 
     #[test]
-    fn unreadable_path_fails_closed() {
+    fn unreadable_or_linked_paths_fail_closed() {
         let dir = tempfile::tempdir().unwrap();
         fs::create_dir(dir.path().join(FILE_NAME)).unwrap(); // a folder where the file should be
-        assert_eq!(ConsentStore::new(dir.path()).load(), MetricsInfo::default());
+        assert_eq!(ConsentFile::new(dir.path()).load(), MetricsInfo::default());
+        let other = tempfile::tempdir().unwrap();
+        let on = MetricsInfo { enabled: true, user_confirmed: true };
+        ConsentFile::new(other.path()).store(on).unwrap();
+        let linked = tempfile::tempdir().unwrap();
+        std::os::unix::fs::symlink(other.path().join(FILE_NAME), linked.path().join(FILE_NAME)).unwrap();
+        assert_eq!(ConsentFile::new(linked.path()).load(), MetricsInfo::default(), "never follows a link");
     }
 }

@@ -43,7 +43,7 @@ fn run_guarded<'a>(endpoint: Endpoint, read: impl FnOnce() -> Result<Arg<'a>, Ap
     panics::install_hook();
     let started = Instant::now();
     let mut request_for_log = None;
-    let outcome = catch_unwind(AssertUnwindSafe(|| {
+    let outcome = catching(AssertUnwindSafe(|| {
         let arg = read()?;
         if let Arg::Str(text) = arg {
             check_size(text.len())?;
@@ -67,6 +67,13 @@ fn run_guarded<'a>(endpoint: Endpoint, read: impl FnOnce() -> Result<Arg<'a>, Ap
     };
     logging::api_call(endpoint.name(), started.elapsed(), request_for_log.as_deref(), &answer);
     answer
+}
+
+/// Runs `f` and catches its panic: the `catch_unwind` of the library's guards
+/// (this one and the thread wrapper), so that what "a panic the library
+/// catches" means is decided in one place.
+pub fn catching<R>(f: impl FnOnce() -> R + std::panic::UnwindSafe) -> std::thread::Result<R> {
+    catch_unwind(f)
 }
 
 /// Every host's string argument is held to [`MAX_REQUEST_BYTES`].

@@ -17,20 +17,28 @@
 //! - No network I/O on the caller's thread: reports go to a durable outbox
 //!   ([`reporting::outbox`]) and a library thread delivers them.
 //!
-//! ## Module map (data flows down the list)
-//! - [`ffi`]: the exports. [`guard`]: the guard.
-//! - [`api`]: the endpoints as plain Rust.
-//! - [`reporting`]: the gate, events, scrubbing, outbox, storm control, the
-//!   thread wrapper.
-//! - [`consent`], [`logging`], [`panics`] (the hook), [`redact`].
+//! ## Module map (data flows down the list; no room imports one above it)
+//! - [`ffi`]: the exports, one line each. [`guard`]: the one guard.
+//! - [`api`]: the endpoints as plain Rust, and the table of the endpoint set.
+//! - [`reporting`]: the gate and its session state, `InitializeApplication`'s
+//!   prepare/commit, the panic pipeline, the `sentry` client, the thread
+//!   wrapper, scrubbing, storm control, fork handling.
+//! - `outbox`: the durable outbox (store, sender, policy).
+//! - `consent`: the one owner of the opt-in. `logging`: the log files.
+//! - [`panics`]: the chained hook. `redact`: the one redactor. `files`:
+//!   private files, atomic writes, no links followed.
+
+#![deny(unsafe_op_in_unsafe_fn, clippy::undocumented_unsafe_blocks)]
 
 pub mod api;
-pub mod consent;
+pub(crate) mod consent;
 pub mod ffi;
+pub(crate) mod files;
 pub mod guard;
 #[cfg(feature = "jni")]
 pub mod jni;
-pub mod logging;
+pub(crate) mod logging;
+pub(crate) mod outbox;
 pub mod panics;
-pub mod redact;
+pub(crate) mod redact;
 pub mod reporting;

@@ -1,22 +1,25 @@
 //! Log files: `status.log` (the library's own log) and `api.log` (one line per
-//! API call), both under `logDir`, both rotated at [`ROTATE_AT_BYTES`] keeping
-//! [`KEEP_ROTATED`] old files, written by `flexi_logger`'s file writer.
+//! API call), both under `logDir`, both private (0600), rotated at
+//! [`ROTATE_AT_BYTES`] keeping [`KEEP_ROTATED`] old files, and every line passed
+//! through the one redactor ([`crate::redact::redact`]).
 //!
 //! The library logs through the `log` facade; this module is the logger behind
-//! it. Reconfiguring (a new `InitializeApplication`) swaps the writers at once
-//! for every thread.
+//! it. `InitializeApplication` opens the new files first ([`prepare`]) and
+//! swaps them in at its switch-over ([`commit`]), for every thread at once.
+//! After `fork()`, the child logs nothing (the parent's file locks may be held).
 
-use std::io::Write;
+use std::fmt::Write as _;
+use std::fs::{self, File};
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Once};
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use flexi_logger::writers::{FileLogWriter, LogWriter};
-use flexi_logger::{Cleanup, Criterion, DeferredNow, FileSpec, Naming};
 use log::{LevelFilter, Log, Metadata, Record};
-use parking_lot::RwLock;
+use parking_lot::{Mutex, RwLock};
 
+use crate::files;
 use crate::redact::redact;
 
 pub const STATUS_LOG: &str = "status";
@@ -46,15 +49,88 @@ pub fn parse_level(level: &str) -> Option<LevelFilter> {
     }
 }
 
-struct Writers {
-    level: LevelFilter,
-    status: Option<FileLogWriter>,
-    to_stderr: bool,
-    api: Option<FileLogWriter>,
+/// A log file that rotates by size: `<name>.log`, and the old ones as
+/// `<name>.r<UTC date and time>.log`.
+struct RotatingFile {
+    dir: PathBuf,
+    basename: &'static str,
+    inner: Mutex<(File, u64)>,
 }
+
+impl RotatingFile {
+    fn open(dir: &Path, basename: &'static str) -> io::Result<Self> {
+        let file = files::open_private_append(&dir.join(format!("{basename}.log")))?;
+        let len = file.metadata()?.len();
+        Ok(Self { dir: dir.to_owned(), basename, inner: Mutex::new((file, len)) })
+    }
+
+    fn write_line(&self, line: &str) {
+        let mut inner = self.inner.lock();
+        if inner.1 > 0 && inner.1 + line.len() as u64 + 1 > ROTATE_AT_BYTES {
+            if let Ok(file) = self.rotate() {
+                *inner = (file, 0);
+            }
+        }
+        let (file, len) = &mut *inner;
+        if file.write_all(line.as_bytes()).and_then(|()| file.write_all(b"\n")).is_ok() {
+            *len += line.len() as u64 + 1;
+        }
+    }
+
+    /// Renames the current file aside, opens a new one, removes the oldest.
+    fn rotate(&self) -> io::Result<File> {
+        let current = self.dir.join(format!("{}.log", self.basename));
+        let stamp = utc_timestamp(SystemTime::now(), "-", "_", "-");
+        let mut aside = self.dir.join(format!("{}.r{stamp}.log", self.basename));
+        let mut n = 1;
+        while aside.exists() {
+            aside = self.dir.join(format!("{}.r{stamp}.{n}.log", self.basename));
+            n += 1;
+        }
+        fs::rename(&current, &aside)?;
+        let file = files::open_private_append(&current)?;
+        let prefix = format!("{}.r", self.basename);
+        let mut rotated: Vec<PathBuf> = fs::read_dir(&self.dir)?
+            .flatten()
+            .filter(|e| e.file_name().to_string_lossy().starts_with(&prefix))
+            .map(|e| e.path())
+            .collect();
+        rotated.sort();
+        let excess = rotated.len().saturating_sub(KEEP_ROTATED);
+        for old in &rotated[..excess] {
+            let _ = fs::remove_file(old);
+        }
+        Ok(file)
+    }
+}
+
+/// The log files of one configuration, opened: what [`prepare`] gives and
+/// [`commit`] puts in effect.
+pub struct Writers {
+    level: LevelFilter,
+    status: Option<RotatingFile>,
+    to_stderr: bool,
+    api: Option<RotatingFile>,
+}
+
+/// A log folder or file that cannot be created or opened.
+#[derive(Debug)]
+pub struct LoggingError {
+    what: &'static str,
+    error: io::Error,
+}
+
+impl std::fmt::Display for LoggingError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "cannot open {}: {}", self.what, self.error)
+    }
+}
+
+impl std::error::Error for LoggingError {}
 
 static WRITERS: RwLock<Option<Arc<Writers>>> = RwLock::new(None);
 static API_LOGGING: AtomicBool = AtomicBool::new(false);
+static DISABLED: AtomicBool = AtomicBool::new(false);
 
 struct Logger;
 static LOGGER: Logger = Logger;
@@ -65,79 +141,98 @@ impl Log for Logger {
     }
 
     fn log(&self, record: &Record<'_>) {
+        if DISABLED.load(Ordering::Relaxed) {
+            return;
+        }
         let Some(writers) = WRITERS.read().clone() else { return };
         if record.level() > writers.level {
             return;
         }
-        let mut now = DeferredNow::new();
+        let line = format_line(record.level().as_str(), record.target(), &record.args().to_string());
         if let Some(status) = &writers.status {
-            let _ = status.write(&mut now, record);
+            status.write_line(&line);
         }
         if writers.to_stderr {
-            let mut stderr = std::io::stderr().lock();
-            let _ = format_line(&mut stderr, &mut now, record);
+            let mut stderr = io::stderr().lock();
+            let _ = stderr.write_all(line.as_bytes());
             let _ = stderr.write_all(b"\n");
         }
     }
 
-    fn flush(&self) {
-        if let Some(writers) = WRITERS.read().clone() {
-            for writer in [&writers.status, &writers.api].into_iter().flatten() {
-                let _ = writer.flush();
-            }
-        }
+    fn flush(&self) {}
+}
+
+/// One line: UTC time, level, target, and the message through the redactor.
+fn format_line(level: &str, target: &str, message: &str) -> String {
+    let mut line = utc_timestamp(SystemTime::now(), "-", " ", ":");
+    let _ = write!(line, " {level:<5} [{target}] {}", redact(message));
+    line
+}
+
+/// `YYYY<d>MM<d>DD<sep>hh<t>mm<t>ss.micro`, UTC.
+fn utc_timestamp(at: SystemTime, d: &str, sep: &str, t: &str) -> String {
+    let since = at.duration_since(UNIX_EPOCH).unwrap_or(Duration::ZERO);
+    let secs = since.as_secs();
+    let (days, rest) = (secs / 86_400, secs % 86_400);
+    // Howard Hinnant's civil-from-days.
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}{d}{month:02}{d}{day:02}{sep}{:02}{t}{:02}{t}{:02}.{:06}",
+        rest / 3600,
+        rest % 3600 / 60,
+        rest % 60,
+        since.subsec_micros()
+    )
+}
+
+/// Opens what `settings` need (the log folder, private when the library
+/// creates it, and the files): the part that can fail. Nothing changes until
+/// [`commit`].
+pub fn prepare(settings: &LogSettings) -> Result<Writers, LoggingError> {
+    let wants_files = settings.enabled || settings.api_logging;
+    if wants_files {
+        files::create_private_dir(&settings.dir, false)
+            .map_err(|error| LoggingError { what: "the log folder", error })?;
     }
+    let open = |wanted: bool, name: &'static str, what: &'static str| {
+        wanted
+            .then(|| RotatingFile::open(&settings.dir, name))
+            .transpose()
+            .map_err(|error| LoggingError { what, error })
+    };
+    let status = open(settings.enabled, STATUS_LOG, "status.log")?;
+    let api = open(settings.api_logging, API_LOG, "api.log")?;
+    let level = if settings.enabled || settings.to_stderr { settings.level } else { LevelFilter::Off };
+    Ok(Writers { level, status, to_stderr: settings.to_stderr, api })
 }
 
-fn format_line(w: &mut dyn Write, now: &mut DeferredNow, record: &Record<'_>) -> std::io::Result<()> {
-    write!(
-        w,
-        "{} {:<5} [{}] {}",
-        now.format(flexi_logger::TS_DASHES_BLANK_COLONS_DOT_BLANK),
-        record.level(),
-        record.target(),
-        record.args()
-    )
-}
-
-fn file_writer(dir: &Path, basename: &str) -> Result<FileLogWriter, String> {
-    FileLogWriter::builder(
-        FileSpec::default().directory(dir).basename(basename).suppress_timestamp().suffix("log"),
-    )
-    .format(format_line)
-    .append()
-    .rotate(
-        Criterion::Size(ROTATE_AT_BYTES),
-        // The current file is plainly `<name>.log`; rotated ones get a timestamp.
-        Naming::TimestampsCustomFormat { current_infix: Some(""), format: "r%Y-%m-%d_%H-%M-%S" },
-        Cleanup::KeepLogFiles(KEEP_ROTATED),
-    )
-    // A thread of flexi_logger's own would bypass our thread wrapper.
-    .cleanup_in_background_thread(false)
-    .try_build()
-    .map_err(|e| format!("cannot open {basename}.log in {}: {e}", dir.display()))
-}
-
-/// Applies new settings; the previous files are closed.
-pub fn configure(settings: &LogSettings) -> Result<(), String> {
+/// Puts prepared writers in effect; the previous files are closed.
+pub fn commit(writers: Writers) {
     static INSTALL: Once = Once::new();
     INSTALL.call_once(|| {
         // Fails only when the process already has a logger (a Rust host); then
         // our records go to theirs, which is what such a host wants.
         let _ = log::set_logger(&LOGGER);
     });
-    let wants_files = settings.enabled || settings.api_logging;
-    if wants_files {
-        std::fs::create_dir_all(&settings.dir)
-            .map_err(|e| format!("cannot create logDir {}: {e}", settings.dir.display()))?;
-    }
-    let status = settings.enabled.then(|| file_writer(&settings.dir, STATUS_LOG)).transpose()?;
-    let api = settings.api_logging.then(|| file_writer(&settings.dir, API_LOG)).transpose()?;
-    let level = if settings.enabled || settings.to_stderr { settings.level } else { LevelFilter::Off };
-    *WRITERS.write() = Some(Arc::new(Writers { level, status, to_stderr: settings.to_stderr, api }));
-    API_LOGGING.store(settings.api_logging, Ordering::Relaxed);
+    let level = writers.level;
+    let api_logging = writers.api.is_some();
+    *WRITERS.write() = Some(Arc::new(writers));
+    API_LOGGING.store(api_logging, Ordering::Relaxed);
     log::set_max_level(level);
-    Ok(())
+}
+
+/// In a `fork()` child: log nothing from now on.
+pub(crate) fn disable_after_fork() {
+    DISABLED.store(true, Ordering::Relaxed);
+    API_LOGGING.store(false, Ordering::Relaxed);
 }
 
 /// Whether API calls are logged: one atomic load on the hot path.
@@ -154,16 +249,13 @@ pub fn api_call(endpoint: &str, duration: Duration, request: Option<&str>, answe
     let Some(api) = &writers.api else { return };
     let request = request.map(redact).unwrap_or_default();
     let answer = redact(answer);
-    let line = format!(
+    let message = format!(
         "{endpoint} duration_us={} request={} response={}",
         duration.as_micros(),
         serde_json::Value::String(request),
         serde_json::Value::String(answer),
     );
-    let _ = api.write(
-        &mut DeferredNow::new(),
-        &Record::builder().args(format_args!("{line}")).level(log::Level::Info).target("api").build(),
-    );
+    api.write_line(&format!("{} INFO  [api] {message}", utc_timestamp(SystemTime::now(), "-", " ", ":")));
 }
 
 #[cfg(test)]
@@ -179,5 +271,35 @@ mod tests {
         assert_eq!(parse_level("trace"), Some(LevelFilter::Trace));
         assert_eq!(parse_level("verbose"), None);
         assert_eq!(parse_level(""), None);
+    }
+
+    #[test]
+    fn timestamps_are_utc_civil_dates() {
+        let at = UNIX_EPOCH + Duration::from_micros(1_445_412_480_000_123);
+        assert_eq!(utc_timestamp(at, "-", " ", ":"), "2015-10-21 07:28:00.000123");
+        assert_eq!(utc_timestamp(UNIX_EPOCH, "-", "_", "-"), "1970-01-01_00-00-00.000000");
+        let leap = UNIX_EPOCH + Duration::from_secs(951_782_400); // 2000-02-29
+        assert!(utc_timestamp(leap, "-", " ", ":").starts_with("2000-02-29 00:00:00"));
+    }
+
+    #[test]
+    fn files_are_private_rotate_and_keep_three_old_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = RotatingFile::open(dir.path(), "api").unwrap();
+        let line = "x".repeat(1024 * 1024);
+        for _ in 0..50 {
+            file.write_line(&line);
+        }
+        let names: Vec<String> = fs::read_dir(dir.path())
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(names.len(), 1 + KEEP_ROTATED, "{names:?}");
+        use std::os::unix::fs::PermissionsExt;
+        for entry in fs::read_dir(dir.path()).unwrap().flatten() {
+            assert_eq!(entry.metadata().unwrap().permissions().mode() & 0o777, 0o600, "{entry:?}");
+            assert!(entry.metadata().unwrap().len() <= ROTATE_AT_BYTES);
+        }
     }
 }

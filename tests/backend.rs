@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 use status::guard::MAX_REQUEST_BYTES;
-use status::reporting::limiter::EVENTS_PER_WINDOW;
+use status::reporting::EVENTS_PER_WINDOW;
 use support::{assert_error, parse, Receiver};
 
 const BIN: &str = env!("CARGO_BIN_EXE_status-backend");

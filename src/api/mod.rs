@@ -5,18 +5,18 @@
 mod error;
 
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Duration;
 
-use parking_lot::{Mutex, RwLock};
+use parking_lot::Mutex;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 pub use self::error::{ApiError, ErrorCode};
-use crate::consent::{ConsentStore, MetricsInfo};
+use crate::consent::{self, MetricsInfo, ToggleError};
+use crate::files;
 use crate::logging::{self, LogSettings};
 use crate::panics::panic_intended;
-use crate::reporting::{self, limiter, BuildConfig, PanicReportingStatus, ReportingConfig};
+use crate::reporting::{self, limiter, BuildConfig, PanicReportingStatus, ReportingConfig, ReportingError};
 
 /// The answer of endpoints without a payload (status-go's convention; Android's
 /// bridge checks this prefix).
@@ -25,16 +25,44 @@ pub const OK: &str = r#"{"error":""}"#;
 /// The longest `timeoutMs` FlushPanicReports accepts: one minute.
 pub const MAX_FLUSH_TIMEOUT_MS: i64 = 60_000;
 
-/// Every export. The name is the C symbol, the HTTP path segment and the
-/// `endpoint` tag on events.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Endpoint {
-    InitializeApplication,
-    ToggleCentralizedMetrics,
-    CentralizedMetricsInfo,
-    IntendedPanic,
-    IntendedBackgroundPanic,
-    FlushPanicReports,
+/// The endpoint set, written once: `Endpoint`, `Endpoint::ALL`, each name (the
+/// C symbol, the HTTP path segment, the `endpoint` tag on events) and the kind
+/// of argument it takes all come from this table. A test checks it against
+/// `ffi.rs`, `jni.rs`, `cbindgen.toml` and the header; `bindings/README.md`
+/// has the checklist for adding an endpoint.
+macro_rules! endpoints {
+    ($($name:ident: $kind:ident),* $(,)?) => {
+        /// Every export.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum Endpoint {
+            $($name),*
+        }
+
+        impl Endpoint {
+            pub const ALL: &'static [Endpoint] = &[$(Endpoint::$name),*];
+
+            pub const fn name(self) -> &'static str {
+                match self {
+                    $(Endpoint::$name => stringify!($name)),*
+                }
+            }
+
+            pub const fn arg_kind(self) -> ArgKind {
+                match self {
+                    $(Endpoint::$name => ArgKind::$kind),*
+                }
+            }
+        }
+    };
+}
+
+endpoints! {
+    InitializeApplication: Json,
+    ToggleCentralizedMetrics: Json,
+    CentralizedMetricsInfo: None,
+    IntendedPanic: Text,
+    IntendedBackgroundPanic: Text,
+    FlushPanicReports: Int,
 }
 
 /// What an endpoint takes.
@@ -70,37 +98,8 @@ impl Arg<'_> {
 }
 
 impl Endpoint {
-    pub const ALL: [Endpoint; 6] = [
-        Endpoint::InitializeApplication,
-        Endpoint::ToggleCentralizedMetrics,
-        Endpoint::CentralizedMetricsInfo,
-        Endpoint::IntendedPanic,
-        Endpoint::IntendedBackgroundPanic,
-        Endpoint::FlushPanicReports,
-    ];
-
-    pub const fn name(self) -> &'static str {
-        match self {
-            Endpoint::InitializeApplication => "InitializeApplication",
-            Endpoint::ToggleCentralizedMetrics => "ToggleCentralizedMetrics",
-            Endpoint::CentralizedMetricsInfo => "CentralizedMetricsInfo",
-            Endpoint::IntendedPanic => "IntendedPanic",
-            Endpoint::IntendedBackgroundPanic => "IntendedBackgroundPanic",
-            Endpoint::FlushPanicReports => "FlushPanicReports",
-        }
-    }
-
     pub fn from_name(name: &str) -> Option<Endpoint> {
-        Self::ALL.into_iter().find(|e| e.name() == name)
-    }
-
-    pub const fn arg_kind(self) -> ArgKind {
-        match self {
-            Endpoint::InitializeApplication | Endpoint::ToggleCentralizedMetrics => ArgKind::Json,
-            Endpoint::CentralizedMetricsInfo => ArgKind::None,
-            Endpoint::IntendedPanic | Endpoint::IntendedBackgroundPanic => ArgKind::Text,
-            Endpoint::FlushPanicReports => ArgKind::Int,
-        }
+        Self::ALL.iter().copied().find(|e| e.name() == name)
     }
 }
 
@@ -136,18 +135,9 @@ fn to_json<T: Serialize>(answer: &T) -> Result<String, ApiError> {
     serde_json::to_string(answer).map_err(|e| ApiError::internal(format!("cannot encode the answer: {e}")))
 }
 
-/// The state one `InitializeApplication` sets up.
-struct AppState {
-    consent: ConsentStore,
-    metrics: MetricsInfo,
-}
-
-static APP: RwLock<Option<Arc<Mutex<AppState>>>> = RwLock::new(None);
+/// Serialises `InitializeApplication`s (toggles are ordered against them by
+/// the consent lock, taken only for the switch-over).
 static INITIALIZING: Mutex<()> = Mutex::new(());
-
-fn app() -> Result<Arc<Mutex<AppState>>, ApiError> {
-    APP.read().clone().ok_or_else(ApiError::not_initialized)
-}
 
 /// status-go's request, minus what this library does not do. Other keys
 /// (mixpanel, waku, metricsEnabled...) are accepted and ignored.
@@ -181,10 +171,27 @@ pub struct InitializeApplicationAnswer {
     pub panic_reporting: PanicReportingStatus,
 }
 
-fn initialize_application(request: InitializeApplicationRequest) -> Result<String, ApiError> {
-    if request.data_dir.trim().is_empty() {
-        return Err(ApiError::invalid_request("dataDir must not be empty"));
+/// A path from the request: not empty, no NUL byte.
+fn request_path(key: &str, value: &str) -> Result<PathBuf, ApiError> {
+    if value.trim().is_empty() {
+        return Err(ApiError::invalid_request(format!("{key} must not be empty")));
     }
+    if !files::is_usable_path(value) {
+        return Err(ApiError::invalid_request(format!("{key} must not contain a NUL character")));
+    }
+    Ok(PathBuf::from(value))
+}
+
+/// All or nothing: everything is validated and opened first (dataDir, log
+/// files, outbox and its lock); only then, under the consent lock, does the
+/// process switch over (consent read for the new dataDir, logging, reporting).
+/// A failure leaves consent, DSN, dataDir, outbox and logging as they were.
+fn initialize_application(request: InitializeApplicationRequest) -> Result<String, ApiError> {
+    let data_dir = request_path("dataDir", &request.data_dir)?;
+    let log_dir = match request.log_dir.as_deref().filter(|d| !d.trim().is_empty()) {
+        Some(dir) => request_path("logDir", dir)?,
+        None => data_dir.clone(),
+    };
     let storm_window = match request.panic_storm_window_ms {
         None => limiter::WINDOW,
         Some(ms @ 100..=3_600_000) => Duration::from_millis(ms),
@@ -203,24 +210,16 @@ fn initialize_application(request: InitializeApplicationRequest) -> Result<Strin
         })?,
     };
     let _initializing = INITIALIZING.lock();
-    let data_dir = PathBuf::from(&request.data_dir);
-    std::fs::create_dir_all(&data_dir)
-        .map_err(|e| ApiError::internal(format!("cannot create dataDir: {e}")))?;
-    let log_dir = match request.log_dir.as_deref().filter(|d| !d.trim().is_empty()) {
-        Some(dir) => PathBuf::from(dir),
-        None => data_dir.clone(),
-    };
-    logging::configure(&LogSettings {
+    files::create_private_dir(&data_dir, false)
+        .map_err(|e| ApiError::internal(format!("cannot create dataDir: {e}; nothing changed")))?;
+    let writers = logging::prepare(&LogSettings {
         enabled: request.log_enabled.unwrap_or(false),
         dir: log_dir,
         level,
         to_stderr: request.log_to_stderr.unwrap_or(false),
         api_logging: request.api_logging_enabled.unwrap_or(false),
     })
-    .map_err(ApiError::internal)?;
-
-    let consent = ConsentStore::new(&data_dir);
-    let metrics = consent.load();
+    .map_err(|e| ApiError::internal(format!("{e}; nothing changed")))?;
     let runtime_environment = std::env::var("SENTRY_ENVIRONMENT").ok();
     let config = ReportingConfig::resolve(
         &BuildConfig::current(),
@@ -228,11 +227,23 @@ fn initialize_application(request: InitializeApplicationRequest) -> Result<Strin
         request.sentry_dsn.as_deref(),
         runtime_environment.as_deref(),
     );
-    let panic_reporting = reporting::configure(config, &data_dir, metrics.enabled, storm_window)?;
-    *APP.write() = Some(Arc::new(Mutex::new(AppState { consent, metrics })));
+    let prepared = reporting::prepare(config, &data_dir, storm_window).map_err(|e| {
+        let message = format!("{e}; nothing changed");
+        match e {
+            ReportingError::OutboxLocked => ApiError::invalid_request(message),
+            _ => ApiError::internal(message),
+        }
+    })?;
+
+    // The switch-over: nothing below can fail.
+    let switch = consent::begin_switch();
+    let metrics = switch.read(&data_dir);
+    logging::commit(writers);
+    let panic_reporting = reporting::commit(prepared, metrics.enabled);
+    switch.commit(&data_dir, metrics);
     log::info!(
-        "initialized: panic reporting {} {}",
-        if panic_reporting.active { "active" } else { "off:" },
+        "initialized: panic reporting {}{}",
+        if panic_reporting.active { "active" } else { "off: " },
         panic_reporting.reason
     );
     to_json(&InitializeApplicationAnswer { centralized_metrics_info: metrics, panic_reporting })
@@ -244,21 +255,15 @@ pub struct ToggleCentralizedMetricsRequest {
 }
 
 fn toggle_centralized_metrics(request: ToggleCentralizedMetricsRequest) -> Result<String, ApiError> {
-    let app = app()?;
-    let mut app = app.lock();
-    let info = MetricsInfo { enabled: request.enabled, user_confirmed: true };
-    // The in-memory switch first: an opt-out takes effect (and purges) even
-    // when the disk refuses the write.
-    reporting::set_consent(info.enabled);
-    app.metrics = info;
-    app.consent
-        .store(info)
-        .map_err(|e| ApiError::internal(format!("cannot store the metrics opt-in: {e}")))?;
+    consent::toggle(request.enabled, reporting::apply_consent).map_err(|e| match e {
+        ToggleError::NotInitialized => ApiError::not_initialized(),
+        other => ApiError::internal(other.to_string()),
+    })?;
     Ok(OK.to_owned())
 }
 
 fn centralized_metrics_info() -> Result<String, ApiError> {
-    let metrics = app()?.lock().metrics;
+    let metrics: MetricsInfo = consent::info().map_err(|_| ApiError::not_initialized())?;
     to_json(&metrics)
 }
 
@@ -269,7 +274,7 @@ fn intended_panic(message: &str) -> Result<String, ApiError> {
 fn intended_background_panic(message: &str) -> Result<String, ApiError> {
     let message = message.to_owned();
     let thread = reporting::spawn_thread("libstatus-intended-panic", move || panic_intended(message))
-        .map_err(|e| ApiError::internal(format!("cannot start a thread: {e}")))?;
+        .map_err(|e| ApiError::internal(ReportingError::Thread(e).to_string()))?;
     // The wrapper has reported the panic by the time the thread has ended.
     let _ = thread.join();
     Ok(OK.to_owned())
@@ -297,7 +302,7 @@ mod tests {
 
     #[test]
     fn endpoint_names_round_trip() {
-        for endpoint in Endpoint::ALL {
+        for &endpoint in Endpoint::ALL {
             assert_eq!(Endpoint::from_name(endpoint.name()), Some(endpoint));
         }
         assert_eq!(Endpoint::from_name("Nope"), None);

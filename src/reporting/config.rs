@@ -118,30 +118,58 @@ impl ReportingConfig {
         }
     }
 
-    /// Why this configuration cannot report, in plain words; `None` when it can.
-    /// Consent is the other input: see [`super::gate`].
-    pub fn blocker(&self) -> Option<String> {
+    /// Why this configuration cannot report; `None` when it can. Consent is
+    /// the other input: see [`super::gate`].
+    pub fn blocker(&self) -> Option<Blocker> {
         match self.dsn.as_deref() {
-            None => {
-                return Some("no Sentry DSN: the request gave no sentryDSN and the build has none".into())
-            }
-            Some(dsn) if dsn.parse::<sentry::types::Dsn>().is_err() => {
-                return Some("the Sentry DSN is not valid".into())
-            }
+            None => return Some(Blocker::NoDsn),
+            Some(dsn) if dsn.parse::<sentry::types::Dsn>().is_err() => return Some(Blocker::InvalidDsn),
             Some(_) => {}
         }
         if !is_reported_environment(&self.environment) {
             return Some(if self.environment.is_empty() {
-                "environment not reported: SENTRY_ENVIRONMENT is unset (or was `production` at run time, which only a production build may set)".into()
+                Blocker::NoEnvironment
             } else {
-                format!(
-                    "environment not reported: `{}` is not one of {}",
-                    self.environment,
-                    REPORTED_ENVIRONMENTS.join(", ")
-                )
+                Blocker::EnvironmentNotReported(self.environment.clone())
             });
         }
         None
+    }
+}
+
+/// Why panic reporting is off (the answer's `panicReporting.reason`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Blocker {
+    NotInitialized,
+    NoDsn,
+    InvalidDsn,
+    /// `SENTRY_ENVIRONMENT` unset, or `production` at run time.
+    NoEnvironment,
+    EnvironmentNotReported(String),
+    NotOptedIn,
+    /// This process is a `fork()` child of the one that set the library up.
+    ForkedChild,
+}
+
+impl std::fmt::Display for Blocker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Blocker::NotInitialized => f.write_str("InitializeApplication has not been called"),
+            Blocker::NoDsn => f.write_str("no Sentry DSN: the request gave no sentryDSN and the build has none"),
+            Blocker::InvalidDsn => f.write_str("the Sentry DSN is not valid"),
+            Blocker::NoEnvironment => f.write_str(
+                "environment not reported: SENTRY_ENVIRONMENT is unset (or was `production` at run time, which only a production build may set)",
+            ),
+            Blocker::EnvironmentNotReported(env) => write!(
+                f,
+                "environment not reported: `{env}` is not one of {}",
+                REPORTED_ENVIRONMENTS.join(", ")
+            ),
+            Blocker::NotOptedIn => f.write_str("the user has not opted in to metrics (ToggleCentralizedMetrics)"),
+            Blocker::ForkedChild => f.write_str(
+                "this process was forked from the one that initialised the library: panic reporting is off in fork() children",
+            ),
+        }
     }
 }
 
@@ -237,14 +265,14 @@ mod tests {
         assert!(!format!("{c:?}").contains("127.0.0.1"), "Debug must hide the DSN");
 
         let c = ReportingConfig::resolve(&build(false, None), None, None, Some("ci-main"));
-        assert!(c.blocker().unwrap().contains("no Sentry DSN"));
+        assert_eq!(c.blocker(), Some(Blocker::NoDsn));
         let c = ReportingConfig::resolve(&build(false, None), None, Some("not a dsn"), Some("ci-main"));
-        assert_eq!(c.blocker().unwrap(), "the Sentry DSN is not valid");
+        assert_eq!(c.blocker(), Some(Blocker::InvalidDsn));
         let c =
             ReportingConfig::resolve(&build(false, Some("http://k@h/1")), None, None, Some("development"));
-        assert!(c.blocker().unwrap().contains("`development`"));
+        assert!(c.blocker().unwrap().to_string().contains("`development`"));
         let c = ReportingConfig::resolve(&build(false, Some("http://k@h/1")), None, None, Some("production"));
-        assert!(c.blocker().unwrap().contains("unset"));
+        assert!(c.blocker().unwrap().to_string().contains("unset"));
         let c = ReportingConfig::resolve(&build(true, Some("http://k@h/1")), None, None, Some("development"));
         assert_eq!(c.environment, "production");
         assert_eq!(c.blocker(), None);

@@ -91,6 +91,7 @@ impl StormLimiter {
     }
 
     /// Panics counted but not yet attached to any event.
+    #[cfg(test)]
     pub fn unreported(&self) -> u64 {
         self.forgotten_suppressed + self.sites.values().map(|s| s.suppressed).sum::<u64>()
     }

@@ -1,0 +1,215 @@
+//! The library's files on the user's disk: private (folders 0700, files 0600
+//! whatever the host's umask), never reached through a symbolic link, and
+//! replaced atomically where a torn write would matter. Shared by the consent
+//! file, the outbox and the logs, so the rules exist once.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Read as _, Write};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::path::Path;
+
+/// Mode of every folder the library creates.
+pub const DIR_MODE: u32 = 0o700;
+/// Mode of every file the library creates.
+pub const FILE_MODE: u32 = 0o600;
+
+/// Creates `dir` (and missing parents) as private folders. An existing folder
+/// is left as it is (it may be the host's), unless `restrict` asks to make it
+/// private too (folders that only the library uses).
+pub fn create_private_dir(dir: &Path, restrict: bool) -> io::Result<()> {
+    match fs::symlink_metadata(dir) {
+        Ok(meta) if meta.is_dir() => {
+            if restrict && meta.permissions().mode() & 0o777 != DIR_MODE {
+                fs::set_permissions(dir, fs::Permissions::from_mode(DIR_MODE))?;
+            }
+            return Ok(());
+        }
+        Ok(_) if restrict => {
+            // A file or a symbolic link where our own folder should be: never
+            // follow it; take the name back.
+            fs::remove_file(dir)?;
+        }
+        _ => {}
+    }
+    fs::DirBuilder::new().recursive(true).mode(DIR_MODE).create(dir)?;
+    // The umask may have taken bits away, never added any; but a umask of 0o777
+    // would leave the folder unusable: set the mode exactly.
+    fs::set_permissions(dir, fs::Permissions::from_mode(DIR_MODE))
+}
+
+/// Opens (creating) a private file for appending, without following a
+/// symbolic link at its name.
+pub fn open_private_append(path: &Path) -> io::Result<File> {
+    let file = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(FILE_MODE)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        .open(path)?;
+    ensure_private(&file)?;
+    Ok(file)
+}
+
+/// Opens (creating) a private file for writing without truncating it (lock
+/// files), never through a symbolic link.
+pub fn open_private_rw(path: &Path) -> io::Result<File> {
+    let file = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .read(true)
+        .mode(FILE_MODE)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        .open(path)?;
+    ensure_private(&file)?;
+    Ok(file)
+}
+
+fn ensure_private(file: &File) -> io::Result<()> {
+    let meta = file.metadata()?;
+    if !meta.is_file() {
+        return Err(io::Error::new(io::ErrorKind::InvalidInput, "not a regular file"));
+    }
+    if meta.permissions().mode() & 0o777 != FILE_MODE {
+        file.set_permissions(fs::Permissions::from_mode(FILE_MODE))?;
+    }
+    Ok(())
+}
+
+/// What [`read_regular`] found at a name.
+#[derive(Debug)]
+pub enum Read {
+    Bytes(Vec<u8>),
+    /// Not a regular file (a symbolic link, a FIFO, a folder, a device).
+    NotRegular,
+    /// Larger than the bound.
+    TooLarge(u64),
+}
+
+impl std::fmt::Display for Read {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Read::Bytes(bytes) => write!(f, "{} bytes", bytes.len()),
+            Read::NotRegular => f.write_str("not a regular file"),
+            Read::TooLarge(len) => write!(f, "{len} bytes, over the size bound"),
+        }
+    }
+}
+
+/// Reads a regular file of at most `max` bytes: never follows a symbolic link,
+/// never blocks on a FIFO, and never reads past the bound.
+pub fn read_regular(path: &Path, max: u64) -> io::Result<Read> {
+    let file = match OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC)
+        .open(path)
+    {
+        Ok(file) => file,
+        Err(e) if e.raw_os_error() == Some(libc::ELOOP) => return Ok(Read::NotRegular),
+        Err(e) => return Err(e),
+    };
+    let meta = file.metadata()?;
+    if !meta.is_file() {
+        return Ok(Read::NotRegular);
+    }
+    if meta.len() > max {
+        return Ok(Read::TooLarge(meta.len()));
+    }
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    file.take(max + 1).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > max {
+        return Ok(Read::TooLarge(bytes.len() as u64));
+    }
+    Ok(Read::Bytes(bytes))
+}
+
+/// Replaces `path` with `bytes` atomically: a private temporary file in the
+/// same folder, written, optionally fsynced, renamed over `path`, and (with
+/// `durable`) the folder fsynced, so that a crash leaves the old or the new
+/// content, never a torn one.
+pub fn write_atomically(path: &Path, bytes: &[u8], temp_prefix: &str, durable: bool) -> io::Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let mut tmp = tempfile::Builder::new()
+        .prefix(temp_prefix)
+        .permissions(fs::Permissions::from_mode(FILE_MODE))
+        .tempfile_in(dir)?;
+    tmp.write_all(bytes)?;
+    if durable {
+        tmp.as_file().sync_all()?;
+    }
+    tmp.persist(path).map_err(|e| e.error)?;
+    if durable {
+        sync_dir(dir);
+    }
+    Ok(())
+}
+
+/// Makes renames and deletions in `dir` durable (best effort: some
+/// filesystems refuse to sync a folder).
+pub fn sync_dir(dir: &Path) {
+    if let Ok(d) = File::open(dir) {
+        let _ = d.sync_all();
+    }
+}
+
+/// A path the kernel can take: no NUL byte (it would cut the path short).
+pub fn is_usable_path(path: &str) -> bool {
+    !path.contains('\0')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn folders_and_files_are_private_whatever_the_umask() {
+        let root = tempfile::tempdir().unwrap();
+        // SAFETY: umask(2) only changes this process's file-creation mask.
+        let old = unsafe { libc::umask(0) };
+        let dir = root.path().join("a/b");
+        create_private_dir(&dir, true).unwrap();
+        let file = dir.join("f");
+        write_atomically(&file, b"x", ".tmp", true).unwrap();
+        drop(open_private_append(&dir.join("log")).unwrap());
+        // SAFETY: as above; restores the mask.
+        unsafe { libc::umask(old) };
+        let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&dir), 0o700);
+        assert_eq!(mode(&root.path().join("a")), 0o700);
+        assert_eq!(mode(&file), 0o600);
+        assert_eq!(mode(&dir.join("log")), 0o600);
+    }
+
+    #[test]
+    fn links_fifos_and_large_files_are_not_read() {
+        let root = tempfile::tempdir().unwrap();
+        let outside = root.path().join("outside");
+        fs::write(&outside, b"secret").unwrap();
+        let link = root.path().join("link");
+        std::os::unix::fs::symlink(&outside, &link).unwrap();
+        assert!(matches!(read_regular(&link, 100).unwrap(), Read::NotRegular));
+        let fifo = root.path().join("fifo");
+        let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+        // SAFETY: a valid NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        assert!(matches!(read_regular(&fifo, 100).unwrap(), Read::NotRegular));
+        fs::create_dir(root.path().join("dir")).unwrap();
+        assert!(matches!(read_regular(&root.path().join("dir"), 100).unwrap(), Read::NotRegular));
+        assert!(matches!(read_regular(&outside, 3).unwrap(), Read::TooLarge(6)));
+        assert!(matches!(read_regular(&outside, 6).unwrap(), Read::Bytes(b) if b == b"secret"));
+        assert!(open_private_append(&link).is_err(), "never writes through a link");
+        assert_eq!(fs::read(&outside).unwrap(), b"secret");
+    }
+
+    #[test]
+    fn a_link_in_place_of_a_private_folder_is_replaced() {
+        let root = tempfile::tempdir().unwrap();
+        let elsewhere = root.path().join("elsewhere");
+        fs::create_dir(&elsewhere).unwrap();
+        let dir = root.path().join("reports");
+        std::os::unix::fs::symlink(&elsewhere, &dir).unwrap();
+        create_private_dir(&dir, true).unwrap();
+        assert!(fs::symlink_metadata(&dir).unwrap().is_dir());
+        assert!(elsewhere.is_dir(), "the link's target is left alone");
+    }
+}

@@ -1,0 +1,207 @@
+//! The durable outbox: every event that passed the gate is written to
+//! `dataDir/panic-reports/` before the panicking call returns, and a library
+//! thread delivers it over HTTP, deleting the file only once the server has
+//! answered for good. Reports survive crashes, kills, offline periods and slow
+//! servers; the host's thread never touches the network.
+//!
+//! - [`store`]: the folder (private, followed when it vanishes or is replaced),
+//!   the files (only regular files inside it, bounded), eviction and purge.
+//! - [`sender`]: the delivery loop and its HTTP (no redirects, no proxies,
+//!   cut off at once by an opt-out).
+//! - [`policy`]: what a response means and how long to wait (pure).
+//!
+//! One process per outbox folder: a lock file (`flock`) guards it and the
+//! kernel releases it when the process dies, even by SIGKILL. Within a
+//! process, [`Outbox::open`] hands out the one object per folder, so switching
+//! dataDirs back and forth never locks the process out of its own outbox.
+//!
+//! Lock order: `link` (the sender's HTTP agent) before `state`. No lock is
+//! held across a network request or a wait (condition variables release it).
+
+pub mod policy;
+mod sender;
+mod store;
+
+use std::fs::File;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Weak};
+use std::time::{Duration, Instant};
+
+use parking_lot::{Condvar, Mutex};
+
+pub use self::sender::Target;
+pub use self::store::DIR_NAME;
+
+/// How long one HTTP request may take before it counts as a network error.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How much the outbox keeps (sentry-native keeps 30 items by default).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OutboxLimits {
+    pub max_items: usize,
+    pub max_bytes: u64,
+}
+
+impl Default for OutboxLimits {
+    fn default() -> Self {
+        Self { max_items: 30, max_bytes: 8 * 1024 * 1024 }
+    }
+}
+
+#[derive(Debug)]
+pub enum OpenError {
+    /// Another process holds the outbox of this dataDir.
+    Locked(PathBuf),
+    Io(io::Error),
+}
+
+impl std::fmt::Display for OpenError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            OpenError::Locked(_) => f.write_str(
+                "another process is using the panic-report outbox of this dataDir: one dataDir serves one process at a time",
+            ),
+            OpenError::Io(e) => write!(f, "cannot open the panic-report outbox: {e}"),
+        }
+    }
+}
+
+/// The folder as it was opened: replaced or vanished folders are noticed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Identity {
+    dev: u64,
+    ino: u64,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    /// Regular envelope files on disk, as of the last look.
+    pending: usize,
+    /// Bumped by every purge: a sender that saw an older epoch sends nothing.
+    epoch: u64,
+    /// Evicted by the bounds (or unreadable) and not yet reported.
+    dropped: u64,
+    /// Something changed: a new file, a flush, a consent or config change.
+    kicked: bool,
+    /// A flush asked to skip our own backoff (never the server's).
+    skip_backoff: bool,
+    /// The gate was closed at the sender's last look.
+    blocked: bool,
+    /// Failures in a row (network errors, 3xx, 5xx) for our backoff.
+    failures: u32,
+    retry_at: Option<Instant>,
+    /// What the server asked for (429, X-Sentry-Rate-Limits).
+    server_retry_at: Option<Instant>,
+    /// The outbox is not the current one: the sender stops.
+    closed: bool,
+    /// A sender thread runs for this outbox.
+    sender_running: bool,
+    /// Reports an opt-out could not delete: never sent by this process.
+    embargoed: Vec<PathBuf>,
+    /// The folder and its lock file as opened.
+    folder: Option<Identity>,
+    lock: Option<File>,
+}
+
+pub struct Outbox {
+    dir: PathBuf,
+    limits: OutboxLimits,
+    state: Mutex<State>,
+    changed: Condvar,
+    /// The sender's HTTP agent: replaced (and the old one shut down, closing
+    /// any connection in flight) by an opt-out.
+    link: Mutex<ureq::Agent>,
+}
+
+static OPEN: Mutex<Vec<Weak<Outbox>>> = Mutex::new(Vec::new());
+
+impl Outbox {
+    /// The outbox of `data_dir`: the one this process already has for that
+    /// folder (re-opened if it had been closed, re-created if its folder
+    /// vanished), or a new one that takes the folder's lock.
+    pub fn open(data_dir: &Path, limits: OutboxLimits) -> Result<Arc<Outbox>, OpenError> {
+        let dir = data_dir.join(DIR_NAME);
+        let key = std::fs::canonicalize(data_dir).map(|d| d.join(DIR_NAME)).unwrap_or_else(|_| dir.clone());
+        let mut open = OPEN.lock();
+        open.retain(|w| w.strong_count() > 0);
+        if let Some(existing) = open.iter().filter_map(Weak::upgrade).find(|o| o.dir == key) {
+            existing.reopen()?;
+            return Ok(existing);
+        }
+        let outbox = Arc::new(Outbox {
+            dir: key,
+            limits,
+            state: Mutex::new(State::default()),
+            changed: Condvar::new(),
+            link: Mutex::new(sender::agent()),
+        });
+        outbox.reopen()?;
+        outbox.remove_temporary_files();
+        open.push(Arc::downgrade(&outbox));
+        Ok(outbox)
+    }
+
+    /// Makes this the current outbox again, checking its folder and lock.
+    fn reopen(&self) -> Result<(), OpenError> {
+        let mut state = self.state.lock();
+        self.ensure_folder(&mut state)?;
+        state.closed = false;
+        state.kicked = true;
+        state.pending = self.files(&mut state).len();
+        self.changed.notify_all();
+        Ok(())
+    }
+
+    /// Reports evicted by the bounds since the last call.
+    pub fn take_dropped(&self) -> u64 {
+        std::mem::take(&mut self.state.lock().dropped)
+    }
+
+    /// The gate or the target may have changed: look again.
+    pub fn wake(&self) {
+        let mut state = self.state.lock();
+        state.kicked = true;
+        state.blocked = false;
+        self.changed.notify_all();
+    }
+
+    /// Stops the sender (another outbox is now the current one). A request in
+    /// flight completes; the files stay for the next process or re-open.
+    pub fn close(&self) {
+        self.state.lock().closed = true;
+        self.changed.notify_all();
+    }
+
+    /// Claims the right to run this outbox's sender: `true` when none runs
+    /// (the caller starts one; [`Outbox::run_sender`] releases the claim when
+    /// it returns, or the caller with [`Outbox::sender_stopped`] when the
+    /// thread could not start).
+    pub fn claim_sender(&self) -> bool {
+        let mut state = self.state.lock();
+        !std::mem::replace(&mut state.sender_running, true)
+    }
+
+    pub fn sender_stopped(&self) {
+        self.state.lock().sender_running = false;
+    }
+
+    /// Asks the sender to deliver now (skipping our own backoff, not the
+    /// server's) and waits until nothing is pending, the gate is closed, or
+    /// `timeout` has passed. Returns the number still pending. Holds no lock
+    /// while it waits.
+    pub fn flush(&self, timeout: Duration) -> usize {
+        let deadline = Instant::now() + timeout;
+        let mut state = self.state.lock();
+        state.kicked = true;
+        state.skip_backoff = true;
+        state.blocked = false;
+        self.changed.notify_all();
+        while state.pending > 0 && !state.blocked && !state.closed {
+            if self.changed.wait_until(&mut state, deadline).timed_out() {
+                break;
+            }
+        }
+        state.pending
+    }
+}

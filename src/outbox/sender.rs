@@ -1,0 +1,209 @@
+//! The sender: a loop on a library thread that delivers the outbox's files,
+//! oldest first, and the HTTP of one delivery.
+//!
+//! Right before each request, under the `link` lock, it asks the gate (the
+//! `target` callback), checks that no purge happened since it read the file,
+//! and takes the agent it will send with. An opt-out replaces the agent under
+//! the same lock and shuts the old one down, which closes a connection in
+//! flight and fails any request that has not written a byte yet: no request
+//! starts after an opt-out has answered.
+
+use std::time::{Duration, Instant, SystemTime};
+
+use super::policy::{self, Outcome};
+use super::store::{remove_entry, MAX_ENVELOPE_BYTES};
+use super::{Outbox, REQUEST_TIMEOUT};
+use crate::files;
+
+/// Where and how to deliver: built from the live DSN right before a request.
+pub struct Target {
+    pub url: String,
+    pub auth: String,
+}
+
+const USER_AGENT: &str = concat!("libstatus/", env!("CARGO_PKG_VERSION"));
+
+/// A fresh HTTP agent for envelope requests.
+pub(super) fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .timeout_global(Some(REQUEST_TIMEOUT))
+        .http_status_as_error(false)
+        // A guest in the host's process: the host's proxy variables do not
+        // redirect crash reports.
+        .proxy(None)
+        // The envelope and its credentials go to the DSN's host only: a 3xx
+        // is a retryable failure (as in Sentry's SDKs), never followed.
+        .max_redirects(0)
+        .user_agent(USER_AGENT)
+        .build()
+        .into()
+}
+
+impl Outbox {
+    /// Ends every request in flight and makes sure no request that passed
+    /// the gate before this call can start: called by an opt-out, before it
+    /// answers (after the consent switch is off).
+    pub fn cut_off(&self) {
+        let mut link = self.link.lock();
+        let old = std::mem::replace(&mut *link, agent());
+        old.shutdown();
+    }
+
+    /// The sender's loop; returns when the outbox is closed, releasing the
+    /// claim of [`Outbox::claim_sender`] in the same step (a re-open right
+    /// then starts a new sender). `target` is asked right before every
+    /// request: `None` means the gate is closed.
+    pub fn run_sender(&self, target: &dyn Fn() -> Option<Target>) {
+        loop {
+            {
+                let mut state = self.state.lock();
+                loop {
+                    if state.closed {
+                        state.sender_running = false;
+                        return;
+                    }
+                    let now = Instant::now();
+                    let due = state.pending > 0 && !state.blocked && not_before(&state, now) <= now;
+                    if due || state.kicked {
+                        state.kicked = false;
+                        break;
+                    }
+                    let wake_at = if state.pending > 0 && !state.blocked {
+                        not_before(&state, now)
+                    } else {
+                        now + Duration::from_secs(60)
+                    };
+                    self.changed.wait_until(&mut state, wake_at);
+                }
+            }
+            self.send_pending(target);
+        }
+    }
+
+    /// One pass over the files, oldest first, until one must wait.
+    fn send_pending(&self, target: &dyn Fn() -> Option<Target>) {
+        let files = {
+            let mut state = self.state.lock();
+            if let Err(e) = self.ensure_folder(&mut state) {
+                log::warn!("the panic-report folder cannot be re-opened: {e}");
+            }
+            self.files(&mut state)
+        };
+        for (path, _) in files {
+            let epoch = {
+                let state = self.state.lock();
+                if state.closed || not_before(&state, Instant::now()) > Instant::now() {
+                    break;
+                }
+                state.epoch
+            };
+            let body = match files::read_regular(&path, MAX_ENVELOPE_BYTES as u64) {
+                Ok(files::Read::Bytes(body)) => body,
+                Ok(odd) => {
+                    log::warn!("removed an outbox entry that is not a report ({odd})");
+                    remove_entry(&path);
+                    continue;
+                }
+                Err(_) => continue, // deleted meanwhile (a purge)
+            };
+            // The gate, the purge epoch and the agent, in one step with
+            // respect to an opt-out.
+            let agent = {
+                let link = self.link.lock();
+                let Some(target) = target() else {
+                    drop(link);
+                    self.state.lock().blocked = true;
+                    self.changed.notify_all();
+                    return;
+                };
+                if self.state.lock().epoch != epoch {
+                    break;
+                }
+                (link.clone(), target)
+            };
+            let verdict = post(&agent.0, &agent.1, &body);
+            let mut state = self.state.lock();
+            let now = Instant::now();
+            if let Some(wait) = verdict.rate_limit {
+                state.server_retry_at = Some(now + wait);
+            }
+            match verdict.outcome {
+                Outcome::Delivered | Outcome::Rejected(_) => {
+                    if let Outcome::Rejected(status) = verdict.outcome {
+                        log::warn!("panic report rejected by the server with HTTP {status}; deleted");
+                    }
+                    if state.epoch == epoch {
+                        let _ = std::fs::remove_file(&path);
+                    }
+                    state.failures = 0;
+                    state.retry_at = None;
+                }
+                Outcome::Retry { server_wait: Some(wait) } => {
+                    log::info!("panic report delivery deferred by the server for {wait:?}");
+                    state.server_retry_at = Some(now + wait);
+                }
+                Outcome::Retry { server_wait: None } => {
+                    state.failures = state.failures.saturating_add(1);
+                    let wait = policy::backoff(state.failures);
+                    log::info!("panic report delivery failed; retrying in {wait:?}");
+                    state.retry_at = Some(now + wait);
+                    state.skip_backoff = false;
+                }
+            }
+            state.pending = self.files(&mut state).len();
+            self.changed.notify_all();
+            if matches!(verdict.outcome, Outcome::Retry { .. }) {
+                break;
+            }
+        }
+        let mut state = self.state.lock();
+        state.pending = self.files(&mut state).len();
+        if state.pending == 0 {
+            state.skip_backoff = false;
+        }
+        self.changed.notify_all();
+    }
+}
+
+fn not_before(state: &super::State, now: Instant) -> Instant {
+    let ours = if state.skip_backoff { None } else { state.retry_at };
+    [ours, state.server_retry_at].into_iter().flatten().max().unwrap_or(now)
+}
+
+/// One envelope request. Errors are logged by kind only: their text may name
+/// the DSN's host.
+fn post(agent: &ureq::Agent, target: &Target, body: &[u8]) -> policy::Verdict {
+    let response = agent
+        .post(&target.url)
+        .header("Content-Type", "application/x-sentry-envelope")
+        .header("X-Sentry-Auth", &target.auth)
+        .send(body);
+    match response {
+        Ok(response) => {
+            let header = |name: &str| response.headers().get(name).and_then(|v| v.to_str().ok());
+            let status = response.status().as_u16();
+            if (300..400).contains(&status) {
+                log::warn!(
+                    "the Sentry server answered a redirect (HTTP {status}); redirects are not followed"
+                );
+            }
+            policy::classify(status, header("retry-after"), header("x-sentry-rate-limits"), SystemTime::now())
+        }
+        Err(e) => {
+            log::debug!("panic report delivery failed: {}", error_kind(&e));
+            policy::Verdict { outcome: Outcome::Retry { server_wait: None }, rate_limit: None }
+        }
+    }
+}
+
+/// What went wrong, without the host or URL that ureq's messages may carry.
+fn error_kind(e: &ureq::Error) -> String {
+    match e {
+        ureq::Error::Io(io) => format!("I/O error ({:?})", io.kind()),
+        ureq::Error::Timeout(_) => "timed out".to_owned(),
+        ureq::Error::HostNotFound => "host not found".to_owned(),
+        ureq::Error::ConnectionFailed => "connection failed".to_owned(),
+        ureq::Error::Tls(_) => "TLS error".to_owned(),
+        _ => "HTTP error".to_owned(),
+    }
+}

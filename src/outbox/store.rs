@@ -1,0 +1,280 @@
+//! The outbox's files: a private folder under `dataDir`, followed when it
+//! vanishes or is replaced; only regular files inside it are read, never
+//! through a link, never past the size bound; the bounds (items, bytes) evict
+//! the oldest valid reports, and odd files are removed rather than counted.
+
+use std::fs::{self, TryLockError};
+use std::io;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use super::{Identity, OpenError, Outbox, State};
+use crate::files;
+
+/// The folder under `dataDir`.
+pub const DIR_NAME: &str = "panic-reports";
+const LOCK_FILE: &str = ".lock";
+const SUFFIX: &str = ".envelope";
+const TEMP_PREFIX: &str = ".tmp";
+/// Sentry's own limit for one event item; larger files are never read.
+pub const MAX_ENVELOPE_BYTES: usize = 1024 * 1024;
+
+impl Outbox {
+    /// Checks that the folder and its lock file are still the ones this
+    /// outbox opened and locked; re-creates and re-locks them when they
+    /// vanished or were replaced (a deleted dataDir, a link put in place).
+    pub(super) fn ensure_folder(&self, state: &mut State) -> Result<(), OpenError> {
+        let current = fs::symlink_metadata(&self.dir)
+            .ok()
+            .filter(|m| m.is_dir())
+            .map(|m| Identity { dev: m.dev(), ino: m.ino() });
+        let lock_path = self.dir.join(LOCK_FILE);
+        let lock_intact = || {
+            let (Some(lock), Ok(on_disk)) = (state.lock.as_ref(), fs::symlink_metadata(&lock_path)) else {
+                return false;
+            };
+            lock.metadata().is_ok_and(|held| held.ino() == on_disk.ino() && held.dev() == on_disk.dev())
+        };
+        if current.is_some() && current == state.folder && lock_intact() {
+            return Ok(());
+        }
+        if state.folder.is_some() {
+            log::warn!("the panic-report folder vanished or was replaced; re-creating it");
+        }
+        files::create_private_dir(&self.dir, true).map_err(OpenError::Io)?;
+        let lock = match files::open_private_rw(&lock_path) {
+            Ok(lock) => lock,
+            Err(e) if e.raw_os_error() == Some(libc::ELOOP) || e.kind() == io::ErrorKind::InvalidInput => {
+                // A link or something odd in place of the lock file: take the name back.
+                remove_entry(&lock_path);
+                files::open_private_rw(&lock_path).map_err(OpenError::Io)?
+            }
+            Err(e) => return Err(OpenError::Io(e)),
+        };
+        match lock.try_lock() {
+            Ok(()) => {}
+            Err(TryLockError::WouldBlock) => return Err(OpenError::Locked(self.dir.clone())),
+            Err(TryLockError::Error(e)) => return Err(OpenError::Io(e)),
+        }
+        let meta = fs::symlink_metadata(&self.dir).map_err(OpenError::Io)?;
+        state.folder = Some(Identity { dev: meta.dev(), ino: meta.ino() });
+        state.lock = Some(lock);
+        Ok(())
+    }
+
+    /// Removes temporary files a crash may have left (at open only: in a
+    /// running process, they are being written).
+    pub(super) fn remove_temporary_files(&self) {
+        if let Ok(entries) = fs::read_dir(&self.dir) {
+            for entry in entries.flatten() {
+                if entry.file_name().to_string_lossy().starts_with(TEMP_PREFIX) {
+                    remove_entry(&entry.path());
+                }
+            }
+        }
+    }
+
+    /// Writes one envelope (temporary file, fsync, rename), enforces the
+    /// bounds, and wakes the sender. Returns once the file is on disk.
+    pub fn store(&self, envelope: &[u8]) -> io::Result<()> {
+        let mut state = self.state.lock();
+        if envelope.len() > MAX_ENVELOPE_BYTES {
+            state.dropped += 1;
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, "envelope over 1 MiB"));
+        }
+        self.ensure_folder(&mut state).map_err(|e| match e {
+            OpenError::Io(e) => e,
+            other => io::Error::other(other.to_string()),
+        })?;
+        files::write_atomically(&self.dir.join(next_file_name()), envelope, TEMP_PREFIX, true)?;
+        let mut reports = self.files(&mut state);
+        let mut total: u64 = reports.iter().map(|(_, len)| len).sum();
+        let mut evicted = 0;
+        while reports.len() > self.limits.max_items.max(1)
+            || (total > self.limits.max_bytes && reports.len() > 1)
+        {
+            let (oldest, len) = reports.remove(0);
+            if fs::remove_file(&oldest).is_ok() {
+                evicted += 1;
+            }
+            total -= len;
+        }
+        state.dropped += evicted;
+        state.pending = reports.len();
+        state.kicked = true;
+        self.changed.notify_all();
+        Ok(())
+    }
+
+    /// Deletes every pending report; a sender mid-retry will not send them.
+    /// Reports that cannot be deleted (a read-only disk) are never sent by
+    /// this process. Returns how many were deleted.
+    pub fn purge(&self) -> usize {
+        let mut state = self.state.lock();
+        state.epoch += 1;
+        let mut deleted = 0;
+        for (path, _) in self.files(&mut state) {
+            if fs::remove_file(&path).is_ok() {
+                deleted += 1;
+            } else {
+                state.embargoed.push(path);
+            }
+        }
+        files::sync_dir(&self.dir);
+        if !state.embargoed.is_empty() {
+            log::warn!(
+                "{} panic reports could not be deleted after an opt-out; they will not be sent",
+                state.embargoed.len()
+            );
+        }
+        state.pending = self.files(&mut state).len();
+        state.dropped = 0;
+        state.retry_at = None;
+        state.failures = 0;
+        self.changed.notify_all();
+        deleted
+    }
+
+    /// Reports waiting, oldest first, with their sizes. Anything at an
+    /// envelope's name that is not a small regular file (a link, a FIFO, a
+    /// folder, a 50 MB file) is removed, with a log line, and never counted.
+    pub(super) fn files(&self, state: &mut State) -> Vec<(PathBuf, u64)> {
+        let Ok(entries) = fs::read_dir(&self.dir) else { return Vec::new() };
+        let mut reports = Vec::new();
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            if name.starts_with('.') || !name.ends_with(SUFFIX) {
+                continue;
+            }
+            let path = entry.path();
+            // `DirEntry::metadata` does not follow links.
+            let Ok(meta) = entry.metadata() else { continue };
+            if !meta.file_type().is_file() || meta.len() > MAX_ENVELOPE_BYTES as u64 {
+                log::warn!(
+                    "removed an outbox entry that is not a report (a link, a folder, a FIFO or over {MAX_ENVELOPE_BYTES} bytes)"
+                );
+                remove_entry(&path);
+                state.dropped += 1;
+                continue;
+            }
+            if state.embargoed.contains(&path) {
+                continue;
+            }
+            reports.push((path, meta.len()));
+        }
+        reports.sort();
+        reports
+    }
+}
+
+/// Removes whatever is at `path` (a file, a link itself, a FIFO, a folder),
+/// without following links.
+pub(super) fn remove_entry(path: &Path) {
+    match fs::symlink_metadata(path) {
+        Ok(meta) if meta.is_dir() => {
+            let _ = fs::remove_dir_all(path);
+        }
+        Ok(_) => {
+            let _ = fs::remove_file(path);
+        }
+        Err(_) => {}
+    }
+}
+
+/// Unique names that sort by age, across processes.
+fn next_file_name() -> String {
+    static SEQUENCE: AtomicU64 = AtomicU64::new(0);
+    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+    let seq = SEQUENCE.fetch_add(1, Ordering::Relaxed);
+    format!("{nanos:024}-{seq:08}-{}{SUFFIX}", std::process::id())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::OutboxLimits;
+    use super::*;
+
+    fn pending(outbox: &Outbox) -> usize {
+        let mut state = outbox.state.lock();
+        outbox.files(&mut state).len()
+    }
+
+    #[test]
+    fn store_bounds_and_purge() {
+        let dir = tempfile::tempdir().unwrap();
+        let outbox = Outbox::open(dir.path(), OutboxLimits { max_items: 3, max_bytes: 1 << 20 }).unwrap();
+        for i in 0..5 {
+            outbox.store(format!("envelope {i}").as_bytes()).unwrap();
+        }
+        assert_eq!(pending(&outbox), 3);
+        assert_eq!(outbox.take_dropped(), 2);
+        assert_eq!(outbox.take_dropped(), 0);
+        let kept: Vec<String> = {
+            let mut state = outbox.state.lock();
+            outbox.files(&mut state).iter().map(|(p, _)| fs::read_to_string(p).unwrap()).collect()
+        };
+        assert_eq!(kept, ["envelope 2", "envelope 3", "envelope 4"], "the oldest go first");
+        assert_eq!(outbox.purge(), 3);
+        assert_eq!(pending(&outbox), 0);
+    }
+
+    #[test]
+    fn byte_bound_and_oversize() {
+        let dir = tempfile::tempdir().unwrap();
+        let outbox = Outbox::open(dir.path(), OutboxLimits { max_items: 30, max_bytes: 25 }).unwrap();
+        for _ in 0..3 {
+            outbox.store(&[b'x'; 10]).unwrap();
+        }
+        assert_eq!(pending(&outbox), 2);
+        assert!(outbox.store(&vec![b'x'; MAX_ENVELOPE_BYTES + 1]).is_err());
+        assert_eq!(outbox.take_dropped(), 2);
+    }
+
+    #[test]
+    fn the_same_process_gets_the_same_outbox_and_files_survive_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = Outbox::open(dir.path(), OutboxLimits::default()).unwrap();
+        first.store(b"kept").unwrap();
+        let again = Outbox::open(dir.path(), OutboxLimits::default()).unwrap();
+        assert!(std::sync::Arc::ptr_eq(&first, &again), "one object per folder in a process");
+        drop((first, again));
+        let second = Outbox::open(dir.path(), OutboxLimits::default()).unwrap();
+        assert_eq!(pending(&second), 1, "files survive the object that wrote them");
+    }
+
+    #[test]
+    fn odd_entries_are_removed_not_counted_and_never_evict_reports() {
+        let dir = tempfile::tempdir().unwrap();
+        let outbox = Outbox::open(dir.path(), OutboxLimits { max_items: 30, max_bytes: 8 << 20 }).unwrap();
+        outbox.store(b"real").unwrap();
+        let folder = dir.path().join(DIR_NAME);
+        let outside = dir.path().join("outside");
+        fs::write(&outside, b"not a report").unwrap();
+        std::os::unix::fs::symlink(&outside, folder.join("9-link.envelope")).unwrap();
+        fs::create_dir(folder.join("9-dir.envelope")).unwrap();
+        fs::write(folder.join("zzzz-huge.envelope"), vec![b'x'; 9 << 20]).unwrap();
+        let c = std::ffi::CString::new(folder.join("9-fifo.envelope").to_str().unwrap()).unwrap();
+        // SAFETY: a valid NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        outbox.store(b"new").unwrap();
+        assert_eq!(pending(&outbox), 2, "both real reports kept, nothing odd counted");
+        assert_eq!(fs::read(&outside).unwrap(), b"not a report", "a link's target is never touched");
+        assert_eq!(
+            fs::read_dir(&folder).unwrap().flatten().filter(|e| e.file_name() != LOCK_FILE).count(),
+            2
+        );
+    }
+
+    #[test]
+    fn a_vanished_folder_is_recreated_and_relocked() {
+        let dir = tempfile::tempdir().unwrap();
+        let outbox = Outbox::open(dir.path(), OutboxLimits::default()).unwrap();
+        fs::remove_dir_all(dir.path()).unwrap();
+        outbox.store(b"after").unwrap();
+        assert_eq!(pending(&outbox), 1);
+        assert!(dir.path().join(DIR_NAME).join(LOCK_FILE).is_file(), "the lock is back");
+    }
+}

@@ -1,0 +1,83 @@
+//! What happens to a panic the library caught, once the stack has unwound:
+//! storm control, the gate, the event, the log line.
+
+use std::any::Any;
+use std::time::Instant;
+
+use super::limiter::{Admission, StormLimiter};
+use super::{event, fork, session, LIMITER};
+use crate::panics;
+use crate::redact::redact;
+
+/// Where a caught panic happened.
+#[derive(Debug, Clone, Copy)]
+pub enum Origin<'a> {
+    /// Inside an API call; the export's name.
+    Api(&'static str),
+    /// In a thread the library started; its name.
+    Thread(&'a str),
+}
+
+impl std::fmt::Display for Origin<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Origin::Api(endpoint) => write!(f, "API call {endpoint}"),
+            Origin::Thread(name) => write!(f, "library thread {name}"),
+        }
+    }
+}
+
+/// Called by the guard and the thread wrapper once a panic has been caught and
+/// the stack unwound: logs it, applies storm control and, when the gate is
+/// open, writes its event to the outbox. Returns the message for the host
+/// (with sensitive values masked).
+pub fn on_caught_panic(payload: &(dyn Any + Send), origin: Origin<'_>) -> String {
+    let mut record = panics::take_record(payload);
+    let answer = redact(&record.message);
+    if fork::in_forked_child() {
+        return answer; // nothing of the parent's (logs, outbox) is ours to touch
+    }
+    let admission = LIMITER
+        .lock()
+        .get_or_insert_with(StormLimiter::default)
+        .admit(&event::fingerprint(&record), Instant::now());
+    let Admission::Admit { suppressed_here, suppressed_elsewhere } = admission else {
+        log::debug!("panic in {origin} (storm control: not reported): {answer}");
+        return answer;
+    };
+    // One snapshot of the session: its configuration and its consent go
+    // together, whatever an init on another thread switches meanwhile.
+    let session = session();
+    let reportable = session.as_ref().filter(|s| s.client.is_some() && s.gate().is_ok());
+    // Symbolication is the costly part: only for an event or a log line.
+    if reportable.is_none() && !log::log_enabled!(log::Level::Error) {
+        return answer;
+    }
+    let stacktrace = event::panic_stacktrace(&mut record);
+    log::error!(
+        "panic in {origin}: {answer}\n{}",
+        stacktrace.as_ref().map(event::format_stacktrace).unwrap_or_default()
+    );
+    let Some(session) = reportable else {
+        return answer;
+    };
+    let Some(client) = session.client.as_ref() else {
+        return answer;
+    };
+    let counts = event::Counts {
+        suppressed_here,
+        suppressed_elsewhere,
+        dropped_reports: session.outbox.take_dropped(),
+    };
+    let event = event::panic_event(&record, stacktrace, &origin, &session.config, counts);
+    client.capture_event(event, None);
+    answer
+}
+
+/// Prepares what the first report needs, on a library thread, once.
+pub(super) fn warm_up() {
+    static WARM_UP: std::sync::Once = std::sync::Once::new();
+    WARM_UP.call_once(|| {
+        let _ = super::spawn_thread("libstatus-symbols", event::warm_up_symbols);
+    });
+}

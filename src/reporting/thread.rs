@@ -1,0 +1,57 @@
+//! The one way the library starts a thread (`clippy.toml` forbids the others):
+//! a panic in it is logged and reported like any caught panic.
+
+use std::io;
+use std::panic::{self, AssertUnwindSafe};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use super::pipeline::{on_caught_panic, Origin};
+use crate::panics;
+
+/// Starts a thread running `f`. A panic in `f` is reported, then the thread
+/// ends as Rust threads do (its `JoinHandle` yields the panic).
+pub fn spawn_thread<F, T>(name: &str, f: F) -> io::Result<JoinHandle<T>>
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    panics::install_hook();
+    let thread_name = name.to_owned();
+    #[allow(clippy::disallowed_methods)] // this is the wrapper that clippy.toml points to
+    std::thread::Builder::new().name(name.to_owned()).spawn(move || {
+        match crate::guard::catching(AssertUnwindSafe(f)) {
+            Ok(value) => value,
+            Err(payload) => {
+                on_caught_panic(&*payload, Origin::Thread(&thread_name));
+                panic::resume_unwind(payload)
+            }
+        }
+    })
+}
+
+/// The first pause before a supervised body runs again after a panic; it
+/// doubles up to [`RESTART_MAX`], so a body that always panics costs a report
+/// now and then (storm control bounds them too), not a busy loop.
+pub const RESTART_START: Duration = Duration::from_millis(100);
+pub const RESTART_MAX: Duration = Duration::from_secs(60);
+
+/// Starts a thread that runs `body` until it returns: a panic in it is
+/// reported like any library thread's, and `body` runs again (after a pause)
+/// on the same thread, taking over the same state.
+pub fn spawn_supervised<F>(name: &str, body: F) -> io::Result<JoinHandle<()>>
+where
+    F: Fn() + Send + 'static,
+{
+    let thread_name = name.to_owned();
+    spawn_thread(name, move || {
+        let mut pause = RESTART_START;
+        while let Err(payload) = crate::guard::catching(AssertUnwindSafe(&body)) {
+            on_caught_panic(&*payload, Origin::Thread(&thread_name));
+            crate::guard::drop_payload(payload);
+            log::error!("library thread {thread_name} panicked; restarting it in {pause:?}");
+            std::thread::sleep(pause);
+            pause = (pause * 2).min(RESTART_MAX);
+        }
+    })
+}
