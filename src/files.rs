@@ -20,7 +20,8 @@ pub fn create_private_dir(dir: &Path, restrict: bool) -> io::Result<()> {
     match fs::symlink_metadata(dir) {
         Ok(meta) if meta.is_dir() => {
             if restrict && meta.permissions().mode() & 0o777 != DIR_MODE {
-                fs::set_permissions(dir, fs::Permissions::from_mode(DIR_MODE))?;
+                // Best effort: on a read-only disk nobody can add to it anyway.
+                let _ = fs::set_permissions(dir, fs::Permissions::from_mode(DIR_MODE));
             }
             return Ok(());
         }
@@ -50,18 +51,32 @@ pub fn open_private_append(path: &Path) -> io::Result<File> {
     Ok(file)
 }
 
-/// Opens (creating) a private file for writing without truncating it (lock
-/// files), never through a symbolic link.
-pub fn open_private_rw(path: &Path) -> io::Result<File> {
-    let file = OpenOptions::new()
+/// Opens (creating) a private lock file, never through a symbolic link. On a
+/// read-only disk an existing lock file is opened read-only (`flock` needs no
+/// write access), so the outbox can still be locked and read there.
+pub fn open_lock_file(path: &Path) -> io::Result<File> {
+    let opened = OpenOptions::new()
         .create(true)
         .truncate(false)
         .write(true)
         .read(true)
         .mode(FILE_MODE)
         .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
-        .open(path)?;
-    ensure_private(&file)?;
+        .open(path);
+    let file = match opened {
+        Err(e) if matches!(e.raw_os_error(), Some(libc::EROFS) | Some(libc::EACCES)) => OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+            .open(path)?,
+        other => other?,
+    };
+    let meta = file.metadata()?;
+    if !meta.is_file() {
+        return Err(io::Error::new(io::ErrorKind::InvalidInput, "not a regular file"));
+    }
+    if meta.permissions().mode() & 0o777 != FILE_MODE {
+        let _ = file.set_permissions(fs::Permissions::from_mode(FILE_MODE));
+    }
     Ok(file)
 }
 

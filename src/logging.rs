@@ -135,13 +135,21 @@ static DISABLED: AtomicBool = AtomicBool::new(false);
 struct Logger;
 static LOGGER: Logger = Logger;
 
+/// Only the library's own records are written: its dependencies log at debug
+/// and trace level what must never reach a file (ureq: the envelope URL, the
+/// request bytes with the auth header).
+fn is_own(target: &str) -> bool {
+    let own = module_path!().split("::").next().unwrap_or_default();
+    target.split("::").next() == Some(own)
+}
+
 impl Log for Logger {
     fn enabled(&self, metadata: &Metadata<'_>) -> bool {
-        WRITERS.read().as_ref().is_some_and(|w| metadata.level() <= w.level)
+        is_own(metadata.target()) && WRITERS.read().as_ref().is_some_and(|w| metadata.level() <= w.level)
     }
 
     fn log(&self, record: &Record<'_>) {
-        if DISABLED.load(Ordering::Relaxed) {
+        if DISABLED.load(Ordering::Relaxed) || !is_own(record.target()) {
             return;
         }
         let Some(writers) = WRITERS.read().clone() else { return };
@@ -271,6 +279,15 @@ mod tests {
         assert_eq!(parse_level("trace"), Some(LevelFilter::Trace));
         assert_eq!(parse_level("verbose"), None);
         assert_eq!(parse_level(""), None);
+    }
+
+    #[test]
+    fn only_the_librarys_own_records_are_written() {
+        assert!(is_own(module_path!()));
+        assert!(is_own("status"));
+        assert!(!is_own("ureq::run"));
+        assert!(!is_own("ureq_proto::util"));
+        assert!(!is_own("statusx::y"));
     }
 
     #[test]

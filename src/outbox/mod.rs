@@ -109,9 +109,9 @@ pub struct Outbox {
     limits: OutboxLimits,
     state: Mutex<State>,
     changed: Condvar,
-    /// The sender's HTTP agent: replaced (and the old one shut down, closing
-    /// any connection in flight) by an opt-out.
-    link: Mutex<ureq::Agent>,
+    /// The sender's HTTP agent and its generation: replaced (and the old one
+    /// shut down, closing any connection in flight) by an opt-out.
+    link: Mutex<(u64, ureq::Agent)>,
 }
 
 static OPEN: Mutex<Vec<Weak<Outbox>>> = Mutex::new(Vec::new());
@@ -134,7 +134,7 @@ impl Outbox {
             limits,
             state: Mutex::new(State::default()),
             changed: Condvar::new(),
-            link: Mutex::new(sender::agent()),
+            link: Mutex::new((0, sender::agent())),
         });
         outbox.reopen()?;
         outbox.remove_temporary_files();
@@ -163,6 +163,16 @@ impl Outbox {
         let mut state = self.state.lock();
         state.kicked = true;
         state.blocked = false;
+        self.changed.notify_all();
+    }
+
+    /// Forgets every wait (the server's and our backoff): the target changed.
+    pub fn forget_waits(&self) {
+        let mut state = self.state.lock();
+        state.server_retry_at = None;
+        state.retry_at = None;
+        state.failures = 0;
+        state.kicked = true;
         self.changed.notify_all();
     }
 

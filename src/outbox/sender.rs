@@ -45,7 +45,8 @@ impl Outbox {
     /// answers (after the consent switch is off).
     pub fn cut_off(&self) {
         let mut link = self.link.lock();
-        let old = std::mem::replace(&mut *link, agent());
+        let generation = link.0 + 1;
+        let (_, old) = std::mem::replace(&mut *link, (generation, agent()));
         old.shutdown();
     }
 
@@ -121,7 +122,16 @@ impl Outbox {
                 }
                 (link.clone(), target)
             };
-            let verdict = post(&agent.0, &agent.1, &body);
+            let ((generation, agent), target) = agent;
+            let verdict = post(&agent, &target, &body);
+            let failed = matches!(verdict.outcome, Outcome::Retry { server_wait: None });
+            if failed && self.link.lock().0 != generation {
+                // Cut off meanwhile (an opt-out, a new DSN): not the server's
+                // failure; look at the gate again.
+                let mut state = self.state.lock();
+                state.kicked = true;
+                break;
+            }
             let mut state = self.state.lock();
             let now = Instant::now();
             if let Some(wait) = verdict.rate_limit {

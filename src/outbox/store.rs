@@ -44,12 +44,12 @@ impl Outbox {
             log::warn!("the panic-report folder vanished or was replaced; re-creating it");
         }
         files::create_private_dir(&self.dir, true).map_err(OpenError::Io)?;
-        let lock = match files::open_private_rw(&lock_path) {
+        let lock = match files::open_lock_file(&lock_path) {
             Ok(lock) => lock,
             Err(e) if e.raw_os_error() == Some(libc::ELOOP) || e.kind() == io::ErrorKind::InvalidInput => {
                 // A link or something odd in place of the lock file: take the name back.
                 remove_entry(&lock_path);
-                files::open_private_rw(&lock_path).map_err(OpenError::Io)?
+                files::open_lock_file(&lock_path).map_err(OpenError::Io)?
             }
             Err(e) => return Err(OpenError::Io(e)),
         };

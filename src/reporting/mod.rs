@@ -158,8 +158,15 @@ pub fn commit(prepared: Prepared, consent: bool) -> PanicReportingStatus {
     let client = dsn.as_ref().map(|dsn| client::build(&config, dsn.clone(), consent.clone(), outbox.clone()));
     let session = Arc::new(Session { config, dsn, outbox: outbox.clone(), client, consent });
     let previous = SESSION.write().replace(session.clone());
-    if let Some(previous) = previous.filter(|p| !Arc::ptr_eq(&p.outbox, &outbox)) {
-        previous.outbox.close();
+    match previous {
+        Some(previous) if !Arc::ptr_eq(&previous.outbox, &outbox) => previous.outbox.close(),
+        // A wait a server asked for is that server's, and a request to the
+        // old server is abandoned: a new DSN starts afresh.
+        Some(previous) if previous.config.dsn != session.config.dsn => {
+            outbox.cut_off();
+            outbox.forget_waits();
+        }
+        _ => {}
     }
     pipeline::warm_up();
     start_sender(&outbox);
