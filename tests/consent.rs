@@ -12,7 +12,9 @@ use std::sync::{Arc, Barrier, Mutex};
 use std::time::{Duration, SystemTime};
 
 use serde_json::{json, Value};
-use support::{assert_error, data_dir, lib, parse, set_environment, Blackhole, Receiver, StampedReceiver, KEY};
+use support::{
+    assert_error, data_dir, lib, parse, set_environment, Blackhole, Receiver, StampedReceiver, KEY,
+};
 
 fn opt_in_file(dir: &Path) {
     std::fs::write(dir.join("centralized-metrics.json"), r#"{"enabled":true,"userConfirmed":true}"#).unwrap();
@@ -33,7 +35,10 @@ fn toggle(enabled: bool) -> String {
 
 /// Account B (never opted in) is current; account A had opted in. An init
 /// with A's dataDir that fails must not apply A's opt-in to B.
-fn a_failed_init_keeps_the_previous_account(fail_init_of_a: impl FnOnce(&Path, &Receiver) -> String, code: &str) {
+fn a_failed_init_keeps_the_previous_account(
+    fail_init_of_a: impl FnOnce(&Path, &Receiver) -> String,
+    code: &str,
+) {
     set_environment("ci-main");
     let receiver = Receiver::start();
     let b = data_dir();
@@ -102,10 +107,14 @@ fn a_failed_init_with_an_outbox_held_by_another_process_keeps_the_previous_accou
                 .unwrap();
             let stdout = child.stdout.take().unwrap();
             use std::io::BufRead;
-            let held = std::io::BufReader::new(stdout).lines().map_while(Result::ok).any(|l| l.contains("HOLDING"));
+            let held =
+                std::io::BufReader::new(stdout).lines().map_while(Result::ok).any(|l| l.contains("HOLDING"));
             assert!(held, "the helper did not take the outbox");
             holder = Some(child);
-            lib().call("InitializeApplication", &json!({"dataDir": a, "sentryDSN": receiver.dsn()}).to_string())
+            lib().call(
+                "InitializeApplication",
+                &json!({"dataDir": a, "sentryDSN": receiver.dsn()}).to_string(),
+            )
         },
         "invalid-request",
     );
@@ -122,7 +131,10 @@ fn a_null_byte_in_a_path_is_an_invalid_request() {
     }
     let dir = data_dir();
     let with_nul = format!("{}/a\u{0}b", dir.path().display());
-    assert_error(&lib().call("InitializeApplication", &json!({ "dataDir": with_nul }).to_string()), "invalid-request");
+    assert_error(
+        &lib().call("InitializeApplication", &json!({ "dataDir": with_nul }).to_string()),
+        "invalid-request",
+    );
     assert_error(
         &lib().call("InitializeApplication", &json!({"dataDir": dir.path(), "logDir": with_nul}).to_string()),
         "invalid-request",
@@ -140,7 +152,7 @@ fn an_opt_out_is_never_undone_by_a_racing_init() {
     let dir = data_dir();
     let request = json!({"dataDir": dir.path(), "sentryDSN": receiver.dsn()}).to_string();
     lib().init(serde_json::from_str(&request).unwrap());
-    for round in 0..1_000 {
+    for round in 0..500 {
         lib().opt_in(true);
         let barrier = Arc::new(Barrier::new(2));
         let (b, r) = (barrier.clone(), request.clone());
@@ -154,7 +166,10 @@ fn an_opt_out_is_never_undone_by_a_racing_init() {
         let answer = parse(&init.join().unwrap());
         assert!(answer.get("error").is_none(), "{answer}");
         assert!(!file_enabled(dir.path()), "round {round}: the file says opted in");
-        assert!(!info_enabled(), "round {round}: CentralizedMetricsInfo says opted in after the opt-out answered");
+        assert!(
+            !info_enabled(),
+            "round {round}: CentralizedMetricsInfo says opted in after the opt-out answered"
+        );
         let fresh = lib().init(serde_json::from_str(&request).unwrap());
         assert_eq!(fresh["panicReporting"]["active"], false, "round {round}: the gate is open: {fresh}");
     }
@@ -184,7 +199,7 @@ fn no_report_of_an_opted_out_user_leaves_whatever_the_interleaving() {
         json!({"dataDir": dir.path(), "sentryDSN": receiver.dsn(), "panicStormWindowMs": 100}).to_string();
     lib().init(serde_json::from_str(&request).unwrap());
     let acts: Arc<Mutex<Vec<Act>>> = Arc::default();
-    const ROUNDS: usize = 400;
+    const ROUNDS: usize = 200;
     let mut interleavings = 0;
     for round in 0..ROUNDS {
         let barrier = Arc::new(Barrier::new(4));
@@ -201,7 +216,11 @@ fn no_report_of_an_opted_out_user_leaves_whatever_the_interleaving() {
                     let start = SystemTime::now();
                     assert_eq!(toggle(enabled), r#"{"error":""}"#);
                     let end = SystemTime::now();
-                    acts.lock().unwrap().push(if enabled { Act::OptIn { start } } else { Act::OptOut { end } });
+                    acts.lock().unwrap().push(if enabled {
+                        Act::OptIn { start }
+                    } else {
+                        Act::OptOut { end }
+                    });
                 }
             }));
         }
@@ -273,7 +292,9 @@ fn no_report_of_an_opted_out_user_leaves_whatever_the_interleaving() {
     for request in &requests {
         for stamp in &request.stamps {
             if forbidden(*stamp) {
-                late.push(String::from_utf8_lossy(&request.bytes[..request.bytes.len().min(200)]).into_owned());
+                late.push(
+                    String::from_utf8_lossy(&request.bytes[..request.bytes.len().min(200)]).into_owned(),
+                );
             }
         }
     }
@@ -391,7 +412,8 @@ fn an_opt_out_that_cannot_be_written_still_holds_and_nothing_pending_is_sent() {
     lib().opt_in(true);
     lib().intended_panic("after the disk recovered");
     assert_eq!(lib().flush(10_000), 0);
-    let values: Vec<Value> = receiver.delivered_events().iter().map(|e| e["exception"]["values"][0]["value"].clone()).collect();
+    let values: Vec<Value> =
+        receiver.delivered_events().iter().map(|e| e["exception"]["values"][0]["value"].clone()).collect();
     assert_eq!(values, [json!("after the disk recovered")]);
 }
 
@@ -462,7 +484,9 @@ fn files_and_folders_are_private_whatever_the_umask_and_logs_never_name_the_dsn(
     assert_eq!(lib().flush(10_000), 0);
     let log = std::fs::read_to_string(dir.join("status.log")).unwrap()
         + &std::fs::read_to_string(dir.join("api.log")).unwrap();
-    for needle in [KEY.to_owned(), receiver.addr.to_string(), blackhole.addr.to_string(), "/envelope".to_owned()] {
+    for needle in
+        [KEY.to_owned(), receiver.addr.to_string(), blackhole.addr.to_string(), "/envelope".to_owned()]
+    {
         assert!(!log.contains(&needle), "{needle} in the logs:\n{log}");
     }
     assert!(log.contains("panic in API call IntendedPanic"), "{log}");

@@ -95,14 +95,14 @@ pub fn host_profile() -> Option<Arc<HostProfile>> {
 /// The one decision: may an event leave the process under this configuration
 /// and consent? `Err` says why not.
 pub fn gate(config: &ReportingConfig, consent: bool) -> Result<(), Blocker> {
+    if fork::in_forked_child() {
+        return Err(Blocker::ForkedChild);
+    }
     if let Some(blocker) = config.blocker() {
         return Err(blocker);
     }
     if config.consent_required && !consent {
         return Err(Blocker::NotOptedIn);
-    }
-    if fork::in_forked_child() {
-        return Err(Blocker::ForkedChild);
     }
     Ok(())
 }

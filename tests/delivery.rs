@@ -1,0 +1,331 @@
+//! Delivery that cannot be killed, wedged or tricked, through the built `.so`:
+//! hostile headers, a vanished dataDir, switching dataDirs, redirects,
+//! `fork()`, a flush racing an init, and hostile files in the outbox.
+
+mod support;
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+use support::{data_dir, lib, outbox_files, parse, set_environment, Blackhole, Receiver, Reply};
+
+/// Storm control's window is short here: these tests panic at one site often.
+fn opted_in(dir: &Path, dsn: &str) {
+    set_environment("ci-main");
+    lib().init(json!({"dataDir": dir, "sentryDSN": dsn, "panicStormWindowMs": 100}));
+    lib().opt_in(true);
+}
+
+/// Removes a folder the library may be re-creating at the same moment.
+fn remove_all(dir: &Path) {
+    for _ in 0..100 {
+        match std::fs::remove_dir_all(dir) {
+            Ok(()) => return,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return,
+            Err(_) => std::thread::sleep(Duration::from_millis(10)),
+        }
+    }
+    panic!("cannot remove {}", dir.display());
+}
+
+fn values(receiver: &Receiver) -> Vec<String> {
+    receiver
+        .delivered_events()
+        .iter()
+        .filter_map(|e| e["exception"]["values"][0]["value"].as_str().map(str::to_owned))
+        .collect()
+}
+
+fn header(name: &str, value: &str) -> (String, String) {
+    (name.to_owned(), value.to_owned())
+}
+
+#[test]
+fn absurd_rate_limit_headers_neither_kill_the_sender_nor_hold_it_forever() {
+    if !support::isolated() {
+        return;
+    }
+    for (status, headers) in [
+        (429, vec![header("Retry-After", "1e20")]),
+        (429, vec![header("Retry-After", "1e19")]),
+        (429, vec![header("X-Sentry-Rate-Limits", "1e20:error:key")]),
+        (200, vec![header("X-Sentry-Rate-Limits", "1e308:error:key")]),
+        (429, vec![header("Retry-After", "-1"), header("X-Sentry-Rate-Limits", "NaN:error:key, inf::org")]),
+    ] {
+        let hostile = Receiver::start();
+        hostile.queue([Reply::Status(status, headers.clone())]);
+        let dir = data_dir();
+        opted_in(dir.path(), &hostile.dsn());
+        lib().intended_panic("first");
+        hostile.wait_for_requests(1, Duration::from_secs(10));
+        lib().intended_panic("second: waits for the server's limit");
+        let pending = lib().flush(500);
+        assert!(pending >= 1, "{status} {headers:?}: the server's wait is honoured (clamped, not ignored)");
+        // The sender is alive: a new server (a new DSN) gets everything.
+        let healthy = Receiver::start();
+        lib().init(json!({"dataDir": dir.path(), "sentryDSN": healthy.dsn(), "panicStormWindowMs": 100}));
+        assert_eq!(lib().flush(15_000), 0, "{status} {headers:?}: the sender died or is stuck");
+        let got = values(&healthy);
+        assert!(got.contains(&"second: waits for the server's limit".to_owned()), "{got:?}");
+    }
+}
+
+#[test]
+fn a_removed_data_dir_is_recreated_and_nothing_later_is_lost() {
+    if !support::isolated() {
+        return;
+    }
+    let receiver = Receiver::start();
+    let dir = data_dir();
+    opted_in(dir.path(), &receiver.dsn());
+    // Removed while running: the next report re-creates the folder.
+    remove_all(dir.path());
+    lib().intended_panic("after the folder vanished");
+    assert_eq!(lib().flush(10_000), 0);
+    assert!(dir.path().join("panic-reports/.lock").is_file(), "the lock is back");
+    // Removed, then the same path initialised again (the opt-in went with it).
+    remove_all(dir.path());
+    lib().init(json!({"dataDir": dir.path(), "sentryDSN": receiver.dsn(), "panicStormWindowMs": 100}));
+    lib().opt_in(true);
+    for i in 0..3 {
+        lib().intended_panic(&format!("after re-init {i}"));
+    }
+    assert_eq!(lib().call("IntendedBackgroundPanic", "background after re-init"), r#"{"error":""}"#);
+    assert_eq!(lib().flush(10_000), 0);
+    assert_eq!(outbox_files(dir.path()), 0);
+    let got = values(&receiver);
+    assert_eq!(got.len(), 5, "{got:?}");
+    assert!(dir.path().join("panic-reports/.lock").is_file());
+}
+
+#[test]
+fn switching_data_dirs_back_and_forth_never_locks_the_process_out() {
+    if !support::isolated() {
+        return;
+    }
+    set_environment("ci-main");
+    let blackhole = Blackhole::start();
+    let receiver = Receiver::start();
+    let (a, b) = (data_dir(), data_dir());
+    opted_in(a.path(), &blackhole.dsn());
+    lib().intended_panic("A's sender is stuck on a blackhole");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while blackhole.connections() == 0 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    for round in 0..50 {
+        for (dir, dsn) in [(&b, receiver.dsn()), (&a, blackhole.dsn())] {
+            let answer = lib().init(json!({"dataDir": dir.path(), "sentryDSN": dsn}));
+            assert!(answer.get("error").is_none(), "round {round}: {answer}");
+        }
+    }
+    // A's report is still there, and goes out once A's server answers.
+    assert_eq!(outbox_files(a.path()), 1);
+    lib().init(json!({"dataDir": a.path(), "sentryDSN": receiver.dsn()}));
+    assert_eq!(lib().flush(10_000), 0);
+    assert_eq!(values(&receiver), ["A's sender is stuck on a blackhole"]);
+}
+
+#[test]
+fn a_redirect_is_not_followed_and_the_report_is_kept() {
+    if !support::isolated() {
+        return;
+    }
+    let elsewhere = Receiver::start();
+    let receiver = Receiver::start();
+    let target = format!("http://{}/api/42/envelope/", elsewhere.addr);
+    receiver.queue([
+        Reply::Status(301, vec![header("Location", &target)]),
+        Reply::Status(302, vec![header("Location", &target)]),
+        Reply::Status(307, vec![header("Location", &target)]),
+    ]);
+    let dir = data_dir();
+    opted_in(dir.path(), &receiver.dsn());
+    lib().intended_panic("behind a redirect");
+    assert_eq!(lib().flush(20_000), 0, "delivered once the server stops redirecting");
+    assert_eq!(elsewhere.request_count(), 0, "nothing, and no credentials, went to another host");
+    let received = receiver.received();
+    assert_eq!(received.len(), 4, "three redirects (retried), then delivered");
+    assert!(received.iter().all(|r| !r.body.is_empty()), "always a POST with its body");
+    assert_eq!(values(&receiver), ["behind a redirect"]);
+}
+
+#[test]
+fn a_forked_child_never_hangs_and_reports_nothing() {
+    if !support::isolated() {
+        return;
+    }
+    let blackhole = Blackhole::start();
+    let dir = data_dir();
+    opted_in(dir.path(), &blackhole.dsn());
+    lib().intended_panic("parent's pending report");
+    // The sender is now blocked in a request, or waiting on its condition variable.
+    std::thread::sleep(Duration::from_millis(200));
+    for round in 0..20 {
+        let mut fds = [0; 2];
+        // SAFETY: a two-int array for pipe(2).
+        assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
+        // SAFETY: fork(2); the child only makes library calls, writes to the pipe and _exits.
+        let pid = unsafe { libc::fork() };
+        if pid == 0 {
+            let child_dir = format!("{}/child-{round}", dir.path().display());
+            let mut out = Vec::new();
+            for i in 0..3 {
+                out.push(lib().intended_panic(&format!("child {i}"))["code"].clone());
+            }
+            out.push(json!(lib().flush(1_000)));
+            out.push(parse(&lib().call_void("CentralizedMetricsInfo"))["enabled"].clone());
+            out.push(json!(lib().call("ToggleCentralizedMetrics", r#"{"enabled":true}"#)));
+            out.push(
+                lib().init(json!({"dataDir": child_dir, "sentryDSN": blackhole.dsn()}))["panicReporting"]
+                    .clone(),
+            );
+            out.push(json!(lib().call("IntendedBackgroundPanic", "child background")));
+            let text = serde_json::to_string(&out).unwrap();
+            // SAFETY: writing a live buffer to our pipe, then leaving without
+            // running the parent's atexit handlers or destructors.
+            unsafe {
+                libc::write(fds[1], text.as_ptr().cast(), text.len());
+                libc::_exit(0);
+            }
+        }
+        assert!(pid > 0);
+        // SAFETY: closing our copy of the write end.
+        unsafe { libc::close(fds[1]) };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let mut status = 0;
+        loop {
+            // SAFETY: waiting for our own child.
+            let done = unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) };
+            if done == pid {
+                break;
+            }
+            if Instant::now() > deadline {
+                // SAFETY: killing our own hung child.
+                unsafe { libc::kill(pid, libc::SIGKILL) };
+                panic!("round {round}: the forked child hung");
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert!(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0, "round {round}: status {status}");
+        let mut buf = vec![0u8; 64 * 1024];
+        // SAFETY: reading into a live buffer from our pipe.
+        let n = unsafe { libc::read(fds[0], buf.as_mut_ptr().cast(), buf.len()) };
+        // SAFETY: closing our read end.
+        unsafe { libc::close(fds[0]) };
+        let out: Vec<Value> = serde_json::from_slice(&buf[..n.max(0) as usize]).expect("the child's results");
+        assert_eq!(out[0], "panic");
+        assert_eq!(out[3], 0, "nothing pending in a child");
+        assert_eq!(out[4], true, "the child sees the consent it inherited");
+        assert_eq!(out[5], r#"{"error":""}"#);
+        assert_eq!(out[6]["active"], false);
+        assert!(out[6]["reason"].as_str().unwrap().contains("fork"), "{}", out[6]);
+        assert_eq!(out[7], r#"{"error":""}"#);
+    }
+    // The parent goes on: its report is still pending, its sender alive.
+    let addr = blackhole.close();
+    let receiver = Receiver::start_on(&addr.to_string());
+    assert_eq!(lib().flush(40_000), 0);
+    let got = values(&receiver);
+    assert!(got.contains(&"parent's pending report".to_owned()), "{got:?}");
+    assert!(!got.iter().any(|v| v.starts_with("child")), "a child reports nothing: {got:?}");
+}
+
+#[test]
+fn a_long_flush_never_freezes_an_init_or_a_panicking_call() {
+    if !support::isolated() {
+        return;
+    }
+    let blackhole = Blackhole::start();
+    let dir = data_dir();
+    opted_in(dir.path(), &blackhole.dsn());
+    lib().intended_panic("pending on a blackhole");
+    #[allow(clippy::disallowed_methods)] // the host's own thread
+    let flusher = std::thread::spawn(|| lib().flush(8_000));
+    std::thread::sleep(Duration::from_millis(200));
+    let started = Instant::now();
+    let dsn = blackhole.dsn();
+    let dir_path = dir.path().to_owned();
+    #[allow(clippy::disallowed_methods)] // the host's own thread
+    let initializer = std::thread::spawn(move || {
+        let started = Instant::now();
+        lib().init(json!({"dataDir": dir_path, "sentryDSN": dsn}));
+        started.elapsed()
+    });
+    std::thread::sleep(Duration::from_millis(50));
+    let panic_started = Instant::now();
+    lib().intended_panic("while a flush waits");
+    let panic_took = panic_started.elapsed();
+    let init_took = initializer.join().unwrap();
+    assert!(init_took < Duration::from_secs(2), "an init waited {init_took:?} for a flush");
+    assert!(panic_took < Duration::from_secs(2), "a panicking call waited {panic_took:?}");
+    assert!(started.elapsed() < Duration::from_secs(4));
+    flusher.join().unwrap();
+}
+
+#[test]
+fn hostile_files_in_the_outbox_are_never_sent_and_never_wedge_it() {
+    if !support::isolated() {
+        return;
+    }
+    set_environment("ci-main");
+    let receiver = Receiver::start();
+    let dir = data_dir();
+    let reports = dir.path().join("panic-reports");
+    std::fs::create_dir_all(&reports).unwrap();
+    std::fs::write(dir.path().join("centralized-metrics.json"), r#"{"enabled":true,"userConfirmed":true}"#)
+        .unwrap();
+    let outside = data_dir();
+    let secret = outside.path().join("secret.txt");
+    std::fs::write(&secret, "SECRET-OUTSIDE-THE-OUTBOX").unwrap();
+    std::os::unix::fs::symlink(&secret, reports.join("0-link.envelope")).unwrap();
+    std::fs::create_dir(reports.join("1-dir.envelope")).unwrap();
+    let fifo = std::ffi::CString::new(reports.join("2-fifo.envelope").to_str().unwrap()).unwrap();
+    // SAFETY: a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o600) }, 0);
+    std::fs::write(reports.join("3-huge.envelope"), vec![b'x'; 50 << 20]).unwrap();
+    std::fs::write(reports.join("zzzz-newest-9MiB.envelope"), vec![b'y'; 9 << 20]).unwrap();
+    let lock_target = outside.path().join("lock-target");
+    std::os::unix::fs::symlink(&lock_target, reports.join(".lock")).unwrap();
+
+    let answer = lib().init(json!({"dataDir": dir.path(), "sentryDSN": receiver.dsn()}));
+    assert_eq!(answer["panicReporting"]["active"], true, "{answer}");
+    for i in 0..3 {
+        lib().intended_panic(&format!("real report {i}"));
+    }
+    let started = Instant::now();
+    assert_eq!(lib().flush(10_000), 0, "odd files never count as pending");
+    assert!(started.elapsed() < Duration::from_secs(8));
+    let got = values(&receiver);
+    assert_eq!(got.len(), 3, "{got:?}");
+    for r in receiver.received() {
+        assert!(!String::from_utf8_lossy(&r.body).contains("SECRET-OUTSIDE"), "a file outside was posted");
+        assert!(r.body.len() < 1 << 20);
+    }
+    assert_eq!(std::fs::read_to_string(&secret).unwrap(), "SECRET-OUTSIDE-THE-OUTBOX");
+    assert!(!lock_target.exists(), "the lock file's link was never followed");
+    assert_eq!(std::fs::read_dir(outside.path()).unwrap().count(), 1);
+}
+
+#[test]
+fn a_linked_outbox_folder_is_never_followed() {
+    if !support::isolated() {
+        return;
+    }
+    set_environment("ci-main");
+    let receiver = Receiver::start();
+    let dir = data_dir();
+    let outside = data_dir();
+    std::os::unix::fs::symlink(outside.path(), dir.path().join("panic-reports")).unwrap();
+    std::fs::write(dir.path().join("centralized-metrics.json"), r#"{"enabled":true,"userConfirmed":true}"#)
+        .unwrap();
+    lib().init(json!({"dataDir": dir.path(), "sentryDSN": Blackhole::start().dsn()}));
+    lib().intended_panic("must stay inside the dataDir");
+    assert_eq!(std::fs::read_dir(outside.path()).unwrap().count(), 0, "nothing written outside the dataDir");
+    assert!(std::fs::symlink_metadata(dir.path().join("panic-reports")).unwrap().is_dir());
+    assert_eq!(outbox_files(dir.path()), 1);
+    lib().init(json!({"dataDir": dir.path(), "sentryDSN": receiver.dsn()}));
+    assert_eq!(lib().flush(10_000), 0);
+    assert_eq!(values(&receiver), ["must stay inside the dataDir"]);
+}
