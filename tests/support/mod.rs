@@ -505,8 +505,7 @@ impl StampedReceiver {
                         all.push(StampedRequest { stamps: Vec::new(), bytes: Vec::new() });
                         all.len() - 1
                     };
-                    loop {
-                        let Some((chunk, stamp)) = recv_stamped(fd) else { break };
+                    while let Some((chunk, stamp)) = recv_stamped(fd) {
                         let mut all = all.lock().unwrap();
                         let request = &mut all[index];
                         request.stamps.push(stamp);
