@@ -12,7 +12,7 @@ use std::ffi::{c_char, c_int, c_void, CStr};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::Instant;
 
-use crate::api::{self, ApiError, Arg, Endpoint};
+use crate::api::{self, ApiError, Arg, Endpoint, ErrorCode};
 use crate::logging;
 use crate::panics;
 use crate::reporting::{self, Origin};
@@ -30,16 +30,37 @@ pub fn error_json(error: &ApiError) -> String {
     )
 }
 
+/// What a call answers: the JSON for the host, and the error code when it
+/// is an error (hosts other than C, like status-backend, branch on it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Answer {
+    pub json: String,
+    pub code: Option<ErrorCode>,
+}
+
+impl Answer {
+    /// 200 for a success, else the code's status.
+    pub fn http_status(&self) -> u16 {
+        self.code.map_or(200, ErrorCode::http_status)
+    }
+}
+
 /// Runs one call of `endpoint`, reading its argument with `read` inside the
 /// guard. Never panics; always answers a JSON object.
-pub fn run<'a>(endpoint: Endpoint, read: impl FnOnce() -> Result<Arg<'a>, ApiError>) -> String {
+///
+/// `AssertUnwindSafe` is sound here: after a panic, nothing the closures
+/// borrowed is looked at again except the payload, and the library's shared
+/// state is behind locks that `parking_lot` does not poison and that no panic
+/// can leave half-updated (every critical section either completes or does
+/// not write).
+pub fn run<'a>(endpoint: Endpoint, read: impl FnOnce() -> Result<Arg<'a>, ApiError>) -> Answer {
     match catch_unwind(AssertUnwindSafe(|| run_guarded(endpoint, read))) {
         Ok(answer) => answer,
         Err(payload) => last_resort_answer(payload),
     }
 }
 
-fn run_guarded<'a>(endpoint: Endpoint, read: impl FnOnce() -> Result<Arg<'a>, ApiError>) -> String {
+fn run_guarded<'a>(endpoint: Endpoint, read: impl FnOnce() -> Result<Arg<'a>, ApiError>) -> Answer {
     panics::install_hook();
     let started = Instant::now();
     let mut request_for_log = None;
@@ -59,13 +80,13 @@ fn run_guarded<'a>(endpoint: Endpoint, read: impl FnOnce() -> Result<Arg<'a>, Ap
         Err(ApiError::panic(if message.is_empty() { "panic without a message".into() } else { message }))
     });
     let answer = match result {
-        Ok(answer) => answer,
+        Ok(json) => Answer { json, code: None },
         Err(error) => {
             log::debug!("{} answered an error: {error}", endpoint.name());
-            error_json(&error)
+            Answer { json: error_json(&error), code: Some(error.code) }
         }
     };
-    logging::api_call(endpoint.name(), started.elapsed(), request_for_log.as_deref(), &answer);
+    logging::api_call(endpoint.name(), started.elapsed(), request_for_log.as_deref(), &answer.json);
     answer
 }
 
@@ -79,20 +100,28 @@ pub fn catching<R>(f: impl FnOnce() -> R + std::panic::UnwindSafe) -> std::threa
 /// Every host's string argument is held to [`MAX_REQUEST_BYTES`].
 fn check_size(len: usize) -> Result<(), ApiError> {
     if len > MAX_REQUEST_BYTES {
-        return Err(ApiError::invalid_request(format!(
-            "request is {len} bytes; the limit is {MAX_REQUEST_BYTES}"
-        )));
+        return Err(too_large(Some(len)));
     }
     Ok(())
+}
+
+/// The error for a request over [`MAX_REQUEST_BYTES`] (`None`: its size is
+/// not known, only that it is over).
+pub fn too_large(len: Option<usize>) -> ApiError {
+    ApiError::invalid_request(match len {
+        Some(len) => format!("request is {len} bytes; the limit is {MAX_REQUEST_BYTES}"),
+        None => format!("request is over the limit of {MAX_REQUEST_BYTES} bytes"),
+    })
 }
 
 /// A panic escaped the handling of a call (a bug in the guard's own path, or
 /// in reporting): answer it without reporting, under a second guard, since
 /// formatting or dropping the payload may panic too.
-fn last_resort_answer(payload: Box<dyn Any + Send>) -> String {
+fn last_resort_answer(payload: Box<dyn Any + Send>) -> Answer {
     let message = guarded_message(&*payload);
     drop_payload(payload);
-    error_json(&ApiError::panic(format!("panic while handling the call: {message}")))
+    let error = ApiError::panic(format!("panic while handling the call: {message}"));
+    Answer { json: error_json(&error), code: Some(error.code) }
 }
 
 /// A payload's message, under a guard of its own: formatting it may panic too.
@@ -131,7 +160,16 @@ pub enum CArg {
 /// answer as a `malloc`ed C string for the host to release with [`free`].
 pub fn ffi_call(endpoint: Endpoint, arg: CArg) -> *mut c_char {
     let answer = run(endpoint, || read_c_arg(arg));
-    to_c_string(&answer)
+    to_c_string(&answer.json)
+}
+
+/// A host's string argument as text: at most [`MAX_REQUEST_BYTES`] (checked
+/// before the UTF-8 check, which would read all of an oversize request), then
+/// valid UTF-8. Every host's bytes go through this one check.
+pub fn text_arg(bytes: &[u8]) -> Result<&str, ApiError> {
+    check_size(bytes.len())?;
+    std::str::from_utf8(bytes)
+        .map_err(|e| ApiError::invalid_request(format!("request is not valid UTF-8: {e}")))
 }
 
 fn read_c_arg<'a>(arg: CArg) -> Result<Arg<'a>, ApiError> {
@@ -144,12 +182,7 @@ fn read_c_arg<'a>(arg: CArg) -> Result<Arg<'a>, ApiError> {
             // and unchanged for the duration of the call (the header's contract);
             // NULL was handled above.
             let text = unsafe { CStr::from_ptr(ptr) };
-            let bytes = text.to_bytes();
-            // Before the UTF-8 check, which would read all of an oversize request.
-            check_size(bytes.len())?;
-            std::str::from_utf8(bytes)
-                .map(Arg::Str)
-                .map_err(|e| ApiError::invalid_request(format!("request is not valid UTF-8: {e}")))
+            text_arg(text.to_bytes()).map(Arg::Str)
         }
     }
 }
@@ -190,7 +223,6 @@ pub unsafe fn free(ptr: *mut c_void) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::api::ErrorCode;
 
     #[test]
     fn error_answers_put_error_first_and_escape() {
@@ -206,7 +238,9 @@ mod tests {
     #[test]
     fn a_panic_while_reading_the_argument_is_caught() {
         let answer = run(Endpoint::CentralizedMetricsInfo, || panic!("reader exploded"));
-        let v: serde_json::Value = serde_json::from_str(&answer).unwrap();
+        assert_eq!(answer.code, Some(ErrorCode::Panic));
+        assert_eq!(answer.http_status(), 500);
+        let v: serde_json::Value = serde_json::from_str(&answer.json).unwrap();
         assert_eq!(v["code"], "panic");
         assert_eq!(v["error"], "reader exploded");
     }
@@ -215,11 +249,14 @@ mod tests {
     fn oversize_and_null_and_bad_utf8_are_invalid_requests() {
         let big = "x".repeat(MAX_REQUEST_BYTES + 1);
         let answer = run(Endpoint::IntendedPanic, || Ok(Arg::Str(&big)));
-        assert!(answer.contains("invalid-request"), "{answer}");
+        assert_eq!(answer.code, Some(ErrorCode::InvalidRequest));
+        assert_eq!(answer.http_status(), 400);
         let answer = run(Endpoint::IntendedPanic, || read_c_arg(CArg::Str(std::ptr::null())));
-        assert!(answer.contains("request is NULL"), "{answer}");
+        assert!(answer.json.contains("request is NULL"), "{answer:?}");
         let bad = b"\xff\xfe\0";
         let answer = run(Endpoint::IntendedPanic, || read_c_arg(CArg::Str(bad.as_ptr().cast())));
-        assert!(answer.contains("UTF-8"), "{answer}");
+        assert!(answer.json.contains("UTF-8"), "{answer:?}");
+        let ok = run(Endpoint::FlushPanicReports, || Ok(Arg::Int(0)));
+        assert_eq!((ok.code, ok.http_status()), (None, 200));
     }
 }

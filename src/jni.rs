@@ -58,7 +58,7 @@ fn call<'local>(
             });
             // `answer` is a Rust String: copied into the Java heap here and
             // dropped when this closure returns.
-            env.new_string(&answer)
+            env.new_string(&answer.json)
         })
         .resolve_with::<ThrowLibStatusException, _>(|| endpoint)
 }

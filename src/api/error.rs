@@ -18,6 +18,15 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
+    /// The HTTP status status-backend answers with this code.
+    pub fn http_status(self) -> u16 {
+        match self {
+            ErrorCode::InvalidRequest => 400,
+            ErrorCode::NotInitialized => 409,
+            ErrorCode::Panic | ErrorCode::Internal => 500,
+        }
+    }
+
     /// The string hosts see in the answer's `code`.
     pub fn as_str(self) -> &'static str {
         match self {

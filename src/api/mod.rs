@@ -308,6 +308,32 @@ mod tests {
         assert_eq!(Endpoint::from_name("Nope"), None);
     }
 
+    /// The table is the one description of the endpoint set: every place
+    /// that must name each endpoint is checked against it, so a forgotten
+    /// place fails here (see the checklist in bindings/README.md).
+    #[test]
+    fn every_place_that_lists_the_endpoints_agrees_with_the_table() {
+        let ffi = include_str!("../ffi.rs");
+        let jni = include_str!("../jni.rs");
+        let cbindgen = include_str!("../../cbindgen.toml");
+        let header = include_str!("../../include/libstatus.h");
+        let exported: Vec<&str> = ffi
+            .split("extern \"C\" fn ")
+            .skip(1)
+            .filter_map(|rest| rest.split('(').next())
+            .filter(|name| *name != "Free")
+            .collect();
+        let names: Vec<&str> = Endpoint::ALL.iter().map(|e| e.name()).collect();
+        assert_eq!(exported, names, "ffi.rs and the table differ (same order, please)");
+        for name in names {
+            let java = format!("Java_im_status_libstatus_LibStatus_native{name}");
+            assert!(jni.contains(&format!("fn {java}<")), "jni.rs has no {java}");
+            assert!(cbindgen.contains(&format!("\"{java}\"")), "cbindgen.toml does not exclude {java}");
+            assert!(header.contains(&format!("char *{name}(")), "include/libstatus.h has no {name}");
+        }
+        assert!(header.contains("void Free(void *param);"));
+    }
+
     #[test]
     fn requests_are_validated() {
         let err = parse::<InitializeApplicationRequest>("{}").unwrap_err();

@@ -74,8 +74,21 @@ pub fn target_dir() -> PathBuf {
     dir
 }
 
+/// The library the tests load: the freshest build of it. `cargo build`
+/// writes `target/debug/libstatus.so`; `cargo nextest run`, `cargo test` and
+/// `cargo build --tests` rebuild only `target/debug/deps/libstatus.so` (and
+/// cargo-mutants builds in a fresh copy), so a test never loads yesterday's
+/// library because someone forgot a `cargo build`.
 pub fn so_path() -> PathBuf {
-    target_dir().join("libstatus.so")
+    let dir = target_dir();
+    let candidates = [dir.join("deps/libstatus.so"), dir.join("libstatus.so")];
+    let modified = |p: &PathBuf| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+    candidates
+        .iter()
+        .filter(|p| modified(p).is_some())
+        .max_by_key(|p| modified(p))
+        .cloned()
+        .unwrap_or_else(|| dir.join("libstatus.so"))
 }
 
 /// The library as a host sees it.
