@@ -99,6 +99,8 @@ struct State {
     sender_running: bool,
     /// Reports an opt-out could not delete: never sent by this process.
     embargoed: Vec<PathBuf>,
+    /// Reports written but not yet fsynced (the sender syncs them).
+    unsynced: Vec<PathBuf>,
     /// The folder and its lock file as opened.
     folder: Option<Identity>,
     lock: Option<File>,

@@ -83,6 +83,7 @@ impl Outbox {
 
     /// One pass over the files, oldest first, until one must wait.
     fn send_pending(&self, target: &dyn Fn() -> Option<Target>) {
+        self.sync_written();
         let files = {
             let mut state = self.state.lock();
             if let Err(e) = self.ensure_folder(&mut state) {

@@ -76,8 +76,12 @@ impl Outbox {
         }
     }
 
-    /// Writes one envelope (temporary file, fsync, rename), enforces the
-    /// bounds, and wakes the sender. Returns once the file is on disk.
+    /// Writes one envelope (temporary file, rename), enforces the bounds, and
+    /// wakes the sender. Returns once the file is in place: from then on the
+    /// report survives the process being killed (the page cache is the
+    /// kernel's). The fsync that makes it survive a power loss is the
+    /// sender's, on its thread, right after (see [`Outbox::sync_written`]):
+    /// never on the panicking caller's.
     pub fn store(&self, envelope: &[u8]) -> io::Result<()> {
         let mut state = self.state.lock();
         if envelope.len() > MAX_ENVELOPE_BYTES {
@@ -88,7 +92,9 @@ impl Outbox {
             OpenError::Io(e) => e,
             other => io::Error::other(other.to_string()),
         })?;
-        files::write_atomically(&self.dir.join(next_file_name()), envelope, TEMP_PREFIX, true)?;
+        let path = self.dir.join(next_file_name());
+        files::write_atomically(&path, envelope, TEMP_PREFIX, false)?;
+        state.unsynced.push(path);
         let mut reports = self.files(&mut state);
         let mut total: u64 = reports.iter().map(|(_, len)| len).sum();
         let mut evicted = 0;
@@ -106,6 +112,21 @@ impl Outbox {
         state.kicked = true;
         self.changed.notify_all();
         Ok(())
+    }
+
+    /// Makes the reports written since the last call durable (fsync of each
+    /// file, then of the folder). The sender calls it, off the host's threads.
+    pub(super) fn sync_written(&self) {
+        let written = std::mem::take(&mut self.state.lock().unsynced);
+        if written.is_empty() {
+            return;
+        }
+        for path in &written {
+            if let Ok(file) = fs::File::open(path) {
+                let _ = file.sync_all();
+            }
+        }
+        files::sync_dir(&self.dir);
     }
 
     /// Deletes every pending report; a sender mid-retry will not send them.
