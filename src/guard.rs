@@ -34,7 +34,7 @@ pub fn error_json(error: &ApiError) -> String {
 /// is an error (hosts other than C, like status-backend, branch on it).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Answer {
-    pub json: String,
+    pub json: api::Reply,
     pub code: Option<ErrorCode>,
 }
 
@@ -62,7 +62,8 @@ pub fn run<'a>(endpoint: Endpoint, read: impl FnOnce() -> Result<Arg<'a>, ApiErr
 
 fn run_guarded<'a>(endpoint: Endpoint, read: impl FnOnce() -> Result<Arg<'a>, ApiError>) -> Answer {
     panics::install_hook();
-    let started = Instant::now();
+    // The clock only when the call is logged: the hot path reads no clock.
+    let started = logging::api_logging_enabled().then(Instant::now);
     let mut request_for_log = None;
     let outcome = catching(AssertUnwindSafe(|| {
         let arg = read()?;
@@ -83,10 +84,12 @@ fn run_guarded<'a>(endpoint: Endpoint, read: impl FnOnce() -> Result<Arg<'a>, Ap
         Ok(json) => Answer { json, code: None },
         Err(error) => {
             log::debug!("{} answered an error: {error}", endpoint.name());
-            Answer { json: error_json(&error), code: Some(error.code) }
+            Answer { json: error_json(&error).into(), code: Some(error.code) }
         }
     };
-    logging::api_call(endpoint.name(), started.elapsed(), request_for_log.as_deref(), &answer.json);
+    if let Some(started) = started {
+        logging::api_call(endpoint.name(), started.elapsed(), request_for_log.as_deref(), &answer.json);
+    }
     answer
 }
 
@@ -121,7 +124,7 @@ fn last_resort_answer(payload: Box<dyn Any + Send>) -> Answer {
     let message = guarded_message(&*payload);
     drop_payload(payload);
     let error = ApiError::panic(format!("panic while handling the call: {message}"));
-    Answer { json: error_json(&error), code: Some(error.code) }
+    Answer { json: error_json(&error).into(), code: Some(error.code) }
 }
 
 /// A payload's message, under a guard of its own: formatting it may panic too.

@@ -4,6 +4,7 @@
 
 mod error;
 
+use std::borrow::Cow;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -103,8 +104,13 @@ impl Endpoint {
     }
 }
 
+/// An endpoint's JSON answer: borrowed when it is a constant (most calls on
+/// the hot path answer one), so that answering allocates nothing but the
+/// host's copy.
+pub type Reply = Cow<'static, str>;
+
 /// Runs one endpoint. Panics propagate to the caller (the guard).
-pub fn call(endpoint: Endpoint, arg: Arg<'_>) -> Result<String, ApiError> {
+pub fn call(endpoint: Endpoint, arg: Arg<'_>) -> Result<Reply, ApiError> {
     match (endpoint, arg) {
         (Endpoint::InitializeApplication, Arg::Str(json)) => initialize_application(parse(json)?),
         (Endpoint::ToggleCentralizedMetrics, Arg::Str(json)) => toggle_centralized_metrics(parse(json)?),
@@ -131,8 +137,10 @@ fn parse<T: DeserializeOwned>(json: &str) -> Result<T, ApiError> {
     serde_json::from_value(value).map_err(|e| ApiError::invalid_request(format!("invalid request: {e}")))
 }
 
-fn to_json<T: Serialize>(answer: &T) -> Result<String, ApiError> {
-    serde_json::to_string(answer).map_err(|e| ApiError::internal(format!("cannot encode the answer: {e}")))
+fn to_json<T: Serialize>(answer: &T) -> Result<Reply, ApiError> {
+    serde_json::to_string(answer)
+        .map(Cow::Owned)
+        .map_err(|e| ApiError::internal(format!("cannot encode the answer: {e}")))
 }
 
 /// Serialises `InitializeApplication`s (toggles are ordered against them by
@@ -186,7 +194,7 @@ fn request_path(key: &str, value: &str) -> Result<PathBuf, ApiError> {
 /// files, outbox and its lock); only then, under the consent lock, does the
 /// process switch over (consent read for the new dataDir, logging, reporting).
 /// A failure leaves consent, DSN, dataDir, outbox and logging as they were.
-fn initialize_application(request: InitializeApplicationRequest) -> Result<String, ApiError> {
+fn initialize_application(request: InitializeApplicationRequest) -> Result<Reply, ApiError> {
     let data_dir = request_path("dataDir", &request.data_dir)?;
     let log_dir = match request.log_dir.as_deref().filter(|d| !d.trim().is_empty()) {
         Some(dir) => request_path("logDir", dir)?,
@@ -254,30 +262,30 @@ pub struct ToggleCentralizedMetricsRequest {
     pub enabled: bool,
 }
 
-fn toggle_centralized_metrics(request: ToggleCentralizedMetricsRequest) -> Result<String, ApiError> {
+fn toggle_centralized_metrics(request: ToggleCentralizedMetricsRequest) -> Result<Reply, ApiError> {
     consent::toggle(request.enabled, reporting::apply_consent).map_err(|e| match e {
         ToggleError::NotInitialized => ApiError::not_initialized(),
         other => ApiError::internal(other.to_string()),
     })?;
-    Ok(OK.to_owned())
+    Ok(Cow::Borrowed(OK))
 }
 
-fn centralized_metrics_info() -> Result<String, ApiError> {
+fn centralized_metrics_info() -> Result<Reply, ApiError> {
     let metrics: MetricsInfo = consent::info().map_err(|_| ApiError::not_initialized())?;
-    to_json(&metrics)
+    Ok(Cow::Borrowed(metrics.json()))
 }
 
-fn intended_panic(message: &str) -> Result<String, ApiError> {
+fn intended_panic(message: &str) -> Result<Reply, ApiError> {
     panic_intended(message.to_owned())
 }
 
-fn intended_background_panic(message: &str) -> Result<String, ApiError> {
+fn intended_background_panic(message: &str) -> Result<Reply, ApiError> {
     let message = message.to_owned();
     let thread = reporting::spawn_thread("libstatus-intended-panic", move || panic_intended(message))
         .map_err(|e| ApiError::internal(ReportingError::Thread(e).to_string()))?;
     // The wrapper has reported the panic by the time the thread has ended.
     let _ = thread.join();
-    Ok(OK.to_owned())
+    Ok(Cow::Borrowed(OK))
 }
 
 #[derive(Debug, Serialize)]
@@ -286,7 +294,7 @@ struct FlushAnswer {
     pending: usize,
 }
 
-fn flush_panic_reports(timeout_ms: i64) -> Result<String, ApiError> {
+fn flush_panic_reports(timeout_ms: i64) -> Result<Reply, ApiError> {
     if !(0..=MAX_FLUSH_TIMEOUT_MS).contains(&timeout_ms) {
         return Err(ApiError::invalid_request(format!(
             "timeoutMs must be between 0 and {MAX_FLUSH_TIMEOUT_MS}, got {timeout_ms}"

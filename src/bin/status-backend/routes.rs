@@ -41,7 +41,7 @@ pub(super) fn serve(mut request: Request) {
         }
     };
     let response = guard::run(endpoint, || decode_arg(endpoint, &body));
-    answer(request, response.http_status(), response.json, None);
+    answer(request, response.http_status(), response.json.into_owned(), None);
 }
 
 enum BodyError {
