@@ -55,3 +55,32 @@ where
         }
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicU32, Ordering};
+    use std::sync::Arc;
+
+    #[test]
+    fn a_supervised_body_that_panics_runs_again_until_it_returns() {
+        let runs = Arc::new(AtomicU32::new(0));
+        let counted = runs.clone();
+        let handle = spawn_supervised("libstatus-test-supervised", move || {
+            if counted.fetch_add(1, Ordering::SeqCst) < 2 {
+                panic!("the body panics on its first two runs");
+            }
+        })
+        .unwrap();
+        handle.join().expect("the supervisor itself never panics");
+        assert_eq!(runs.load(Ordering::SeqCst), 3, "two panics, two restarts, then a normal return");
+    }
+
+    #[test]
+    fn a_plain_thread_reports_and_then_yields_its_panic() {
+        let handle = spawn_thread("libstatus-test-plain", || -> u8 { panic!("plain thread panic") }).unwrap();
+        assert!(handle.join().is_err());
+        let handle = spawn_thread("libstatus-test-plain-ok", || 7_u8).unwrap();
+        assert_eq!(handle.join().unwrap(), 7);
+    }
+}
