@@ -35,36 +35,49 @@ impl BuildConfig {
     }
 }
 
+/// A value that must never be printed: `Debug` shows that it is set, never
+/// what it is (a DSN carries the project's key).
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Secret<T>(T);
+
+impl<T> Secret<T> {
+    pub fn new(value: T) -> Self {
+        Self(value)
+    }
+
+    /// The value, for the one place that needs it.
+    pub fn expose(&self) -> &T {
+        &self.0
+    }
+}
+
+impl<T> std::fmt::Debug for Secret<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("<secret>")
+    }
+}
+
 /// Who embeds the library, when it is not an app: a binary of this crate
 /// (status-backend) sets it once at start-up, before any call.
-#[derive(Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct HostProfile {
     /// Replaces the build's `SENTRY_CONTEXT_NAME` / `SENTRY_CONTEXT_VERSION`.
     pub context_name: Option<String>,
     pub context_version: Option<String>,
     /// A DSN from the binary's own configuration; the request's still wins.
-    pub dsn: Option<String>,
+    pub dsn: Option<Secret<String>>,
     /// status-go's status-backend reports without the metrics opt-in; apps never do.
     pub consent_required: bool,
 }
 
-impl std::fmt::Debug for HostProfile {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("HostProfile")
-            .field("context_name", &self.context_name)
-            .field("context_version", &self.context_version)
-            .field("dsn", &self.dsn.as_ref().map(|_| "<set>"))
-            .field("consent_required", &self.consent_required)
-            .finish()
-    }
-}
-
 /// Everything that decides whether and how panics are reported, resolved once
 /// per `InitializeApplication`.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReportingConfig {
-    /// Never printed: `Debug` hides it.
-    pub dsn: Option<String>,
+    /// As given (for scrubbing), and parsed once: `None` when it is not a
+    /// valid DSN. Never printed.
+    pub dsn: Option<Secret<String>>,
+    pub parsed_dsn: Option<Secret<sentry::types::Dsn>>,
     /// Empty when unset or refused.
     pub environment: String,
     pub release: String,
@@ -72,19 +85,6 @@ pub struct ReportingConfig {
     pub context_version: Option<String>,
     /// Whether the user's opt-in is needed (always, but for status-backend).
     pub consent_required: bool,
-}
-
-impl std::fmt::Debug for ReportingConfig {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ReportingConfig")
-            .field("dsn", &self.dsn.as_ref().map(|_| "<set>"))
-            .field("environment", &self.environment)
-            .field("release", &self.release)
-            .field("context_name", &self.context_name)
-            .field("context_version", &self.context_version)
-            .field("consent_required", &self.consent_required)
-            .finish()
-    }
 }
 
 impl ReportingConfig {
@@ -107,9 +107,15 @@ impl ReportingConfig {
             .or(build.context_version)
             .and_then(non_empty)
             .map(str::to_owned);
-        let fallback_dsn = profile.and_then(|p| p.dsn.as_deref()).and_then(non_empty).or(build.dsn);
+        let fallback_dsn = profile
+            .and_then(|p| p.dsn.as_ref())
+            .map(|d| d.expose().as_str())
+            .and_then(non_empty)
+            .or(build.dsn);
+        let dsn = effective_dsn(request_dsn, fallback_dsn);
         Self {
-            dsn: effective_dsn(request_dsn, fallback_dsn).map(str::to_owned),
+            dsn: dsn.map(|d| Secret::new(d.to_owned())),
+            parsed_dsn: dsn.and_then(|d| d.parse::<sentry::types::Dsn>().ok()).map(Secret::new),
             environment: effective_environment(build.production, runtime_environment),
             release: release(context_name.as_deref()),
             context_name,
@@ -121,10 +127,10 @@ impl ReportingConfig {
     /// Why this configuration cannot report; `None` when it can. Consent is
     /// the other input: see [`super::gate`].
     pub fn blocker(&self) -> Option<Blocker> {
-        match self.dsn.as_deref() {
-            None => return Some(Blocker::NoDsn),
-            Some(dsn) if dsn.parse::<sentry::types::Dsn>().is_err() => return Some(Blocker::InvalidDsn),
-            Some(_) => {}
+        match (&self.dsn, &self.parsed_dsn) {
+            (None, _) => return Some(Blocker::NoDsn),
+            (Some(_), None) => return Some(Blocker::InvalidDsn),
+            (Some(_), Some(_)) => {}
         }
         if !is_reported_environment(&self.environment) {
             return Some(if self.environment.is_empty() {
@@ -283,7 +289,7 @@ mod tests {
         let profile = HostProfile {
             context_name: Some("status-backend".into()),
             context_version: Some("9.9".into()),
-            dsn: Some("http://env@h/2".into()),
+            dsn: Some(Secret::new("http://env@h/2".into())),
             consent_required: false,
         };
         let c = ReportingConfig::resolve(
@@ -294,11 +300,16 @@ mod tests {
         );
         assert_eq!(c.context_name.as_deref(), Some("status-backend"));
         assert_eq!(c.context_version.as_deref(), Some("9.9"));
-        assert_eq!(c.dsn.as_deref(), Some("http://env@h/2"));
+        assert_eq!(c.dsn.as_ref().map(|d| d.expose().as_str()), Some("http://env@h/2"));
         assert!(!c.consent_required);
         assert_eq!(c.release, format!("status-backend@{}", env!("CARGO_PKG_VERSION")));
         let c = ReportingConfig::resolve(&build(false, None), Some(&profile), Some("http://req@h/3"), None);
-        assert_eq!(c.dsn.as_deref(), Some("http://req@h/3"), "the request's DSN wins");
+        assert_eq!(
+            c.dsn.as_ref().map(|d| d.expose().as_str()),
+            Some("http://req@h/3"),
+            "the request's DSN wins"
+        );
+        assert!(!format!("{profile:?} {c:?}").contains("req@h"), "Debug must hide every DSN");
         assert!(ReportingConfig::resolve(&build(false, None), None, None, None).consent_required);
     }
 

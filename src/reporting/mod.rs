@@ -36,7 +36,7 @@ use parking_lot::{Mutex, RwLock};
 use sentry::types::Dsn;
 use serde::Serialize;
 
-pub use self::config::{Blocker, BuildConfig, HostProfile, ReportingConfig};
+pub use self::config::{Blocker, BuildConfig, HostProfile, ReportingConfig, Secret};
 pub use self::error::ReportingError;
 pub use self::event::INTENDED_PANIC_TYPE;
 use self::limiter::StormLimiter;
@@ -131,7 +131,7 @@ pub fn prepare(
     panics::install_hook();
     fork::install_handlers();
     let outbox = Outbox::open(data_dir, OutboxLimits::default())?;
-    let dsn = config.dsn.as_deref().and_then(|d| d.parse::<Dsn>().ok());
+    let dsn = config.parsed_dsn.as_ref().map(|d| d.expose().clone());
     Ok(Prepared { config: Arc::new(config), dsn, outbox, storm_window })
 }
 

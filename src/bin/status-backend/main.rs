@@ -89,7 +89,7 @@ fn run(scratch: &mut Option<tempfile::TempDir>) -> ExitCode {
     reporting::set_host_profile(HostProfile {
         context_name: Some("status-backend".into()),
         context_version: Some(env!("CARGO_PKG_VERSION").into()),
-        dsn: dsn_from_environment(),
+        dsn: dsn_from_environment().map(reporting::Secret::new),
         consent_required: false,
     });
     let data_dir = match &args.data_dir {
