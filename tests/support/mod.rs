@@ -493,6 +493,11 @@ impl StampedReceiver {
         use std::os::fd::AsRawFd;
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
         let addr = listener.local_addr().unwrap();
+        // On the listener, before any connection: accepted sockets inherit the
+        // option, and the kernel then stamps every segment when it arrives. Set
+        // only after `accept`, a segment that arrived earlier would carry the
+        // time it was read instead.
+        enable_timestamps(listener.as_raw_fd());
         let requests: Arc<Mutex<Vec<StampedRequest>>> = Arc::default();
         let all = requests.clone();
         #[allow(clippy::disallowed_methods)] // the test's own server thread
@@ -502,17 +507,6 @@ impl StampedReceiver {
                 #[allow(clippy::disallowed_methods)] // one thread per connection
                 std::thread::spawn(move || {
                     let fd = stream.as_raw_fd();
-                    let on: libc::c_int = 1;
-                    // SAFETY: a valid socket and a c_int option value.
-                    unsafe {
-                        libc::setsockopt(
-                            fd,
-                            libc::SOL_SOCKET,
-                            libc::SO_TIMESTAMPNS,
-                            (&on as *const libc::c_int).cast(),
-                            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-                        )
-                    };
                     let index = {
                         let mut all = all.lock().unwrap();
                         all.push(StampedRequest { stamps: Vec::new(), bytes: Vec::new() });
@@ -546,6 +540,21 @@ impl StampedReceiver {
     pub fn requests(&self) -> Vec<StampedRequest> {
         self.requests.lock().unwrap().iter().filter(|r| !r.bytes.is_empty()).cloned().collect()
     }
+}
+
+fn enable_timestamps(fd: std::os::fd::RawFd) {
+    let on: libc::c_int = 1;
+    // SAFETY: a valid socket and a c_int option value.
+    let rc = unsafe {
+        libc::setsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_TIMESTAMPNS,
+            (&on as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    assert_eq!(rc, 0, "SO_TIMESTAMPNS");
 }
 
 fn request_complete(bytes: &[u8]) -> bool {
