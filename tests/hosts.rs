@@ -107,13 +107,21 @@ fn prefixed_lib_dir() -> PathBuf {
     }
     let target = support::target_dir().parent().expect("target dir").to_path_buf();
     let target_dir = target.join("prefixed");
-    run(Command::new(env!("CARGO"))
+    let mut cargo = Command::new(env!("CARGO"));
+    // As from a shell: without what cargo set for this test (CARGO_MANIFEST_DIR,
+    // CARGO_PKG_*, OUT_DIR...). Some build scripts (ring's) track such variables,
+    // so leaving them would rebuild their crates on every other run.
+    for (name, _) in std::env::vars_os() {
+        let name = name.to_string_lossy().into_owned();
+        if (name.starts_with("CARGO") && name != "CARGO_HOME") || name == "OUT_DIR" || name == "RUSTFLAGS" {
+            cargo.env_remove(name);
+        }
+    }
+    run(cargo
         .current_dir(ROOT)
         .args(["build", "--lib", "--target-dir"])
         .arg(&target_dir)
-        .env("LIBSTATUS_PREFIXED", "1")
-        .env_remove("CARGO_TARGET_DIR")
-        .env_remove("RUSTFLAGS"));
+        .env("LIBSTATUS_PREFIXED", "1"));
     target_dir.join("debug")
 }
 
@@ -126,7 +134,7 @@ fn go_peer(out: &Path) -> PathBuf {
         Command::new("go").arg("version").output().is_ok_and(|o| o.status.success()),
         "go is needed for the coexistence test (scripts/setup installs golang-go)"
     );
-    run(Command::new("bash").arg(&build).arg(out).env("GOCACHE", out.join("gocache")));
+    run(Command::new("bash").arg(&build).arg(out));
     out.to_path_buf()
 }
 
@@ -178,6 +186,29 @@ fn the_prefixed_build_runs_beside_status_go_in_one_process() {
     };
     let flags = pkg_config(&["--cflags", "--libs", "libstatus_rs"]);
     assert!(flags.contains("-lstatus_rs"), "{flags}");
+    // And through its CMake package (shared and static targets).
+    let project = work.path().join("cmake");
+    std::fs::create_dir_all(&project).unwrap();
+    std::fs::write(
+        project.join("host.c"),
+        "#include \"libstatus_rs.h\"\n#include <string.h>\nint main(void) {\n  char *a = libstatus_IntendedPanic(\"x\");\n  int ok = strcmp(a, \"{\\\"error\\\":\\\"x\\\",\\\"code\\\":\\\"panic\\\"}\") == 0;\n  libstatus_Free(a);\n  return ok ? 0 : 1;\n}\n",
+    )
+    .unwrap();
+    std::fs::write(
+        project.join("CMakeLists.txt"),
+        "cmake_minimum_required(VERSION 3.16)\nproject(host C)\nfind_package(libstatus_rs 0.1 CONFIG REQUIRED)\nadd_executable(host host.c)\ntarget_link_libraries(host PRIVATE libstatus_rs::libstatus_rs)\nadd_executable(host_static host.c)\ntarget_link_libraries(host_static PRIVATE libstatus_rs::static)\n",
+    )
+    .unwrap();
+    let build = project.join("build");
+    run(Command::new("cmake")
+        .arg("-S")
+        .arg(&project)
+        .arg("-B")
+        .arg(&build)
+        .arg(format!("-DCMAKE_PREFIX_PATH={}", prefix.display())));
+    run(Command::new("cmake").arg("--build").arg(&build));
+    run(Command::new(build.join("host")).env_remove("LD_LIBRARY_PATH"));
+    run(Command::new(build.join("host_static")).env_remove("LD_LIBRARY_PATH"));
 
     // One C host linked against both libraries.
     let go = go_peer(&work.path().join("go"));
