@@ -79,15 +79,15 @@ RCT_EXPORT_MODULE(LibStatus)
 // C string lives as long as the autoreleased copy, i.e. through the call.
 
 RCT_EXPORT_METHOD(initializeApplication:(NSString *)requestJson
-                      resolve:(RCTPromiseResolveBlock)resolve
-                       reject:(RCTPromiseRejectBlock)reject) {
+                  resolve:(RCTPromiseResolveBlock)resolve
+                  reject:(RCTPromiseRejectBlock)reject) {
   NSString *request = [requestJson copy];
   [self run:^char * { return InitializeApplication(request.UTF8String); } resolve:resolve reject:reject];
 }
 
 RCT_EXPORT_METHOD(toggleCentralizedMetrics:(NSString *)requestJson
-                         resolve:(RCTPromiseResolveBlock)resolve
-                          reject:(RCTPromiseRejectBlock)reject) {
+                  resolve:(RCTPromiseResolveBlock)resolve
+                  reject:(RCTPromiseRejectBlock)reject) {
   NSString *request = [requestJson copy];
   [self run:^char * { return ToggleCentralizedMetrics(request.UTF8String); } resolve:resolve reject:reject];
 }
@@ -102,8 +102,8 @@ RCT_EXPORT_METHOD(intendedPanic:(NSString *)message resolve:(RCTPromiseResolveBl
 }
 
 RCT_EXPORT_METHOD(intendedBackgroundPanic:(NSString *)message
-                        resolve:(RCTPromiseResolveBlock)resolve
-                         reject:(RCTPromiseRejectBlock)reject) {
+                  resolve:(RCTPromiseResolveBlock)resolve
+                  reject:(RCTPromiseRejectBlock)reject) {
   NSString *text = [message copy];
   [self run:^char * { return IntendedBackgroundPanic(text.UTF8String); } resolve:resolve reject:reject];
 }
