@@ -233,6 +233,8 @@ mod tests {
         let err = init("{}").unwrap_err();
         assert!(err.message.contains("dataDir"), "{}", err.message);
         assert!(init(r#"{"dataDir":"/d","panicStormWindowMs":-1}"#).is_err());
+        // Go would read a lone surrogate escape as U+FFFD; refused here.
+        assert_eq!(init(r#"{"dataDir":"/d\ud800"}"#).unwrap_err().code, ErrorCode::InvalidRequest);
     }
 
     #[test]
