@@ -4,6 +4,20 @@
 //! The header is written to `$OUT_DIR/libstatus.h`; a test compares it with the
 //! committed `include/libstatus.h`. Set `LIBSTATUS_WRITE_HEADER=1` to refresh the
 //! committed copy (`scripts/update-header`).
+//!
+//! Also, for hosts (see README "Linking" and "Beside status-go"):
+//! - `LIBSTATUS_PREFIXED=1` sets the cfg `libstatus_prefixed`: every export is
+//!   named `libstatus_<Name>` (src/ffi.rs) and the soname is `libstatus_rs.so.0`.
+//!   It is an environment variable, not a cargo feature, so that
+//!   `cargo build --all-features` keeps building the unprefixed library every
+//!   host and test expects; build it into its own target dir
+//!   (`scripts/install --prefixed` does).
+//! - The prefixed header `libstatus_rs.h` is derived from `libstatus.h` by
+//!   renaming the exports, written next to it (and committed, like it).
+//! - On Linux the cdylib gets `DT_SONAME` `libstatus.so.0`, and a
+//!   `libstatus.so.0 -> libstatus.so` symlink is put in the profile folder
+//!   (`target/debug`) so hosts linked there with `-lstatus` run from the build
+//!   tree.
 
 #[path = "src/reporting/build_env.rs"]
 mod build_env;
@@ -26,6 +40,14 @@ fn main() {
         }
     }
 
+    println!("cargo::rustc-check-cfg=cfg(libstatus_prefixed)");
+    println!("cargo:rerun-if-env-changed=LIBSTATUS_PREFIXED");
+    let prefixed = env::var_os("LIBSTATUS_PREFIXED").is_some_and(|v| v == "1");
+    if prefixed {
+        println!("cargo:rustc-cfg=libstatus_prefixed");
+    }
+    soname(if prefixed { "libstatus_rs" } else { "libstatus" });
+
     println!("cargo:rerun-if-env-changed=LIBSTATUS_WRITE_HEADER");
     println!("cargo:rerun-if-changed=src/ffi.rs");
     println!("cargo:rerun-if-changed=cbindgen.toml");
@@ -38,7 +60,75 @@ fn main() {
         .generate()
         .expect("cbindgen could not generate the header");
     bindings.write_to_file(out_dir.join("libstatus.h"));
+    let mut plain = Vec::new();
+    bindings.write(&mut plain);
+    let prefixed_header = prefixed_header(&String::from_utf8(plain).expect("the header is UTF-8"));
+    std::fs::write(out_dir.join("libstatus_rs.h"), &prefixed_header).expect("write libstatus_rs.h");
     if env::var_os("LIBSTATUS_WRITE_HEADER").is_some_and(|v| v == "1") {
         bindings.write_to_file(crate_dir.join("include/libstatus.h"));
+        std::fs::write(crate_dir.join("include/libstatus_rs.h"), &prefixed_header)
+            .expect("write include/libstatus_rs.h");
+    }
+}
+
+/// The exports, as the prefixed build renames them.
+const EXPORTS: &[&str] = &[
+    "InitializeApplication",
+    "ToggleCentralizedMetrics",
+    "CentralizedMetricsInfo",
+    "IntendedPanic",
+    "IntendedBackgroundPanic",
+    "FlushPanicReports",
+    "Free",
+];
+
+/// `libstatus.h` with every export (declarations and mentions in comments)
+/// renamed `libstatus_<Name>`, and its own include guard.
+fn prefixed_header(plain: &str) -> String {
+    let is_ident = |c: char| c.is_ascii_alphanumeric() || c == '_';
+    let mut out = String::with_capacity(plain.len() + 1024);
+    let mut rest = plain;
+    while let Some(start) = rest.find(|c: char| is_ident(c)) {
+        out.push_str(&rest[..start]);
+        let word_len = rest[start..].find(|c: char| !is_ident(c)).unwrap_or(rest.len() - start);
+        let word = &rest[start..start + word_len];
+        // "an `IntendedPanic` event" names the event's exception type, not the export.
+        if EXPORTS.contains(&word) && !out.ends_with("an `") {
+            out.push_str("libstatus_");
+        }
+        out.push_str(word);
+        rest = &rest[start + word_len..];
+    }
+    out.push_str(rest);
+    out.replace("LIBSTATUS_H", "LIBSTATUS_RS_H").replacen(
+        "run scripts/update-header. */",
+        "run scripts/update-header. */\n/* The prefixed build (LIBSTATUS_PREFIXED=1, libstatus_rs.so): every export is libstatus_<Name>. */",
+        1,
+    )
+}
+
+/// `DT_SONAME` `<stem>.so.<major>` on Linux, and the matching symlink to the
+/// built `libstatus.so` in the profile folder (for the prefixed build also
+/// `<stem>.so`, so `-lstatus_rs` links there too).
+fn soname(stem: &str) {
+    if env::var("CARGO_CFG_TARGET_OS").as_deref() != Ok("linux") {
+        return;
+    }
+    let major = env::var("CARGO_PKG_VERSION_MAJOR").expect("CARGO_PKG_VERSION_MAJOR");
+    let soname = format!("{stem}.so.{major}");
+    println!("cargo:rustc-cdylib-link-arg=-Wl,-soname,{soname}");
+    // OUT_DIR is <profile dir>/build/<package>-<hash>/out.
+    let out_dir = PathBuf::from(env::var("OUT_DIR").expect("OUT_DIR"));
+    let Some(profile_dir) = out_dir.ancestors().nth(3) else { return };
+    let mut links = vec![soname];
+    if stem != "libstatus" {
+        links.push(format!("{stem}.so"));
+    }
+    for link in links {
+        let path = profile_dir.join(link);
+        if std::fs::symlink_metadata(&path).is_err() {
+            #[cfg(unix)]
+            let _ = std::os::unix::fs::symlink("libstatus.so", &path);
+        }
     }
 }

@@ -1,6 +1,12 @@
 //! The C ABI: one line per export, each a call into the guard. Written by hand
 //! (not by a macro) so that cbindgen sees every signature; the comments here
 //! become the header's documentation.
+//!
+//! Built with `LIBSTATUS_PREFIXED=1` (build.rs sets the cfg
+//! `libstatus_prefixed`), every export is named `libstatus_<Name>` instead, so
+//! the library can be loaded beside status-go's own `libstatus.so`; the
+//! `export_name` then takes precedence over `no_mangle`, which cbindgen reads.
+#![cfg_attr(libstatus_prefixed, allow(unused_attributes))]
 
 use std::ffi::{c_char, c_int, c_void};
 
@@ -29,6 +35,7 @@ use crate::guard::{self, CArg};
 /// use by another process), `internal` (dataDir or logDir cannot be created),
 /// `panic`. The caller frees the answer with `Free`.
 #[no_mangle]
+#[cfg_attr(libstatus_prefixed, export_name = "libstatus_InitializeApplication")]
 pub extern "C" fn InitializeApplication(request_json: *const c_char) -> *mut c_char {
     guard::ffi_call(Endpoint::InitializeApplication, CArg::Str(request_json))
 }
@@ -42,6 +49,7 @@ pub extern "C" fn InitializeApplication(request_json: *const c_char) -> *mut c_c
 /// not be written; an opt-out still took effect in memory), `panic`.
 /// The caller frees the answer with `Free`.
 #[no_mangle]
+#[cfg_attr(libstatus_prefixed, export_name = "libstatus_ToggleCentralizedMetrics")]
 pub extern "C" fn ToggleCentralizedMetrics(request_json: *const c_char) -> *mut c_char {
     guard::ffi_call(Endpoint::ToggleCentralizedMetrics, CArg::Str(request_json))
 }
@@ -51,6 +59,7 @@ pub extern "C" fn ToggleCentralizedMetrics(request_json: *const c_char) -> *mut 
 ///
 /// Errors: `not-initialized`, `panic`. The caller frees the answer with `Free`.
 #[no_mangle]
+#[cfg_attr(libstatus_prefixed, export_name = "libstatus_CentralizedMetricsInfo")]
 pub extern "C" fn CentralizedMetricsInfo() -> *mut c_char {
     guard::ffi_call(Endpoint::CentralizedMetricsInfo, CArg::None)
 }
@@ -63,6 +72,7 @@ pub extern "C" fn CentralizedMetricsInfo() -> *mut c_char {
 /// is queued. Works before `InitializeApplication` (reporting nothing).
 /// Errors: `invalid-request` (NULL). The caller frees the answer with `Free`.
 #[no_mangle]
+#[cfg_attr(libstatus_prefixed, export_name = "libstatus_IntendedPanic")]
 pub extern "C" fn IntendedPanic(message: *const c_char) -> *mut c_char {
     guard::ffi_call(Endpoint::IntendedPanic, CArg::Str(message))
 }
@@ -75,6 +85,7 @@ pub extern "C" fn IntendedPanic(message: *const c_char) -> *mut c_char {
 /// Errors: `invalid-request` (NULL), `internal`. The caller frees the answer
 /// with `Free`.
 #[no_mangle]
+#[cfg_attr(libstatus_prefixed, export_name = "libstatus_IntendedBackgroundPanic")]
 pub extern "C" fn IntendedBackgroundPanic(message: *const c_char) -> *mut c_char {
     guard::ffi_call(Endpoint::IntendedBackgroundPanic, CArg::Str(message))
 }
@@ -88,6 +99,7 @@ pub extern "C" fn IntendedBackgroundPanic(message: *const c_char) -> *mut c_char
 /// `InitializeApplication`). Errors: `invalid-request` (timeout out of range),
 /// `panic`. The caller frees the answer with `Free`.
 #[no_mangle]
+#[cfg_attr(libstatus_prefixed, export_name = "libstatus_FlushPanicReports")]
 pub extern "C" fn FlushPanicReports(timeout_ms: c_int) -> *mut c_char {
     guard::ffi_call(Endpoint::FlushPanicReports, CArg::Int(timeout_ms))
 }
@@ -98,6 +110,7 @@ pub extern "C" fn FlushPanicReports(timeout_ms: c_int) -> *mut c_char {
 /// # Safety
 /// `param` is NULL or an answer of this library that was not freed before.
 #[no_mangle]
+#[cfg_attr(libstatus_prefixed, export_name = "libstatus_Free")]
 pub unsafe extern "C" fn Free(param: *mut c_void) {
     // SAFETY: the header's contract: `param` is NULL or an answer of this
     // library that the host has not freed yet.

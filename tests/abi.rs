@@ -135,7 +135,11 @@ fn consent_is_stored_and_survives_reinitialization() {
         parse(&lib().call_void("CentralizedMetricsInfo")),
         json!({"enabled":false,"userConfirmed":false})
     );
-    assert_error(&lib().call("ToggleCentralizedMetrics", "{}"), "invalid-request");
+    // status-go reads {} as an opt-out (tests/hosts.rs); conflicting `enabled` keys are refused.
+    assert_error(
+        &lib().call("ToggleCentralizedMetrics", r#"{"enabled":false,"Enabled":true}"#),
+        "invalid-request",
+    );
     assert_error(&lib().call("ToggleCentralizedMetrics", r#"{"enabled":"yes"}"#), "invalid-request");
     lib().opt_in(true);
     assert_eq!(

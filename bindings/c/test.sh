@@ -34,26 +34,37 @@ step "example runs" "$build/example" "$work/example-data"
 
 # ---- install, pkg-config, CMake -------------------------------------------
 prefix=$work/prefix
-step "make install PREFIX=<temp> (lib, header, libstatus.pc, CMake config)" \
+step "make install PREFIX=<temp> (scripts/install: lib, header, libstatus.pc, CMake config)" \
     make -s -C "$here" install PREFIX="$prefix"
+installed_layout() { # the versioned file, its soname symlinks, DT_SONAME
+    [ "$(readlink "$prefix/lib/libstatus.so")" = libstatus.so.0 ] &&
+        [ "$(readlink "$prefix/lib/libstatus.so.0")" = "libstatus.so.$version" ] &&
+        [ -f "$prefix/lib/libstatus.so.$version" ] && [ -f "$prefix/lib/libstatus.a" ] &&
+        readelf -d "$prefix/lib/libstatus.so.$version" | grep -F 'Library soname: [libstatus.so.0]'
+}
+version=$(sed -n 's/^version *= *"\(.*\)"/\1/p' "$root/Cargo.toml" | head -n1)
+step "installed: libstatus.so.$version, libstatus.so.0 and libstatus.so symlinks, DT_SONAME libstatus.so.0" \
+    installed_layout
 export PKG_CONFIG_PATH="$prefix/lib/pkgconfig"
 step "pkg-config --validate libstatus" pkg-config --validate libstatus
 step "pkg-config reports the prefix's paths" bash -c '
     [ "$(pkg-config --variable=libdir libstatus)" = "'"$prefix"'/lib" ] &&
     [ "$(pkg-config --variable=includedir libstatus)" = "'"$prefix"'/include" ] &&
     pkg-config --libs libstatus | grep -q -- "-lstatus"'
-step "example builds with \$(pkg-config --cflags --libs libstatus) and runs" bash -c '
+step "example builds with \$(pkg-config --cflags --libs libstatus), needs libstatus.so.0, runs from the prefix alone" bash -c '
     cc -Wall -Werror '"$here"'/example.c $(pkg-config --cflags --libs libstatus) -o '"$work"'/example-pc &&
+    readelf -d '"$work"'/example-pc | grep -F "Shared library: [libstatus.so.0]" &&
     LD_LIBRARY_PATH='"$prefix"'/lib '"$work"'/example-pc '"$work"'/example-pc-data'
 step "gen-pc.sh writes a .pc for another prefix" bash -c '
     '"$here"'/gen-pc.sh /opt/status '"$work"'/other/libstatus.pc >/dev/null &&
     [ "$(PKG_CONFIG_PATH='"$work"'/other pkg-config --variable=libdir libstatus)" = /opt/status/lib ]'
 
 cmake_case() { # NAME ARGS...: configure, build and run cmake-example
-    local dir=$work/cmake-$1; shift
+    local name=$1 dir=$work/cmake-$1; shift
     cmake -S "$here/cmake-example" -B "$dir" "$@" >/dev/null &&
         cmake --build "$dir" &&
-        "$dir/libstatus_example" "$dir/data"
+        { [ "$name" = static ] || readelf -d "$dir/libstatus_example" | grep -F "Shared library: [libstatus.so.0]"; } &&
+        env -u LD_LIBRARY_PATH "$dir/libstatus_example" "$dir/data"   # CMake's RPATH alone finds it
 }
 cmake_static_case() {
     cmake_case static -DLIBSTATUS_FIND=CONFIG -DLIBSTATUS_STATIC=ON -DCMAKE_PREFIX_PATH="$prefix" &&

@@ -15,6 +15,9 @@
 //      do { try SGLibStatus.intendedPanic("boom") }
 //      catch let e as SGLibStatusError where e.code == .panic { ... }
 //
+//  The raw* methods are the other layer, gomobile's shape: the answer JSON as
+//  is, error answers included, for code that forwards JSON (see below).
+//
 //  All methods are thread-safe (the library serialises what it must).
 //  Valid for Apple clang with or without ARC, and for gcc + GNUstep.
 //
@@ -87,6 +90,30 @@ typedef NS_ENUM(NSInteger, SGLibStatusErrorCode) {
 
 /// Maps the library's code string to SGLibStatusErrorCode (unknown strings: SGLibStatusErrorUnknown).
 + (SGLibStatusErrorCode)errorCodeForString:(SG_NULLABLE NSString *)code;
+
+// ---- the raw layer -----------------------------------------------------------
+// The shape of gomobile's generated functions (status-mobile's iOS code calls
+// `StatusgoInitializeApplication(NSString *)` and passes the result on to
+// JavaScript): NSString JSON in, the library's answer JSON out, error answers
+// included (`{"error":"...","code":"..."}`), never nil and never an NSError.
+// Each copies the C answer, then gives it to Free exactly once. Only when the
+// library gives no readable answer (NULL: out of memory; not UTF-8) do they
+// make one themselves: `{"error":"libstatus returned no answer","code":"internal"}`.
+// A nil request is passed as NULL (the library answers invalid-request).
+
+/// InitializeApplication(requestJSON): the answer JSON as is.
++ (NSString *)rawInitializeApplication:(SG_NULLABLE NSString *)requestJSON;
+/// ToggleCentralizedMetrics(requestJSON): `{"error":""}` or the error answer.
++ (NSString *)rawToggleCentralizedMetrics:(SG_NULLABLE NSString *)requestJSON;
+/// CentralizedMetricsInfo(): `{"enabled":b,"userConfirmed":b}` or the error answer.
++ (NSString *)rawCentralizedMetricsInfo;
+/// IntendedPanic(message): always `{"error":"<message>","code":"panic"}`.
++ (NSString *)rawIntendedPanic:(SG_NULLABLE NSString *)message;
+/// IntendedBackgroundPanic(message): `{"error":""}` or the error answer.
++ (NSString *)rawIntendedBackgroundPanic:(SG_NULLABLE NSString *)message;
+/// FlushPanicReports(timeoutMs): `{"error":"","pending":N}` or the error answer.
+/// Out of int range is passed as -1 (the library answers invalid-request).
++ (NSString *)rawFlushPanicReports:(NSInteger)timeoutMs;
 
 @end
 

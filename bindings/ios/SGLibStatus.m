@@ -116,4 +116,43 @@ static const char *SGCString(NSString *s) {
     return SGTakeAnswer(FlushPanicReports(ms), error);
 }
 
+// ---- the raw layer ------------------------------------------------------------
+
+// Copies the C answer into an NSString and Frees it; never nil.
+static NSString *SGRawAnswer(char *answer) {
+    NSString *text = nil;
+    if (answer != NULL) {
+        text = SG_AUTORELEASE([[NSString alloc] initWithBytes:answer
+                                                       length:strlen(answer)
+                                                     encoding:NSUTF8StringEncoding]);
+        Free(answer);
+    }
+    return text != nil ? text : @"{\"error\":\"libstatus returned no answer\",\"code\":\"internal\"}";
+}
+
++ (NSString *)rawInitializeApplication:(NSString *)requestJSON {
+    return SGRawAnswer(InitializeApplication(SGCString(requestJSON)));
+}
+
++ (NSString *)rawToggleCentralizedMetrics:(NSString *)requestJSON {
+    return SGRawAnswer(ToggleCentralizedMetrics(SGCString(requestJSON)));
+}
+
++ (NSString *)rawCentralizedMetricsInfo {
+    return SGRawAnswer(CentralizedMetricsInfo());
+}
+
++ (NSString *)rawIntendedPanic:(NSString *)message {
+    return SGRawAnswer(IntendedPanic(SGCString(message)));
+}
+
++ (NSString *)rawIntendedBackgroundPanic:(NSString *)message {
+    return SGRawAnswer(IntendedBackgroundPanic(SGCString(message)));
+}
+
++ (NSString *)rawFlushPanicReports:(NSInteger)timeoutMs {
+    int ms = (timeoutMs < INT_MIN || timeoutMs > INT_MAX) ? -1 : (int)timeoutMs;
+    return SGRawAnswer(FlushPanicReports(ms));
+}
+
 @end

@@ -194,6 +194,10 @@ int main(void) {
               [[[error userInfo] objectForKey:SGLibStatusErrorCodeKey] isEqualToString:@"not-initialized"],
           @"centralizedMetricsInfo before initialize: NSError SGLibStatusErrorNotInitialized", error);
 
+    answer = [SGLibStatus rawCentralizedMetricsInfo];
+    check([[jsonObject(answer) objectForKey:@"code"] isEqualToString:@"not-initialized"] && [answer hasPrefix:@"{\"error\":\""],
+          @"rawCentralizedMetricsInfo before initialize: the not-initialized answer JSON", answer);
+
     error = nil;
     answer = [SGLibStatus initializeApplication:@"{not json" error:&error];
     check(answer == nil && [error code] == SGLibStatusErrorInvalidRequest && [[error localizedDescription] length] > 0,
@@ -249,6 +253,49 @@ int main(void) {
     NSString *withEmoji = [NSString stringWithFormat:@"{\"enabled\":false,\"note\":\"%@\"}", emojiMessage()];
     ok = [SGLibStatus toggleCentralizedMetrics:withEmoji error:&error];
     check(ok, @"request JSON with non-BMP characters in an unknown key is accepted", error);
+
+    // ---- the raw layer: the answer JSON as is, error answers included ----
+    answer = [SGLibStatus rawInitializeApplication:@"{not json"];
+    NSDictionary *raw = jsonObject(answer);
+    check([answer hasPrefix:@"{\"error\":\""] && [[raw objectForKey:@"code"] isEqualToString:@"invalid-request"] &&
+              [[raw objectForKey:@"error"] length] > 0,
+          @"rawInitializeApplication(malformed): the error answer JSON, not nil", answer);
+    answer = [SGLibStatus rawInitializeApplication:nil];
+    check([[jsonObject(answer) objectForKey:@"code"] isEqualToString:@"invalid-request"],
+          @"rawInitializeApplication(nil): invalid-request answer", answer);
+    answer = [SGLibStatus rawInitializeApplication:reqJSON];
+    raw = jsonObject(answer);
+    check([raw objectForKey:@"error"] == nil && [[raw objectForKey:@"centralizedMetricsInfo"] isKindOfClass:[NSDictionary class]],
+          @"rawInitializeApplication(temp dataDir): the payload answer", answer);
+    answer = [SGLibStatus rawToggleCentralizedMetrics:@"{\"Enabled\":true}"];
+    NSString *rawInfo = [SGLibStatus rawCentralizedMetricsInfo];
+    check([answer isEqualToString:@"{\"error\":\"\"}"] &&
+              [[jsonObject(rawInfo) objectForKey:@"enabled"] boolValue],
+          @"rawToggleCentralizedMetrics({\"Enabled\":true}) (status-go's key matching): {\"error\":\"\"}, enabled",
+          [NSString stringWithFormat:@"%@ %@", answer, rawInfo]);
+    answer = [SGLibStatus rawToggleCentralizedMetrics:@"{}"];
+    rawInfo = [SGLibStatus rawCentralizedMetricsInfo];
+    check([answer isEqualToString:@"{\"error\":\"\"}"] && ![[jsonObject(rawInfo) objectForKey:@"enabled"] boolValue] &&
+              [[jsonObject(rawInfo) objectForKey:@"userConfirmed"] boolValue],
+          @"rawToggleCentralizedMetrics({}) is an opt-out, as in status-go", rawInfo);
+    answer = [SGLibStatus rawToggleCentralizedMetrics:@"{\"enabled\":\"yes\"}"];
+    check([[jsonObject(answer) objectForKey:@"code"] isEqualToString:@"invalid-request"],
+          @"rawToggleCentralizedMetrics(wrong type): invalid-request answer", answer);
+    answer = [SGLibStatus rawIntendedPanic:emojiMessage()];
+    raw = jsonObject(answer);
+    check([[raw objectForKey:@"error"] isEqualToString:emojiMessage()] && [[raw objectForKey:@"code"] isEqualToString:@"panic"] &&
+              [answer hasPrefix:@"{\"error\":"],
+          @"rawIntendedPanic: {\"error\":<message>,\"code\":\"panic\"}, non-BMP intact", answer);
+    answer = [SGLibStatus rawIntendedBackgroundPanic:@"raw background boom"];
+    check([answer isEqualToString:@"{\"error\":\"\"}"], @"rawIntendedBackgroundPanic: {\"error\":\"\"}", answer);
+    answer = [SGLibStatus rawFlushPanicReports:-5];
+    check([[jsonObject(answer) objectForKey:@"code"] isEqualToString:@"invalid-request"],
+          @"rawFlushPanicReports(-5): invalid-request answer", answer);
+    answer = [SGLibStatus rawFlushPanicReports:(NSInteger)1 << 40];
+    check([[jsonObject(answer) objectForKey:@"code"] isEqualToString:@"invalid-request"],
+          @"rawFlushPanicReports(2^40): invalid-request answer (not truncated to an int)", answer);
+    answer = [SGLibStatus rawFlushPanicReports:100];
+    check([answer hasPrefix:@"{\"error\":\"\",\"pending\":"], @"rawFlushPanicReports(100): {\"error\":\"\",\"pending\":N}", answer);
 
     testThreads();
 

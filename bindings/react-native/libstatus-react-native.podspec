@@ -1,4 +1,4 @@
-# The iOS side of the LibStatus TurboModule. Build the library first:
+# The iOS side of the LibStatus native module (TurboModule or bridge module). Build the library first:
 #   OUT=<this package>/ios bindings/ios/build-xcframework.sh
 # (LibStatus.xcframework: the static libstatus with include/libstatus.h).
 require "json"
@@ -16,5 +16,13 @@ Pod::Spec.new do |s|
   s.source       = { :path => "." }
   s.source_files = "ios/**/*.{h,m,mm}"
   s.vendored_frameworks = "ios/LibStatus.xcframework"
-  install_modules_dependencies(s)
+  # Both architectures from one pod (create-react-native-library's template):
+  # React Native 0.71+ has install_modules_dependencies, which adds the
+  # TurboModule dependencies and -DRCT_NEW_ARCH_ENABLED=1 when the app is built
+  # with RCT_NEW_ARCH_ENABLED=1; otherwise RNLibStatus.mm is a bridge module.
+  if respond_to?(:install_modules_dependencies, true)
+    install_modules_dependencies(s)
+  else
+    s.dependency "React-Core"
+  end
 end

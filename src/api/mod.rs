@@ -3,13 +3,13 @@
 //! that): the C ABI, the JNI glue and status-backend all call [`call`].
 
 mod error;
+mod request;
 
 use std::borrow::Cow;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use parking_lot::Mutex;
-use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 pub use self::error::{ApiError, ErrorCode};
@@ -126,15 +126,11 @@ pub fn call(endpoint: Endpoint, arg: Arg<'_>) -> Result<Reply, ApiError> {
     }
 }
 
-/// A JSON object into a typed request. Unknown keys are ignored (hosts send
-/// keys for other subsystems); wrong types and missing required keys are not.
-fn parse<T: DeserializeOwned>(json: &str) -> Result<T, ApiError> {
-    let value: serde_json::Value = serde_json::from_str(json)
-        .map_err(|e| ApiError::invalid_request(format!("request is not valid JSON: {e}")))?;
-    if !value.is_object() {
-        return Err(ApiError::invalid_request("request must be a JSON object"));
-    }
-    serde_json::from_value(value).map_err(|e| ApiError::invalid_request(format!("invalid request: {e}")))
+/// A JSON object into a typed request, read as status-go's Go code reads it
+/// (`request.rs`: case-insensitive keys, missing booleans false, `null` as
+/// absent, unknown keys ignored); wrong types are refused.
+fn parse<T: request::GoRequest>(json: &str) -> Result<T, ApiError> {
+    request::parse(json)
 }
 
 fn to_json<T: Serialize>(answer: &T) -> Result<Reply, ApiError> {
@@ -259,6 +255,7 @@ fn initialize_application(request: InitializeApplicationRequest) -> Result<Reply
 
 #[derive(Debug, Deserialize)]
 pub struct ToggleCentralizedMetricsRequest {
+    #[serde(default)]
     pub enabled: bool,
 }
 

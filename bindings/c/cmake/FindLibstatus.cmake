@@ -65,10 +65,9 @@ if(Libstatus_FOUND)
       set_target_properties(libstatus::libstatus PROPERTIES
         INTERFACE_LINK_LIBRARIES "Threads::Threads;${CMAKE_DL_LIBS};m")
     else()
+      # DT_SONAME libstatus.so.0 on Linux: build.rs puts a libstatus.so.0
+      # symlink next to target/<profile>/libstatus.so for programs linked here.
       add_library(libstatus::libstatus SHARED IMPORTED)
-      if(NOT APPLE AND NOT WIN32)
-        set_target_properties(libstatus::libstatus PROPERTIES IMPORTED_NO_SONAME TRUE)
-      endif()
     endif()
     set_target_properties(libstatus::libstatus PROPERTIES
       IMPORTED_LOCATION "${Libstatus_LIBRARY}"

@@ -1,6 +1,6 @@
 # libstatusConfig.cmake: CMake package config for an installed libstatus.
 #
-# Installed by `make -C bindings/c install` into <libdir>/cmake/libstatus/, next to
+# Installed by `scripts/install PREFIX` (or `make -C bindings/c install`) into <libdir>/cmake/libstatus/, next to
 # libstatusConfigVersion.cmake. It locates everything relative to itself, so an
 # install tree can be moved. Use it from a Qt/CMake application:
 #
@@ -50,10 +50,9 @@ if(NOT TARGET libstatus::libstatus)
   set_target_properties(libstatus::libstatus PROPERTIES
     IMPORTED_LOCATION "${libstatus_LIBRARY}"
     INTERFACE_INCLUDE_DIRECTORIES "${libstatus_INCLUDE_DIR}")
-  if(NOT APPLE AND NOT WIN32)
-    # Rust cdylibs carry no SONAME: let the linker record the file name.
-    set_target_properties(libstatus::libstatus PROPERTIES IMPORTED_NO_SONAME TRUE)
-  endif()
+  # On Linux the library carries DT_SONAME libstatus.so.0 (scripts/install
+  # lays out libstatus.so.0.1.0, libstatus.so.0 and libstatus.so): programs
+  # linked against it load libstatus.so.0.
 endif()
 
 if(libstatus_STATIC_LIBRARY AND NOT TARGET libstatus::static)

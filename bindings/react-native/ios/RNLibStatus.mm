@@ -1,4 +1,9 @@
-// The TurboModule `LibStatus` on iOS: calls the C ABI (include/libstatus.h)
+// The native module `LibStatus` on iOS, for both architectures from one file
+// (create-react-native-library's backward-compatible template): with
+// RCT_NEW_ARCH_ENABLED (the podspec sets it for newArchEnabled builds) it is the
+// TurboModule implementing the codegen'd NativeLibStatusSpec; without it, a
+// bridge module whose RCT_EXPORT_METHODs appear in NativeModules.LibStatus.
+// React Native 0.71 and up. It calls the C ABI (include/libstatus.h)
 // directly. Each answer is copied into an NSString, then released with the
 // library's Free (exactly once, never with free()). Methods resolve with the
 // answer JSON as is, error answers included: the TypeScript layer maps them to
@@ -9,13 +14,19 @@
 
 #import <Foundation/Foundation.h>
 #import <React/RCTBridgeModule.h>
+#ifdef RCT_NEW_ARCH_ENABLED
 #import <RNLibStatusSpec/RNLibStatusSpec.h>
+#endif
 
 #include <limits.h>
 #include <math.h>
 #include "libstatus.h"
 
+#ifdef RCT_NEW_ARCH_ENABLED
 @interface RNLibStatus : NSObject <NativeLibStatusSpec>
+#else
+@interface RNLibStatus : NSObject <RCTBridgeModule>
+#endif
 @end
 
 /// Copies then frees an answer. nil only for NULL (out of memory) or non-UTF-8.
@@ -45,10 +56,12 @@ RCT_EXPORT_MODULE(LibStatus)
   return self;
 }
 
+#ifdef RCT_NEW_ARCH_ENABLED
 - (std::shared_ptr<facebook::react::TurboModule>)getTurboModule:
     (const facebook::react::ObjCTurboModule::InitParams &)params {
   return std::make_shared<facebook::react::NativeLibStatusSpecJSI>(params);
 }
+#endif
 
 /// Runs `call` on the queue and settles the promise with its answer.
 - (void)run:(char *(^)(void))call resolve:(RCTPromiseResolveBlock)resolve reject:(RCTPromiseRejectBlock)reject {
@@ -65,37 +78,37 @@ RCT_EXPORT_MODULE(LibStatus)
 // NSString -UTF8String: NULL for nil (the library answers invalid-request); the
 // C string lives as long as the autoreleased copy, i.e. through the call.
 
-- (void)initializeApplication:(NSString *)requestJson
-                      resolve:(RCTPromiseResolveBlock)resolve
-                       reject:(RCTPromiseRejectBlock)reject {
+RCT_EXPORT_METHOD(initializeApplication:(NSString *)requestJson
+                  resolve:(RCTPromiseResolveBlock)resolve
+                  reject:(RCTPromiseRejectBlock)reject) {
   NSString *request = [requestJson copy];
   [self run:^char * { return InitializeApplication(request.UTF8String); } resolve:resolve reject:reject];
 }
 
-- (void)toggleCentralizedMetrics:(NSString *)requestJson
-                         resolve:(RCTPromiseResolveBlock)resolve
-                          reject:(RCTPromiseRejectBlock)reject {
+RCT_EXPORT_METHOD(toggleCentralizedMetrics:(NSString *)requestJson
+                  resolve:(RCTPromiseResolveBlock)resolve
+                  reject:(RCTPromiseRejectBlock)reject) {
   NSString *request = [requestJson copy];
   [self run:^char * { return ToggleCentralizedMetrics(request.UTF8String); } resolve:resolve reject:reject];
 }
 
-- (void)centralizedMetricsInfo:(RCTPromiseResolveBlock)resolve reject:(RCTPromiseRejectBlock)reject {
+RCT_EXPORT_METHOD(centralizedMetricsInfo:(RCTPromiseResolveBlock)resolve reject:(RCTPromiseRejectBlock)reject) {
   [self run:^char * { return CentralizedMetricsInfo(); } resolve:resolve reject:reject];
 }
 
-- (void)intendedPanic:(NSString *)message resolve:(RCTPromiseResolveBlock)resolve reject:(RCTPromiseRejectBlock)reject {
+RCT_EXPORT_METHOD(intendedPanic:(NSString *)message resolve:(RCTPromiseResolveBlock)resolve reject:(RCTPromiseRejectBlock)reject) {
   NSString *text = [message copy];
   [self run:^char * { return IntendedPanic(text.UTF8String); } resolve:resolve reject:reject];
 }
 
-- (void)intendedBackgroundPanic:(NSString *)message
-                        resolve:(RCTPromiseResolveBlock)resolve
-                         reject:(RCTPromiseRejectBlock)reject {
+RCT_EXPORT_METHOD(intendedBackgroundPanic:(NSString *)message
+                  resolve:(RCTPromiseResolveBlock)resolve
+                  reject:(RCTPromiseRejectBlock)reject) {
   NSString *text = [message copy];
   [self run:^char * { return IntendedBackgroundPanic(text.UTF8String); } resolve:resolve reject:reject];
 }
 
-- (void)flushPanicReports:(double)timeoutMs resolve:(RCTPromiseResolveBlock)resolve reject:(RCTPromiseRejectBlock)reject {
+RCT_EXPORT_METHOD(flushPanicReports:(double)timeoutMs resolve:(RCTPromiseResolveBlock)resolve reject:(RCTPromiseRejectBlock)reject) {
   // JS numbers are doubles; anything that is not an exact int becomes -1, which
   // the library refuses (invalid-request). The TypeScript layer checks first.
   int timeout = (timeoutMs == rint(timeoutMs) && fabs(timeoutMs) <= INT_MAX) ? (int)timeoutMs : -1;

@@ -71,8 +71,10 @@ const selectors = [...protocol.slice(0, protocol.indexOf('@end')).matchAll(/^- \
   .map((m) => m[1].replace(/\([^)]*\)\w+/g, '').replace(/\s+/g, ''));
 if (selectors.length !== 6) throw new Error(`expected 6 selectors in the protocol, found ${selectors.length}`);
 const iosModule = fs.readFileSync(path.join(pkg, 'ios/RNLibStatus.mm'), 'utf8');
-const implemented = [...iosModule.matchAll(/^- \(void\)([^{]+)\{?/gm)]
-  .map((m) => m[1].replace(/\([^)]*\)\w+/g, '').replace(/\s+/g, ''));
+// Methods are RCT_EXPORT_METHOD(selector...) (both architectures) or plain
+// - (void)selector... definitions.
+const implemented = [...iosModule.matchAll(/^(?:- \(void\)|RCT_EXPORT_METHOD\()([^{]+)\{?/gm)]
+  .map((m) => m[1].replace(/\([^)]*\)\w+/g, '').replace(/\s+/g, '').replace(/\)$/, ''));
 for (const selector of selectors) {
   if (!implemented.includes(selector)) throw new Error(`ios/RNLibStatus.mm does not implement -${selector}`);
 }

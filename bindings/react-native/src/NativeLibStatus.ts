@@ -19,4 +19,10 @@ export interface Spec extends TurboModule {
   flushPanicReports(timeoutMs: number): Promise<string>;
 }
 
-export default TurboModuleRegistry.getEnforcing<Spec>('LibStatus');
+/**
+ * The TurboModule on the new architecture. On the old one (the bridge) this is
+ * React Native's legacy fallback (`NativeModules.LibStatus`) or null; index.ts
+ * then takes `NativeModules.LibStatus` itself, as create-react-native-library's
+ * backward-compatible template does.
+ */
+export default TurboModuleRegistry.get<Spec>('LibStatus');

@@ -9,8 +9,12 @@
  * Error answers reject with {@link LibStatusError} (`code`: `invalid-request`,
  * `not-initialized`, `internal`) or {@link LibStatusPanicError} (`code`: `panic`).
  */
+import { NativeModules } from 'react-native';
 import NativeLibStatus from './NativeLibStatus';
+import type { Spec } from './NativeLibStatus';
 import { createLibStatus } from './LibStatus';
+import { createLibStatusRaw } from './raw';
+import type { LibStatusRaw } from './raw';
 import type {
   CentralizedMetricsInfo,
   FlushPanicReportsResponse,
@@ -20,10 +24,35 @@ import type {
 } from './LibStatus';
 
 export * from './LibStatus';
+export * from './raw';
 export type { Spec as NativeLibStatusSpec } from './NativeLibStatus';
 
-/** The API bound to the TurboModule. */
-export const LibStatus: LibStatusApi = createLibStatus(NativeLibStatus);
+const LINKING_ERROR =
+  "The native module LibStatus is not linked: run 'pod install' (iOS), rebuild the app, " +
+  'and check that LibStatusPackage is registered (Android).';
+
+/**
+ * The native module: the TurboModule on the new architecture, the bridge
+ * module (`NativeModules.LibStatus`, `RCT_EXPORT_METHOD` / `@ReactMethod`) on
+ * the old one. Without either, every call throws the linking error.
+ */
+export const nativeModule: Spec =
+  NativeLibStatus ??
+  (NativeModules.LibStatus as Spec | undefined) ??
+  new Proxy({} as Spec, {
+    get() {
+      throw new Error(LINKING_ERROR);
+    },
+  });
+
+/** The typed API: promises of typed results, rejecting with LibStatusError. */
+export const LibStatus: LibStatusApi = createLibStatus(nativeModule);
+
+/**
+ * The raw API, status-go's native-method shape: JSON string in, the answer JSON
+ * out (resolved, and passed to the optional callback), error answers included.
+ */
+export const raw: LibStatusRaw = createLibStatusRaw(nativeModule);
 
 /** Sets the library up for a data directory; call it first. */
 export function initializeApplication(request: InitializeApplicationRequest): Promise<InitializeApplicationResponse> {

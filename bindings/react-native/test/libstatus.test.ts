@@ -1,9 +1,11 @@
 /**
  * The typed wrapper (src/index.ts over src/NativeLibStatus.ts) against the real
  * libstatus.so. test.sh compiles this and runs it with a stand-in 'react-native'
- * module whose TurboModuleRegistry.getEnforcing('LibStatus') returns the koffi
- * native module (test/koffiNativeModule.ts), so the exact code an app imports is
- * exercised. Tests run in order: the first ones run before initialization.
+ * module whose TurboModuleRegistry.get('LibStatus') returns the koffi native
+ * module (test/koffiNativeModule.ts): the new architecture's path; the old one's
+ * (NativeModules.LibStatus) is test/oldArch.test.ts. The exact code an app
+ * imports is exercised. Tests run in order: the first ones run before
+ * initialization.
  */
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -16,7 +18,7 @@ import { LibStatusError, LibStatusPanicError, parseAnswer } from '../src/index';
 import NativeLibStatus from '../src/NativeLibStatus';
 import type { KoffiNativeModule } from './koffiNativeModule';
 
-const native = NativeLibStatus as KoffiNativeModule;
+const native = libstatus.nativeModule as KoffiNativeModule;
 const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'libstatus-rn-'));
 after(() => fs.rmSync(dataDir, { recursive: true, force: true }));
 
@@ -39,8 +41,9 @@ async function rejectsWith<T extends LibStatusError>(
   assert.fail(`expected ${type.name} (${code}), nothing was thrown`);
 }
 
-test('the stand-in registry hands out the koffi module', () => {
+test('the stand-in registry hands out the koffi module (new architecture: the TurboModule)', () => {
   assert.equal(typeof native.stats, 'function');
+  assert.equal(libstatus.nativeModule, NativeLibStatus);
 });
 
 test('before initializeApplication: not-initialized; intendedPanic works', async () => {
@@ -87,6 +90,42 @@ test('consent: toggle, then centralizedMetricsInfo reads it back (durably)', asy
   assert.deepEqual(await libstatus.centralizedMetricsInfo(), { enabled: false, userConfirmed: true });
   const again = await libstatus.initializeApplication({ dataDir });
   assert.deepEqual(again.centralizedMetricsInfo, { enabled: false, userConfirmed: true });
+});
+
+test('raw layer: JSON in, the answer JSON out (callback and promise), error answers included', async () => {
+  const { raw } = libstatus;
+  const seen: string[] = [];
+  const answer = await raw.initializeApplication(JSON.stringify({ DataDir: dataDir }), (json) => seen.push(json));
+  assert.deepEqual(seen, [answer]);
+  assert.deepEqual(JSON.parse(answer).centralizedMetricsInfo, { enabled: false, userConfirmed: true });
+  // status-go's key matching and missing-boolean rules.
+  assert.equal(await raw.toggleCentralizedMetrics('{"Enabled":true}'), '{"error":""}');
+  assert.deepEqual(JSON.parse(await raw.centralizedMetricsInfo()), { enabled: true, userConfirmed: true });
+  assert.equal(await raw.toggleCentralizedMetrics('{}'), '{"error":""}');
+  assert.deepEqual(JSON.parse(await raw.centralizedMetricsInfo()), { enabled: false, userConfirmed: true });
+  // Error answers are answers, not rejections.
+  const bad = JSON.parse(await raw.toggleCentralizedMetrics('{"enabled":"yes"}'));
+  assert.equal(bad.code, 'invalid-request');
+  const conflicting = JSON.parse(await raw.toggleCentralizedMetrics('{"enabled":false,"ENABLED":true}'));
+  assert.equal(conflicting.code, 'invalid-request');
+  assert.deepEqual(JSON.parse(await raw.centralizedMetricsInfo()), { enabled: false, userConfirmed: true });
+  assert.equal(await raw.intendedPanic('raw boom'), '{"error":"raw boom","code":"panic"}');
+  assert.equal(await raw.intendedBackgroundPanic('raw background boom'), '{"error":""}');
+  assert.match(await raw.flushPanicReports(0), /^\{"error":"","pending":\d+\}$/);
+  assert.equal(JSON.parse(await raw.flushPanicReports(-1)).code, 'invalid-request');
+  const noDir = JSON.parse(await raw.initializeApplication('{}'));
+  assert.equal(noDir.code, 'invalid-request');
+  assert.match(noDir.error, /dataDir/);
+});
+
+test('raw layer: a native rejection becomes an error answer, never a rejection', async () => {
+  const failing = {
+    initializeApplication: () => Promise.reject(Object.assign(new Error('out of memory'), { code: 'internal' })),
+  } as unknown as Parameters<typeof libstatus.createLibStatusRaw>[0];
+  let called = '';
+  const answer = await libstatus.createLibStatusRaw(failing).initializeApplication('{}', (json) => (called = json));
+  assert.deepEqual(JSON.parse(answer), { error: 'out of memory', code: 'internal' });
+  assert.equal(called, answer);
 });
 
 test('intendedPanic rejects with LibStatusPanicError carrying the message', async () => {

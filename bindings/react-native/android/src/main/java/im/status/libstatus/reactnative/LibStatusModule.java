@@ -4,6 +4,7 @@ import androidx.annotation.NonNull;
 
 import com.facebook.react.bridge.Promise;
 import com.facebook.react.bridge.ReactApplicationContext;
+import com.facebook.react.bridge.ReactMethod;
 import com.facebook.react.module.annotations.ReactModule;
 
 import im.status.libstatus.LibStatus;
@@ -15,7 +16,13 @@ import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Supplier;
 
 /**
- * The TurboModule {@code LibStatus} on Android, over the Java binding
+ * The native module {@code LibStatus} on Android, for both architectures: it
+ * extends {@code LibStatusSpec}, which build.gradle takes from src/newarch (the
+ * codegen'd TurboModule spec) or src/oldarch (a {@code ReactContextBaseJavaModule}
+ * for the bridge); the {@code @ReactMethod}s are what the bridge exposes and are
+ * ignored by the TurboModule system. React Native 0.71 and up.
+ *
+ * <p>It runs over the Java binding
  * ({@code bindings/android}: {@link LibStatus}, JNI glue in the library).
  *
  * <p>Each method resolves with the library's answer JSON as is, error answers
@@ -25,8 +32,10 @@ import java.util.function.Supplier;
  * Calls run on a small pool, off the JS and UI threads: FlushPanicReports
  * waits and InitializeApplication does I/O.
  */
-@ReactModule(name = NativeLibStatusSpec.NAME)
-public final class LibStatusModule extends NativeLibStatusSpec {
+@ReactModule(name = LibStatusModule.NAME)
+public final class LibStatusModule extends LibStatusSpec {
+    public static final String NAME = "LibStatus";
+
     private static final AtomicInteger THREADS = new AtomicInteger();
 
     private final ExecutorService executor = Executors.newFixedThreadPool(4, runnable -> {
@@ -40,31 +49,37 @@ public final class LibStatusModule extends NativeLibStatusSpec {
     }
 
     @Override
+    @ReactMethod
     public void initializeApplication(String requestJson, Promise promise) {
         run(promise, () -> LibStatus.nativeInitializeApplication(requestJson));
     }
 
     @Override
+    @ReactMethod
     public void toggleCentralizedMetrics(String requestJson, Promise promise) {
         run(promise, () -> LibStatus.nativeToggleCentralizedMetrics(requestJson));
     }
 
     @Override
+    @ReactMethod
     public void centralizedMetricsInfo(Promise promise) {
         run(promise, LibStatus::nativeCentralizedMetricsInfo);
     }
 
     @Override
+    @ReactMethod
     public void intendedPanic(String message, Promise promise) {
         run(promise, () -> LibStatus.nativeIntendedPanic(message));
     }
 
     @Override
+    @ReactMethod
     public void intendedBackgroundPanic(String message, Promise promise) {
         run(promise, () -> LibStatus.nativeIntendedBackgroundPanic(message));
     }
 
     @Override
+    @ReactMethod
     public void flushPanicReports(double timeoutMs, Promise promise) {
         // JS numbers are doubles; the library takes an int. Anything that does
         // not convert exactly becomes -1, which the library refuses

@@ -1,0 +1,269 @@
+//! status-go's request semantics: how Go's `encoding/json` reads a request
+//! into a struct, so a host written against status-go gets the same reading
+//! here.
+//!
+//! What Go does, and this module does the same (Go 1.19 to 1.23
+//! `decode.go`, `fold.go`):
+//! - An object key picks its field by exact name first, then by a
+//!   case-insensitive match (`{"DataDir":...}`, `{"ENABLED":true}`). The fold
+//!   is Unicode simple case folding; for the ASCII field names used here the
+//!   only non-ASCII runes it maps onto a letter are `ſ` (U+017F, folds with
+//!   `s`) and `K` (U+212A KELVIN SIGN, folds with `k`), so `{"ſentryDSN":...}`
+//!   sets `sentryDSN` as it does in Go.
+//! - A key that matches no field is ignored.
+//! - A missing field keeps its zero value: a missing boolean is `false`, so
+//!   `ToggleCentralizedMetrics({})` is an opt-out.
+//! - `null` for a field is a no-op: the same as leaving the key out (an
+//!   earlier non-null value for the same field stays).
+//! - A key given twice: the last value wins.
+//! - A wrong JSON type for a field is an error.
+//!
+//! Where this module is stricter than Go, on purpose:
+//! - The request must be a JSON object. Go reads a top-level `null` as an
+//!   empty request; here it is `invalid-request` (a host sending `null` has a
+//!   bug worth seeing).
+//! - [`GoRequest::STRICT`] fields (the opt-in `enabled`) given more than once
+//!   with different values are refused: Go would let the last one win, so
+//!   `{"enabled":false,"Enabled":true}` would opt the user IN; reporting must
+//!   never turn on by such an accident.
+//! - Invalid UTF-8 is refused (by the guard, before this module); Go replaces
+//!   it with U+FFFD.
+
+use std::fmt;
+
+use serde::de::{DeserializeOwned, MapAccess, Visitor};
+use serde::{Deserialize, Deserializer};
+use serde_json::{Map, Value};
+
+use super::{ApiError, InitializeApplicationRequest, ToggleCentralizedMetricsRequest};
+
+/// A request type read with Go's rules.
+pub trait GoRequest: DeserializeOwned {
+    /// The JSON names of the fields, as serde names them (exact-match names).
+    const FIELDS: &'static [&'static str];
+    /// Fields that must not be given twice with different values.
+    const STRICT: &'static [&'static str] = &[];
+}
+
+impl GoRequest for InitializeApplicationRequest {
+    const FIELDS: &'static [&'static str] = &[
+        "dataDir",
+        "sentryDSN",
+        "logDir",
+        "logEnabled",
+        "logLevel",
+        "logToStderr",
+        "apiLoggingEnabled",
+        "panicStormWindowMs",
+    ];
+}
+
+impl GoRequest for ToggleCentralizedMetricsRequest {
+    const FIELDS: &'static [&'static str] = &["enabled"];
+    const STRICT: &'static [&'static str] = &["enabled"];
+}
+
+/// Reads `json` into `T` as status-go would (see the module's documentation).
+pub fn parse<T: GoRequest>(json: &str) -> Result<T, ApiError> {
+    let Entries(entries) = serde_json::from_str(json).map_err(|e| {
+        if e.is_data() {
+            ApiError::invalid_request("request must be a JSON object")
+        } else {
+            ApiError::invalid_request(format!("request is not valid JSON: {e}"))
+        }
+    })?;
+    let mut fields = Map::new();
+    for (key, value) in entries {
+        let Some(field) = field_for(T::FIELDS, &key) else { continue };
+        if value.is_null() {
+            continue;
+        }
+        if T::STRICT.contains(&field) {
+            if let Some(earlier) = fields.get(field) {
+                if *earlier != value {
+                    return Err(ApiError::invalid_request(format!(
+                        "`{field}` is given more than once with different values"
+                    )));
+                }
+            }
+        }
+        fields.insert(field.to_owned(), value);
+    }
+    serde_json::from_value(Value::Object(fields))
+        .map_err(|e| ApiError::invalid_request(format!("invalid request: {e}")))
+}
+
+/// The field `key` sets: the exact name first, then Go's case-insensitive
+/// match.
+fn field_for(fields: &[&'static str], key: &str) -> Option<&'static str> {
+    if let Some(exact) = fields.iter().find(|f| **f == key) {
+        return Some(exact);
+    }
+    let folded = fold(key);
+    fields.iter().find(|f| fold(f) == folded).copied()
+}
+
+/// Go's `foldName` restricted to what can equal an ASCII name: ASCII letters
+/// upper-cased, `ſ` to `S`, the Kelvin sign to `K`; any other non-ASCII rune
+/// stays as it is (it cannot fold onto an ASCII letter).
+fn fold(name: &str) -> String {
+    name.chars()
+        .map(|c| match c {
+            '\u{17F}' => 'S',
+            '\u{212A}' => 'K',
+            c => c.to_ascii_uppercase(),
+        })
+        .collect()
+}
+
+/// A JSON object's entries in order, duplicates kept (a `serde_json::Map`
+/// would keep only one of them).
+struct Entries(Vec<(String, Value)>);
+
+impl<'de> Deserialize<'de> for Entries {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct EntriesVisitor;
+        impl<'de> Visitor<'de> for EntriesVisitor {
+            type Value = Entries;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Entries, A::Error> {
+                let mut entries = Vec::new();
+                while let Some(entry) = map.next_entry::<String, Value>()? {
+                    entries.push(entry);
+                }
+                Ok(Entries(entries))
+            }
+        }
+        deserializer.deserialize_map(EntriesVisitor)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::ErrorCode;
+
+    fn toggle(json: &str) -> Result<bool, ApiError> {
+        parse::<ToggleCentralizedMetricsRequest>(json).map(|r| r.enabled)
+    }
+
+    fn init(json: &str) -> Result<InitializeApplicationRequest, ApiError> {
+        parse(json)
+    }
+
+    #[test]
+    fn keys_match_exactly_then_case_insensitively() {
+        assert_eq!(toggle(r#"{"enabled":true}"#), Ok(true));
+        assert_eq!(toggle(r#"{"Enabled":true}"#), Ok(true));
+        assert_eq!(toggle(r#"{"ENABLED":true}"#), Ok(true));
+        assert_eq!(toggle(r#"{"eNaBlEd":true}"#), Ok(true));
+        let r =
+            init(r#"{"DataDir":"/d","SENTRYdsn":"x","LOGDIR":"/l","logenabled":true,"LogLevel":"debug"}"#)
+                .unwrap();
+        assert_eq!(r.data_dir, "/d");
+        assert_eq!(r.sentry_dsn.as_deref(), Some("x"));
+        assert_eq!(r.log_dir.as_deref(), Some("/l"));
+        assert_eq!(r.log_enabled, Some(true));
+        assert_eq!(r.log_level.as_deref(), Some("debug"));
+        // Not a fold: a different spelling is an unknown key.
+        assert_eq!(toggle(r#"{"enable":true}"#), Ok(false));
+        assert_eq!(toggle(r#"{"enabled ":true}"#), Ok(false));
+    }
+
+    #[test]
+    fn unicode_folding_as_go_does_it() {
+        // U+017F LATIN SMALL LETTER LONG S folds with s (Go's fold.go).
+        let r =
+            init("{\"dataDir\":\"/d\",\"\u{17F}entryD\u{17F}N\":\"x\",\"logTo\u{17F}tderr\":true}").unwrap();
+        assert_eq!(r.sentry_dsn.as_deref(), Some("x"));
+        assert_eq!(r.log_to_stderr, Some(true));
+        // U+0131 DOTLESS I does not fold with i in Go (no simple folding).
+        let r = init("{\"dataDir\":\"/d\",\"logD\u{131}r\":\"/l\"}").unwrap();
+        assert_eq!(r.log_dir, None);
+        assert_eq!(fold("\u{212A}ey"), "KEY");
+    }
+
+    #[test]
+    fn missing_booleans_are_false_and_null_is_absent() {
+        assert_eq!(toggle("{}"), Ok(false));
+        assert_eq!(toggle(r#"{"enabled":null}"#), Ok(false));
+        assert_eq!(toggle(r#"{"other":1,"metricsEnabled":true}"#), Ok(false));
+        // null leaves an earlier value alone, as in Go.
+        assert_eq!(toggle(r#"{"enabled":true,"enabled":null}"#), Ok(true));
+        let r = init(r#"{"dataDir":"/d","sentryDSN":null,"logLevel":null,"logEnabled":null}"#).unwrap();
+        assert_eq!((r.sentry_dsn, r.log_level, r.log_enabled), (None, None, None));
+    }
+
+    #[test]
+    fn duplicates_last_wins_except_for_the_opt_in() {
+        let r = init(r#"{"dataDir":"/a","DataDir":"/b"}"#).unwrap();
+        assert_eq!(r.data_dir, "/b");
+        let r = init(r#"{"DataDir":"/a","dataDir":"/b"}"#).unwrap();
+        assert_eq!(r.data_dir, "/b");
+        // Go would opt in here (last wins); refused.
+        for json in [r#"{"enabled":false,"Enabled":true}"#, r#"{"Enabled":true,"enabled":false}"#] {
+            let err = toggle(json).unwrap_err();
+            assert_eq!(err.code, ErrorCode::InvalidRequest);
+            assert!(err.message.contains("more than once"), "{}", err.message);
+        }
+        // Agreeing repeats are not ambiguous.
+        assert_eq!(toggle(r#"{"enabled":true,"ENABLED":true}"#), Ok(true));
+    }
+
+    #[test]
+    fn wrong_types_and_non_objects_are_refused() {
+        for json in [
+            r#"{"enabled":"true"}"#,
+            r#"{"enabled":1}"#,
+            r#"{"Enabled":[]}"#,
+            "null",
+            "[]",
+            "true",
+            "\"{}\"",
+            "",
+            "{",
+            "{} {}",
+        ] {
+            assert_eq!(toggle(json).unwrap_err().code, ErrorCode::InvalidRequest, "{json}");
+        }
+        let err = init(r#"{"DATADIR":5}"#).unwrap_err();
+        assert!(err.message.contains("invalid type"), "{}", err.message);
+        let err = init("{}").unwrap_err();
+        assert!(err.message.contains("dataDir"), "{}", err.message);
+        assert!(init(r#"{"dataDir":"/d","panicStormWindowMs":-1}"#).is_err());
+        // Go would read a lone surrogate escape as U+FFFD; refused here.
+        assert_eq!(init(r#"{"dataDir":"/d\ud800"}"#).unwrap_err().code, ErrorCode::InvalidRequest);
+    }
+
+    #[test]
+    fn every_listed_field_is_a_field_of_its_request() {
+        // A FIELDS entry serde does not know would be dropped silently.
+        let mut all = Map::new();
+        for field in InitializeApplicationRequest::FIELDS {
+            all.insert((*field).to_owned(), Value::Null);
+        }
+        let values = [
+            ("dataDir", Value::from("/d")),
+            ("sentryDSN", Value::from("dsn")),
+            ("logDir", Value::from("/l")),
+            ("logEnabled", Value::from(true)),
+            ("logLevel", Value::from("warn")),
+            ("logToStderr", Value::from(true)),
+            ("apiLoggingEnabled", Value::from(true)),
+            ("panicStormWindowMs", Value::from(1000)),
+        ];
+        assert_eq!(values.len(), InitializeApplicationRequest::FIELDS.len());
+        let json = Value::Object(values.into_iter().map(|(k, v)| (k.to_owned(), v)).collect());
+        let r = init(&json.to_string()).unwrap();
+        assert_eq!(r.data_dir, "/d");
+        assert_eq!(r.sentry_dsn.as_deref(), Some("dsn"));
+        assert_eq!(r.log_dir.as_deref(), Some("/l"));
+        assert_eq!(r.log_enabled, Some(true));
+        assert_eq!(r.log_level.as_deref(), Some("warn"));
+        assert_eq!(r.log_to_stderr, Some(true));
+        assert_eq!(r.api_logging_enabled, Some(true));
+        assert_eq!(r.panic_storm_window_ms, Some(1000));
+    }
+}
