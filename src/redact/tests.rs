@@ -4,7 +4,8 @@
 use super::*;
 
 /// The words of a valid 24-word phrase (BIP-39 test vector words).
-const PHRASE_24: &str = "abandon ability able about above absent absorb abstract absurd abuse access accident \
+const PHRASE_24: &str =
+    "abandon ability able about above absent absorb abstract absurd abuse access accident \
                          account accuse achieve acid acoustic acquire across act action actor actress actual";
 const KEY_HEX: &str = "4c0883a69102937d6231471b5dbb6204fe5129617082792ae468d01a3f362318";
 
@@ -81,7 +82,10 @@ fn text_forms_are_masked() {
     assert_eq!(redact("login password=hunter2 user=bob"), "login password=*** user=bob");
     assert_eq!(redact("password: hunter2, next"), "password: ***, next");
     assert_eq!(redact(r#"password = "hunter 2" then"#), r#"password = "***" then"#);
-    assert_eq!(redact("Login { password: \"pw\", user: \"bob\" }"), "Login { password: \"***\", user: \"bob\" }");
+    assert_eq!(
+        redact("Login { password: \"pw\", user: \"bob\" }"),
+        "Login { password: \"***\", user: \"bob\" }"
+    );
     assert_eq!(redact("?api_key=abc&x=1"), "?api_key=***&x=1");
     assert_eq!(redact("mnemonic => 'a b c'"), "mnemonic => '***'");
     assert_gone("Authorization: Basic dXNlcjpwYXNz", "dXNlcjpwYXNz");
@@ -90,13 +94,53 @@ fn text_forms_are_masked() {
 
 #[test]
 fn short_key_words_match_whole_words_only() {
-    for key in ["pin", "newPin", "PIN_CODE", "pinCode", "auth", "authToken", "Authorization", "seed", "seedWords", "sessionId", "session", "accessToken", "csrf_token", "token", "keyUid", "Cookie", "privateKey", "private_key", "api-key", "passphrase", "client_secret", "sentryDSN"] {
+    for key in [
+        "pin",
+        "newPin",
+        "PIN_CODE",
+        "pinCode",
+        "auth",
+        "authToken",
+        "Authorization",
+        "seed",
+        "seedWords",
+        "sessionId",
+        "session",
+        "accessToken",
+        "csrf_token",
+        "token",
+        "keyUid",
+        "Cookie",
+        "privateKey",
+        "private_key",
+        "api-key",
+        "passphrase",
+        "client_secret",
+        "sentryDSN",
+    ] {
         assert!(is_sensitive_key(key), "{key} should be sensitive");
     }
-    for key in ["shipping", "ping", "spinner", "author", "seeded", "tokenAddress", "tokens", "tokenId", "mapping", "keep", "typing", "passed", "id"] {
+    for key in [
+        "shipping",
+        "ping",
+        "spinner",
+        "author",
+        "seeded",
+        "tokenAddress",
+        "tokens",
+        "tokenId",
+        "mapping",
+        "keep",
+        "typing",
+        "passed",
+        "id",
+    ] {
         assert!(!is_sensitive_key(key), "{key} should not be sensitive");
     }
-    assert_eq!(redact(r#"{"tokenAddress":"0xabc","shipping":"x"}"#), r#"{"tokenAddress":"0xabc","shipping":"x"}"#);
+    assert_eq!(
+        redact(r#"{"tokenAddress":"0xabc","shipping":"x"}"#),
+        r#"{"tokenAddress":"0xabc","shipping":"x"}"#
+    );
 }
 
 #[test]
@@ -142,7 +186,13 @@ fn addresses_and_numbers_are_masked() {
     assert_eq!(redact("release libstatus@0.1.0"), "release libstatus@0.1.0");
     assert_eq!(redact("from 192.168.1.20:8080"), "from ***:8080");
     assert_eq!(redact("v 1.2.300.4"), "v 1.2.300.4");
-    for v6 in ["2001:db8:85a3::8a2e:370:7334", "::1", "fe80::1ff:fe23:4567:890a", "2001:0db8:0000:0000:0000:ff00:0042:8329", "::ffff:10.0.0.1"] {
+    for v6 in [
+        "2001:db8:85a3::8a2e:370:7334",
+        "::1",
+        "fe80::1ff:fe23:4567:890a",
+        "2001:0db8:0000:0000:0000:ff00:0042:8329",
+        "::ffff:10.0.0.1",
+    ] {
         assert_eq!(redact(&format!("ip {v6} x")), "ip *** x", "{v6}");
     }
     assert_eq!(redact("mac 00:1A:2b:3c:4D:5e and 00-1a-2b-3c-4d-5e"), "mac *** and ***");
@@ -154,7 +204,13 @@ fn addresses_and_numbers_are_masked() {
     assert_eq!(redact("visa 4222222222222"), "visa ***");
     assert_eq!(redact("iban DE89370400440532013000 ok"), "iban *** ok");
     // Ordinary numbers stay.
-    for keep in ["took 1234 ms", "ts 1732760000000", "v 0.1.0", "12:30:45", "a uuid 550e8400-e29b-41d4-a716-446655440000"] {
+    for keep in [
+        "took 1234 ms",
+        "ts 1732760000000",
+        "v 0.1.0",
+        "12:30:45",
+        "a uuid 550e8400-e29b-41d4-a716-446655440000",
+    ] {
         assert_eq!(redact(keep), keep);
     }
 }
@@ -258,7 +314,20 @@ fn edge_cases_neither_panic_nor_loop() {
 
 #[test]
 fn huge_inputs_finish() {
-    for unit in ["/home/", r#""password":""#, "a", "\\", "\"", "1 ", "::", "ab:", "abandon ", "x@", "//a", "-----BEGIN KEY-----"] {
+    for unit in [
+        "/home/",
+        r#""password":""#,
+        "a",
+        "\\",
+        "\"",
+        "1 ",
+        "::",
+        "ab:",
+        "abandon ",
+        "x@",
+        "//a",
+        "-----BEGIN KEY-----",
+    ] {
         let text = unit.repeat((1 << 20) / unit.len());
         let start = std::time::Instant::now();
         let _ = redact(&text);
@@ -296,8 +365,24 @@ mod property {
 
     /// Sensitive keys as hosts spell them.
     const KEYS: &[&str] = &[
-        "password", "newPassword", "mnemonic", "privateKey", "private_key", "passphrase", "pin", "PIN", "apiKey",
-        "secret", "authToken", "auth", "seed", "sessionId", "cookie", "keyUid", "infuraToken", "sentryDSN",
+        "password",
+        "newPassword",
+        "mnemonic",
+        "privateKey",
+        "private_key",
+        "passphrase",
+        "pin",
+        "PIN",
+        "apiKey",
+        "secret",
+        "authToken",
+        "auth",
+        "seed",
+        "sessionId",
+        "cookie",
+        "keyUid",
+        "infuraToken",
+        "sentryDSN",
     ];
 
     fn core() -> impl Strategy<Value = String> {
@@ -339,7 +424,17 @@ mod property {
             .iter()
             .rev()
             .enumerate()
-            .map(|(n, &d)| if n % 2 == 0 { if d * 2 > 9 { d * 2 - 9 } else { d * 2 } } else { d })
+            .map(|(n, &d)| {
+                if n % 2 == 0 {
+                    if d * 2 > 9 {
+                        d * 2 - 9
+                    } else {
+                        d * 2
+                    }
+                } else {
+                    d
+                }
+            })
             .sum();
         digits.push((10 - sum % 10) % 10);
     }
@@ -352,9 +447,12 @@ mod property {
             .prop_flat_map(|w| (Just(w), prop_oneof![Just(12usize), Just(15), Just(18), Just(21), Just(24)]));
         prop_oneof![
             (key.clone(), core()).prop_map(|(k, c)| (format!(r#"{{"{k}":"{c}"}}"#), vec![c])),
-            (key.clone(), core(), core()).prop_map(|(k, a, b)| (format!(r#"{{"{k}":"{a}\"{b}"}}"#), vec![a, b])),
-            (key.clone(), 10_000_000u64..u64::MAX).prop_map(|(k, n)| (format!(r#"{{"{k}":{n}}}"#), vec![n.to_string()])),
-            (key.clone(), core(), core()).prop_map(|(k, a, b)| (format!(r#"{{"{k}":["{a}",{{"x":"{b}"}}]}}"#), vec![a, b])),
+            (key.clone(), core(), core())
+                .prop_map(|(k, a, b)| (format!(r#"{{"{k}":"{a}\"{b}"}}"#), vec![a, b])),
+            (key.clone(), 10_000_000u64..u64::MAX)
+                .prop_map(|(k, n)| (format!(r#"{{"{k}":{n}}}"#), vec![n.to_string()])),
+            (key.clone(), core(), core())
+                .prop_map(|(k, a, b)| (format!(r#"{{"{k}":["{a}",{{"x":"{b}"}}]}}"#), vec![a, b])),
             (key.clone(), core()).prop_map(|(k, c)| (format!(r#"{{"{k}":{{"hex":"{c}","n":1}}}}"#), vec![c])),
             (key.clone(), core()).prop_map(|(k, c)| {
                 // The key's first letter as a \u escape.
@@ -375,8 +473,12 @@ mod property {
                 let pairs = w[..n].windows(2).map(|p| format!("{} {}", p[0], p[1])).collect();
                 (phrase, pairs)
             }),
-            (hex(64), any::<bool>()).prop_map(|(h, prefix)| (if prefix { format!("0x{h}") } else { h.clone() }, vec![h])),
-            core().prop_map(|c| (format!("-----BEGIN EC PRIVATE KEY-----\n{c}\n{c}==\n-----END EC PRIVATE KEY-----"), vec![c])),
+            (hex(64), any::<bool>())
+                .prop_map(|(h, prefix)| (if prefix { format!("0x{h}") } else { h.clone() }, vec![h])),
+            core().prop_map(|c| (
+                format!("-----BEGIN EC PRIVATE KEY-----\n{c}\n{c}==\n-----END EC PRIVATE KEY-----"),
+                vec![c]
+            )),
             core().prop_map(|c| (format!("Bearer {c}.{c}"), vec![c])),
             (core(), core()).prop_map(|(u, p)| (format!("https://{u}:{p}@example.org/path"), vec![u, p])),
             core().prop_map(|c| (format!("{c}@mail.example.com"), vec![c])),
@@ -409,7 +511,12 @@ mod property {
                 luhn_complete(&mut card);
                 let digits: String = card.iter().map(|x| x.to_string()).collect();
                 let text = if spaced {
-                    digits.as_bytes().chunks(4).map(|c| std::str::from_utf8(c).unwrap()).collect::<Vec<_>>().join(" ")
+                    digits
+                        .as_bytes()
+                        .chunks(4)
+                        .map(|c| std::str::from_utf8(c).unwrap())
+                        .collect::<Vec<_>>()
+                        .join(" ")
                 } else {
                     digits.clone()
                 };

@@ -70,7 +70,8 @@ impl Scrubber {
         let was_cut = head.len() < text.len();
         let head = self.needles(head);
         let chars = head.chars().count();
-        let keep_chars = if was_cut { max_chars.min(chars.saturating_sub(CUT_MARGIN_CHARS)) } else { max_chars };
+        let keep_chars =
+            if was_cut { max_chars.min(chars.saturating_sub(CUT_MARGIN_CHARS)) } else { max_chars };
         let keep = truncate_chars(&head, keep_chars).len();
         let dropped = keep < head.len();
         let mut out = redact_prefix(&head, keep);
@@ -328,7 +329,11 @@ mod tests {
     }
 
     fn scrubber_with(host: &str, home: &str) -> Scrubber {
-        Scrubber { secrets: vec![DSN.to_owned()], homes: vec![home.to_owned()], host_name: Some(host.to_owned()) }
+        Scrubber {
+            secrets: vec![DSN.to_owned()],
+            homes: vec![home.to_owned()],
+            host_name: Some(host.to_owned()),
+        }
     }
 
     #[test]
