@@ -954,6 +954,11 @@ fn is_phrase_separator(c: u8) -> bool {
     c.is_ascii_whitespace() || matches!(c, b',' | b'"' | b'\'' | b'\\' | b'[' | b']')
 }
 
+/// Whether `b[i]` is the letter of a `\n`, `\r` or `\t` escape.
+fn escaped_space(b: &[u8], i: usize) -> bool {
+    i > 0 && b[i - 1] == b'\\' && matches!(b[i], b'n' | b'r' | b't')
+}
+
 fn is_bip39_word(word: &[u8]) -> bool {
     if !(3..=8).contains(&word.len()) {
         return false;
@@ -981,14 +986,18 @@ fn mnemonics(b: &[u8], spans: &mut Vec<Span>) {
             i += 1;
             continue;
         }
-        let s = i;
+        let mut s = i;
         while i < b.len() && b[i].is_ascii_alphabetic() {
             i += 1;
         }
-        let clean_edges =
-            (s == 0 || is_phrase_separator(b[s - 1])) && (i == b.len() || is_phrase_separator(b[i]));
+        // `abandon\nability` in Debug-formatted text: `\n` separates.
+        if escaped_space(b, s) && i > s + 1 {
+            s += 1;
+        }
+        let clean_edges = (s == 0 || is_phrase_separator(b[s - 1]) || escaped_space(b, s - 1))
+            && (i == b.len() || is_phrase_separator(b[i]));
         if clean_edges && is_bip39_word(&b[s..i]) {
-            if count > 0 && b[run_end..s].iter().all(|&c| is_phrase_separator(c)) {
+            if count > 0 && (run_end..s).all(|g| is_phrase_separator(b[g]) || escaped_space(b, g)) {
                 count += 1;
             } else {
                 close(spans, run_start, run_end, count);

@@ -152,6 +152,7 @@ fn recovery_phrases_are_masked() {
     assert_gone(&twelve.join(", "), "abandon");
     assert_gone(&format!("{:?}", twelve), "abandon");
     assert_gone(&twelve.join("\n  "), "ability");
+    assert_gone(&format!("{:?}", twelve.join("\n")), "ability");
     // Eleven list words are a sentence, not a phrase.
     let eleven = twelve[..11].join(" ");
     assert_eq!(redact(&eleven), eleven);
@@ -468,11 +469,13 @@ mod property {
                 };
                 (text, vec![c])
             }),
-            words.prop_map(|(w, n)| {
-                let phrase = w[..n].join(" ");
-                let pairs = w[..n].windows(2).map(|p| format!("{} {}", p[0], p[1])).collect();
-                (phrase, pairs)
-            }),
+            (words, proptest::sample::select(&[" ", ", ", "\n", "  ", "\t"][..])).prop_map(
+                |((w, n), sep)| {
+                    let phrase = w[..n].join(sep);
+                    let pairs = w[..n].windows(2).map(|p| format!("{}{sep}{}", p[0], p[1])).collect();
+                    (phrase, pairs)
+                }
+            ),
             (hex(64), any::<bool>())
                 .prop_map(|(h, prefix)| (if prefix { format!("0x{h}") } else { h.clone() }, vec![h])),
             core().prop_map(|c| (
@@ -577,7 +580,11 @@ mod property {
             text.push_str(&after);
             let out = redact(&text);
             for core in &cores {
-                prop_assert!(!out.contains(core.as_str()), "{:?} survived:\n in: {:?}\nout: {:?}", core, text, out);
+                // As planted, and as escaping (JSON, Debug) writes it.
+                let escaped = core.escape_debug().to_string();
+                for form in [core.as_str(), escaped.as_str()] {
+                    prop_assert!(!out.contains(form), "{:?} survived:\n in: {:?}\nout: {:?}", form, text, out);
+                }
             }
         }
 
