@@ -257,9 +257,15 @@ fn sensitive(key: &[u8], scratch: &mut Vec<u8>) -> bool {
     }
     scratch.clear();
     scratch.extend(key.iter().filter(|c| c.is_ascii_alphanumeric()).map(u8::to_ascii_lowercase));
-    // ASCII only, so this cannot fail.
-    let normalized = std::str::from_utf8(scratch).unwrap_or_default();
-    if SENSITIVE_KEY_PARTS.iter().any(|part| normalized.contains(part)) {
+    // A naive search beats `str::contains` here: keys are short, and a
+    // searcher's set-up per part and word would cost more than the search.
+    let hit = (0..scratch.len()).any(|i| {
+        let rest = &scratch[i..];
+        SENSITIVE_KEY_PARTS
+            .iter()
+            .any(|part| part.as_bytes()[0] == rest[0] && rest.starts_with(part.as_bytes()))
+    });
+    if hit {
         return true;
     }
     let mut last: &[u8] = &[];
@@ -319,6 +325,8 @@ fn key_values(b: &[u8], spans: &mut Vec<Span>) {
             continue;
         }
         i = end;
+        // Cheap test first: most words are followed by no `:` or `=`.
+        let Some((value, quoted, level)) = separator_after(b, end) else { continue };
         let mut is_sensitive = sensitive(&key, &mut scratch);
         // `\npin: 1234` inside a Debug-escaped string: the word after `\n` is `pin`.
         if !is_sensitive
@@ -329,9 +337,7 @@ fn key_values(b: &[u8], spans: &mut Vec<Span>) {
             is_sensitive = sensitive(&key[1..], &mut scratch);
         }
         if is_sensitive {
-            if let Some(next) = mask_value(b, end, spans) {
-                i = next;
-            }
+            i = mask_value(b, value, quoted, level, spans);
         }
     }
 }
@@ -347,10 +353,11 @@ fn skip_space(b: &[u8], mut i: usize) -> usize {
     }
 }
 
-/// The key ending at `end` is sensitive: finds its separator and masks the
-/// value after it. Returns where scanning goes on, or `None` when no value
-/// follows (the key was a word in a sentence, an array item...).
-fn mask_value(b: &[u8], end: usize, spans: &mut Vec<Span>) -> Option<usize> {
+/// What follows a key ending at `end`: its closing quote (when quoted, and
+/// how deeply escaped), then `:`, `=`, `=>` or `==`. Returns where the value
+/// starts, or `None` when no value follows (a word in a sentence, an array
+/// item...).
+fn separator_after(b: &[u8], end: usize) -> Option<(usize, bool, usize)> {
     // How the key was quoted: `"`, `\"`, `\\\"`..., `'`, or not at all. A key
     // inside a string (`"note":"pin: 1234"`) is not quoted itself; the closing
     // quote decides (`"gifs/api-key":` opens before the part that matched).
@@ -372,9 +379,15 @@ fn mask_value(b: &[u8], end: usize, spans: &mut Vec<Span>) -> Option<usize> {
         }
         _ => return None,
     }
+    Some((j, quoted, level))
+}
+
+/// Masks the value of a sensitive key, which starts at `j` (after the
+/// separator). Returns where scanning goes on.
+fn mask_value(b: &[u8], j: usize, quoted: bool, level: usize, spans: &mut Vec<Span>) -> usize {
     let v = skip_space(b, j);
     if v >= b.len() {
-        return Some(v);
+        return v;
     }
     let k = b[v..].iter().take_while(|&&c| c == b'\\').count();
     match b.get(v + k) {
@@ -383,11 +396,11 @@ fn mask_value(b: &[u8], end: usize, spans: &mut Vec<Span>) -> Option<usize> {
             match closing_quote(b, open, q, k) {
                 Some(close) => {
                     push(spans, open, close - k, MASK);
-                    Some(close + 1)
+                    close + 1
                 }
                 None => {
                     push(spans, open, b.len(), MASK);
-                    Some(b.len())
+                    b.len()
                 }
             }
         }
@@ -395,18 +408,18 @@ fn mask_value(b: &[u8], end: usize, spans: &mut Vec<Span>) -> Option<usize> {
             let close = closing_bracket(b, v, level);
             let end = close.map_or(b.len(), |c| c + 1);
             push(spans, v, end, if quoted { quoted_mask(level) } else { MASK });
-            Some(end)
+            end
         }
         _ => {
             if k == 0 && b[v..].starts_with(b"null") && !b.get(v + 4).is_some_and(|&c| is_word(c)) {
-                return Some(v + 4);
+                return v + 4;
             }
             let mut e = v;
             while e < b.len() && !ends_bare_value(b[e]) {
                 e += 1;
             }
             if e == v {
-                return Some(v);
+                return v;
             }
             // `Authorization: Basic xyz`: the scheme, then the credentials.
             let word = &b[v..e];
@@ -427,7 +440,7 @@ fn mask_value(b: &[u8], end: usize, spans: &mut Vec<Span>) -> Option<usize> {
                 }
             }
             push(spans, v, e, if quoted { quoted_mask(level) } else { MASK });
-            Some(e)
+            e
         }
     }
 }
