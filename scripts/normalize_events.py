@@ -12,6 +12,15 @@ gzip-compressed files are decompressed first.
 
 Every event goes through sentry_relay.processing.StoreNormalizer(project_id=1).normalize_event(),
 i.e. what Sentry does before storing it. Any entry in the result's `errors` or `_meta` is a problem.
+
+Every event also goes through Relay's own PII rules (sentry_relay.pii_strip_event with the built-in
+@ip @email @userpath @bearer @pemkey @creditcard @iban @imei @mac @urlauth rules, PII_RULES below),
+as an outside oracle for the library's redaction: anything those rules would still remove or
+replace is a problem. Relay applies `$string` rules only to the fields its schema marks as PII
+(not to tags, culprit, exception types or frame fields), so every string of the event is copied,
+under its path, into `extra` of a probe event, which the rules do reach. A few fields are
+identifiers the SDK generates or addresses of code, never user data, and are left out of the probe
+(PII_EXEMPT, each with its reason); one rule misreads Rust symbols (PII_EXEMPT_RULES).
 Exit status: 0 all events clean, 1 a problem (printed) or no event found (unless --allow-empty),
 2 usage error.
 
@@ -22,12 +31,50 @@ from __future__ import annotations
 
 import argparse
 import gzip
+from fnmatch import fnmatchcase
 import json
 import os
 import sys
 from typing import Any, Iterator
 
 CHECKED_ITEM_TYPES = ("event", "transaction")
+
+PII_RULES = [
+    "@ip:replace",
+    "@email:replace",
+    "@userpath:replace",
+    "@bearer:replace",
+    "@pemkey:replace",
+    "@creditcard:filter",
+    "@iban:filter",
+    "@imei:replace",
+    "@mac:replace",
+    "@urlauth:replace",
+]
+
+# Paths (fnmatch patterns over the dotted path of a string in the event) that are not user data.
+PII_EXEMPT = {
+    "event_id": "a random UUID the SDK draws per event",
+    "contexts.trace.trace_id": "random, fresh per event (see scrub.rs)",
+    "contexts.trace.span_id": "random, fresh per event",
+    "timestamp": "the time of the event",
+    "start_timestamp": "the time of the event",
+    "debug_meta.images.*.debug_id": "the build id of libstatus.so, the same for every user",
+    "debug_meta.images.*.code_id": "the build id of libstatus.so, the same for every user",
+    "debug_meta.images.*.image_addr": "a load address of code",
+    "debug_meta.images.*.image_vmaddr": "a load address of code",
+    "*.frames.*.instruction_addr": "an address of code",
+    "*.frames.*.symbol_addr": "an address of code",
+    "*.frames.*.image_addr": "an address of code",
+}
+
+# (path pattern, rule) pairs where a rule misreads a field that is not user data.
+PII_EXEMPT_RULES = {
+    ("*.frames.*.function", "@ip:replace"): (
+        "a Rust symbol of the library's own code, the same for every user: the `}}::{{` of closure "
+        "names (`spawn_unchecked::{{closure}}::{{closure}}`) reads as the IPv6 address `::`"
+    ),
+}
 
 _normalizer = None
 
@@ -52,7 +99,48 @@ def normalize(event: dict) -> tuple[dict | None, list[str]]:
         problems.append("errors: " + json.dumps(err, sort_keys=True))
     for path, meta in _flatten_meta(result.get("_meta") or {}):
         problems.append(f"_meta {path or '(root)'}: " + json.dumps(meta, sort_keys=True))
+    problems.extend(pii_leftovers(event))
     return result, problems
+
+
+def _strings(value: Any, path: str = "") -> Iterator[tuple[str, str]]:
+    """Every string leaf of a JSON value, with its dotted path (keys of objects included)."""
+    if isinstance(value, str):
+        yield path, value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            sub = f"{path}.{key}" if path else str(key)
+            yield f"{sub}.(key)", str(key)
+            yield from _strings(item, sub)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _strings(item, f"{path}.{index}" if path else str(index))
+
+
+def _exempt(path: str) -> bool:
+    return any(fnmatchcase(path, pattern) for pattern in PII_EXEMPT)
+
+
+def pii_leftovers(event: dict) -> list[str]:
+    """What Relay's PII rules would still remove from the event's strings, as text; [] when nothing."""
+    import sentry_relay
+
+    probe = {path: text for path, text in _strings(event) if not _exempt(path)}
+    try:
+        result = sentry_relay.pii_strip_event({"applications": {"$string": PII_RULES}}, {"extra": probe})
+    except Exception as e:
+        return [f"sentry-relay pii_strip_event failed: {type(e).__name__}: {e}"]
+    problems = []
+    for path, meta in _flatten_meta(((result.get("_meta") or {}).get("extra")) or {}):
+        # The meta path is `<event path>` (one key of the probe: dots inside it are not nesting).
+        text = probe.get(path, "")
+        for rule, *_ in (meta.get("rem") or []) if isinstance(meta, dict) else []:
+            if any(r == rule and fnmatchcase(path, p) for p, r in PII_EXEMPT_RULES):
+                continue
+            problems.append(f"pii {path}: {rule} would still scrub {text[:200]!r}")
+        if not (isinstance(meta, dict) and meta.get("rem")):
+            problems.append(f"pii {path}: " + json.dumps(meta, sort_keys=True))
+    return problems
 
 
 def _flatten_meta(meta: Any, path: str = "") -> Iterator[tuple[str, Any]]:

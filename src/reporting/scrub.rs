@@ -10,10 +10,16 @@ use std::borrow::Cow;
 
 use sentry::protocol::{Context, DebugImage, Event, Frame, Stacktrace, TraceContext, Value};
 
-use crate::redact::{redact, MASK};
+use crate::redact::{redact, redact_prefix, MASK};
 
 /// The longest exception value kept (Sentry itself trims longer ones).
 pub const MAX_VALUE_CHARS: usize = 8 * 1024;
+
+/// How far past a bound text is scrubbed before it is cut at the bound: longer
+/// than any secret [`redact`] recognises only whole (a 24-word phrase, a key,
+/// an address...). Secrets it masks from their start to the end of the text
+/// (an unterminated JSON string, a PEM block, a bearer token) need no margin.
+pub const CUT_MARGIN_CHARS: usize = 1024;
 
 /// What must not appear in an event, learned at `InitializeApplication`.
 #[derive(Clone, Default)]
@@ -38,32 +44,51 @@ impl Scrubber {
             }
         }
         secrets.retain(|s| s.len() >= 4);
-        // The user's home (on Android, the app's data directory). Build-machine
-        // homes are covered by `mask_home_prefixes` and `relative_source_path`.
+        // The user's home (on Android, the app's data directory). Other homes
+        // (`/home/<user>`...) are `redact`'s, build paths `relative_source_path`'s.
         let mut homes: Vec<String> = std::env::var("HOME").ok().into_iter().collect();
         homes.retain(|h| h.len() > 1 && h != "/");
         let host_name = host_name().filter(|h| h.len() >= 3);
         Self { secrets, homes, host_name }
     }
 
-    /// Scrubs any text that leaves in an event: sensitive JSON values, secrets,
-    /// the host name and home directories.
+    /// Scrubs any text that leaves in an event: the DSN, the host name and the
+    /// home directory of this machine (known needles, each replaced in one
+    /// linear pass), then everything [`redact`] finds.
     pub fn text(&self, text: &str) -> String {
-        let mut out = redact(text);
-        for secret in &self.secrets {
-            if out.contains(secret.as_str()) {
-                out = out.replace(secret.as_str(), MASK);
-            }
+        redact(&self.needles(text))
+    }
+
+    /// [`Self::text`] for a value kept to `max_chars`, cut **before** it is
+    /// scrubbed: only `max_chars + CUT_MARGIN_CHARS` characters are scrubbed,
+    /// however long the text. Secrets are recognised in all of them, but
+    /// nothing of the last [`CUT_MARGIN_CHARS`] is kept when the text was cut,
+    /// so a secret that the first cut split (and that may no longer be
+    /// recognisable) never shows.
+    pub fn bounded_text(&self, text: &str, max_chars: usize) -> String {
+        let head = truncate_chars(text, max_chars + CUT_MARGIN_CHARS);
+        let was_cut = head.len() < text.len();
+        let head = self.needles(head);
+        let chars = head.chars().count();
+        let keep_chars =
+            if was_cut { max_chars.min(chars.saturating_sub(CUT_MARGIN_CHARS)) } else { max_chars };
+        let keep = truncate_chars(&head, keep_chars).len();
+        let dropped = keep < head.len();
+        let mut out = redact_prefix(&head, keep);
+        if dropped || out.chars().count() > max_chars {
+            out = truncate_chars(&out, max_chars).to_owned();
+            out.push('…');
         }
-        for home in &self.homes {
-            if out.contains(home.as_str()) {
-                out = out.replace(home.as_str(), "~");
-            }
-        }
-        out = mask_home_prefixes(&out);
-        if let Some(host) = &self.host_name {
-            if out.contains(host.as_str()) {
-                out = out.replace(host.as_str(), MASK);
+        out
+    }
+
+    /// The DSN and its keys, the host name and the home directory replaced.
+    fn needles<'a>(&self, text: &'a str) -> Cow<'a, str> {
+        let mut out = Cow::Borrowed(text);
+        let masked = self.secrets.iter().chain(self.host_name.iter()).map(|s| (s.as_str(), MASK));
+        for (needle, with) in masked.chain(self.homes.iter().map(|h| (h.as_str(), "~"))) {
+            if out.contains(needle) {
+                out = Cow::Owned(out.replace(needle, with));
             }
         }
         out
@@ -91,7 +116,7 @@ impl Scrubber {
         }
         for exception in event.exception.values.iter_mut() {
             if let Some(value) = exception.value.take() {
-                exception.value = Some(truncate(self.text(&value), MAX_VALUE_CHARS));
+                exception.value = Some(self.bounded_text(&value, MAX_VALUE_CHARS));
             }
             if let Some(stacktrace) = exception.stacktrace.as_mut() {
                 self.stacktrace(stacktrace);
@@ -190,30 +215,12 @@ fn file_name(path: &str) -> &str {
     path.rsplit(['/', '\\']).next().unwrap_or(path)
 }
 
-/// `/home/<user>/`, `/Users/<user>/` and `/root/` become `~/`, whoever's home it is.
-fn mask_home_prefixes(text: &str) -> String {
-    let mut out = text.to_owned();
-    for prefix in ["/home/", "/Users/"] {
-        while let Some(start) = out.find(prefix) {
-            let after = start + prefix.len();
-            let end = out[after..]
-                .find(|c: char| c == '/' || c.is_whitespace() || c == '"' || c == '\'')
-                .map_or(out.len(), |i| after + i);
-            out.replace_range(start..end, "~");
-        }
+/// The first `max_chars` characters of `text`.
+fn truncate_chars(text: &str, max_chars: usize) -> &str {
+    match text.char_indices().nth(max_chars) {
+        Some((idx, _)) => &text[..idx],
+        None => text,
     }
-    if out.contains("/root/") {
-        out = out.replace("/root/", "~/");
-    }
-    out
-}
-
-fn truncate(mut text: String, max_chars: usize) -> String {
-    if let Some((idx, _)) = text.char_indices().nth(max_chars) {
-        text.truncate(idx);
-        text.push('…');
-    }
-    text
 }
 
 fn host_name() -> Option<String> {
@@ -319,5 +326,84 @@ mod tests {
         let frame = &a.exception.values[0].stacktrace.as_ref().unwrap().frames[0];
         assert!(frame.abs_path.is_none());
         assert_eq!(frame.filename.as_deref(), Some("mod.rs"));
+    }
+
+    fn scrubber_with(host: &str, home: &str) -> Scrubber {
+        Scrubber {
+            secrets: vec![DSN.to_owned()],
+            homes: vec![home.to_owned()],
+            host_name: Some(host.to_owned()),
+        }
+    }
+
+    #[test]
+    fn host_name_and_home_are_masked_and_the_rest_of_a_path_kept() {
+        let s = scrubber_with("alices-laptop", "/opt/alice");
+        let out = s.text("on alices-laptop at /opt/alice/data/x.db and /home/bob/src/lib.rs:3");
+        assert_eq!(out, "on *** at ~/data/x.db and ~/src/lib.rs:3");
+        // The machine's real host name, as `Scrubber::new` reads it.
+        if let Some(host) = host_name().filter(|h| h.len() >= 3) {
+            let out = Scrubber::new(None).text(&format!("panic on {host}!"));
+            assert!(!out.contains(&host), "{out}");
+        }
+    }
+
+    #[test]
+    fn the_dsn_is_masked_before_its_parts_are_touched() {
+        let s = Scrubber::new(Some(DSN));
+        let out = s.text(&format!("posting to {DSN}/api/ failed"));
+        assert_eq!(out, "posting to ***/api/ failed");
+    }
+
+    #[test]
+    fn strings_nested_in_extra_and_tags_are_scrubbed() {
+        let s = scrubber_with("alices-laptop", "/opt/alice");
+        let mut extra = Map::new();
+        extra.insert(
+            "request".into(),
+            serde_json::json!({"list": [{"deep": "mail alice@example.com"}, "host alices-laptop"], "n": 1}),
+        );
+        let mut event = Event { extra, ..Default::default() };
+        event.tags.insert("note".into(), "from 10.0.0.7 at /home/alice/x".into());
+        let event = s.event(event);
+        let json = serde_json::to_string(&event).unwrap();
+        for needle in ["alice@example.com", "alices-laptop", "10.0.0.7", "/home/alice"] {
+            assert!(!json.contains(needle), "{needle} leaked: {json}");
+        }
+        assert_eq!(event.extra["request"]["list"][0]["deep"], "mail ***");
+        assert_eq!(event.extra["request"]["n"], 1);
+        assert_eq!(event.tags["note"], "from *** at ~/x");
+    }
+
+    #[test]
+    fn the_value_is_cut_to_its_bound_and_a_secret_across_the_bound_leaks_no_prefix() {
+        let s = Scrubber::new(None);
+        let key = "4c0883a69102937d6231471b5dbb6204fe5129617082792ae468d01a3f362318";
+        // The key crosses the 8 KiB bound.
+        let text = format!("{}{key} tail", "x".repeat(MAX_VALUE_CHARS - 20));
+        let out = s.bounded_text(&text, MAX_VALUE_CHARS);
+        assert!(out.chars().count() <= MAX_VALUE_CHARS + 1);
+        assert!(out.ends_with("***…"), "the key is masked whole: {}", &out[out.len() - 20..]);
+        assert!(!out.contains(&key[..20]), "a prefix of the key leaked");
+        // A 24-word phrase across the bound.
+        let phrase = "abandon ability able about above absent absorb abstract absurd abuse access accident \
+                      account accuse achieve acid acoustic acquire across act action actor actress actual";
+        let text = format!("{} {phrase} {}", "x".repeat(MAX_VALUE_CHARS - 50), "y".repeat(5000));
+        let out = s.bounded_text(&text, MAX_VALUE_CHARS);
+        assert!(!out.contains("abandon ability"), "{}", &out[out.len() - 80..]);
+        // A secret that the first cut (bound + margin) splits, after text that
+        // scrubbing shrinks: its prefix must not slide under the bound.
+        let paths = "/home/someone-long-name ".repeat((MAX_VALUE_CHARS + CUT_MARGIN_CHARS - 40) / 24);
+        let pad = MAX_VALUE_CHARS + CUT_MARGIN_CHARS - 32 - paths.chars().count();
+        let text = format!("{paths}{}{key}", " ".repeat(pad));
+        let out = s.bounded_text(&text, MAX_VALUE_CHARS);
+        assert!(!out.contains(&key[..16]), "a prefix of a key cut by the first cut leaked");
+        // Short values are kept whole; 1 MiB costs only the bound.
+        assert_eq!(s.bounded_text("short /home/bob/x", MAX_VALUE_CHARS), "short ~/x");
+        let huge = "/home/".repeat(1 << 18);
+        let start = std::time::Instant::now();
+        let out = s.bounded_text(&huge, MAX_VALUE_CHARS);
+        assert!(out.chars().count() <= MAX_VALUE_CHARS + 1);
+        assert!(start.elapsed() < std::time::Duration::from_secs(5));
     }
 }

@@ -10,7 +10,7 @@ import urllib.request
 import uuid
 
 from conftest import exception_value
-from normalize_events import check_paths, events_from_bytes, normalize
+from normalize_events import check_paths, events_from_bytes, normalize, pii_leftovers
 
 
 def hand_made_event(value, **extra):
@@ -76,3 +76,29 @@ def test_envelope_payload_with_newlines_and_attachments():
     events = events_from_bytes(data, "e")
     assert [label for label, _ in events] == ["e[item 1: event]"]
     assert events[0][1] == ev
+
+
+def test_pii_oracle_finds_what_relay_would_scrub_in_any_string():
+    good = hand_made_event("called `Option::unwrap()` on a `None` value at ~/src/x.rs from ***")
+    good["exception"]["values"][0]["stacktrace"] = {"frames": [
+        {"function": "std::thread::spawn_unchecked::{{closure}}::{{closure}}", "filename": "src/api/mod.rs",
+         "instruction_addr": "0x7f0012345678"}]}
+    good["debug_meta"] = {"images": [{"type": "elf", "code_file": "libstatus.so",
+                                      "debug_id": "0e9b6a4c-1a2b-3c4d-5e6f-001122334455", "image_addr": "0x7f0000000000"}]}
+    assert pii_leftovers(good) == []
+    assert normalize(good)[1] == []
+    for where, text in [("value", "mail alice@example.com"), ("value", "at /home/alice/x"),
+                        ("value", "from 10.1.2.3"), ("value", "Authorization: Bearer abc"),
+                        ("tag", "card 4111 1111 1111 1111"), ("tag", "https://u:p@h.example/"),
+                        ("frame", "/Users/bob/x.rs"), ("extra", "mac 00:1a:2b:3c:4d:5e")]:
+        bad = hand_made_event("fine")
+        if where == "value":
+            bad["exception"]["values"][0]["value"] = text
+        elif where == "tag":
+            bad["tags"]["note"] = text
+        elif where == "frame":
+            bad["exception"]["values"][0]["stacktrace"] = {"frames": [{"filename": text}]}
+        else:
+            bad["extra"] = {"nested": [{"deep": text}]}
+        problems = normalize(bad)[1]
+        assert any(p.startswith("pii ") for p in problems), (where, text, problems)

@@ -1,0 +1,227 @@
+//! Secrets in a panic message, as a host meets them: through the built
+//! `libstatus.so`, with the logs on and a loopback receiver. None may show in
+//! the error answer, the event on the wire, the outbox file, `status.log`,
+//! `api.log` or stderr.
+
+mod support;
+
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use serde_json::json;
+use support::{data_dir, lib, set_environment, Receiver, Reply};
+
+const CHILD: &str = "LIBSTATUS_REDACTION_CHILD";
+const PHRASE: &str = "abandon ability able about above absent absorb abstract absurd abuse access accident \
+                      account accuse achieve acid acoustic acquire across act action actor actress actual";
+const KEY_HEX: &str = "4c0883a69102937d6231471b5dbb6204fe5129617082792ae468d01a3f362318";
+
+/// The panic message (every shape the redactor knows) and the substrings of
+/// it that must not come out anywhere.
+fn message_and_secrets() -> (String, Vec<&'static str>) {
+    let request = json!({
+        "password": "Hunter2pw",
+        "pin": 73914825,
+        "mnemonic": ["zebra", "Wordsalad7"],
+        "privateKey": {"hex": "Objhexval9"},
+        "keyUid": "0xKeyuid5ecret",
+        "note": "ok",
+    })
+    .to_string();
+    let escaped_quote = r#"{"password":"Esc\"aped9q"}"#;
+    let message = format!(
+        "request {request}\n\
+         debug {debug:?}\n\
+         quote {escaped_quote}\n\
+         unicode {{\"pass\\u0077ord\":\"Unicodepw8\"}}\n\
+         text password=Textpw77 and secret: Colonpw66 and token = \"Quotedtok5\"\n\
+         p1 {PHRASE}\n\
+         keys {KEY_HEX} 0x{KEY_HEX}\n\
+         -----BEGIN PRIVATE KEY-----\nPemBody11\n-----END PRIVATE KEY-----\n\
+         auth Authorization: Bearer Beartok44.x\n\
+         url https://urluser3:Urlpass3@example.org/x\n\
+         mail mailuser9@example.com ip 192.168.77.31 and 2001:db8:85a3::8a2e:370:7334 mac 00:1a:2b:3c:4d:5e\n\
+         imei 490154203237518 card 4111 1111 1111 1111 iban DE89370400440532013000\n\
+         paths /home/homeuser7/x /Users/macuser7/y C:\\Users\\winuser7\\z /data/user/0/im.appname7.ethereum/files \
+         /data/data/im.appname8.ethereum/db /var/mobile/Containers/Data/Application/UUID7-AAAA/Documents \
+         /storage/emulated/0/Download",
+        debug = r#"{"password":"Debugpw55","pin":"1357"}"#,
+    );
+    let secrets = vec![
+        "Hunter2pw",
+        "73914825",
+        "Wordsalad7",
+        "Objhexval9",
+        "Keyuid5ecret",
+        "Debugpw55",
+        "Esc\\\"aped9q",
+        "aped9q",
+        "Unicodepw8",
+        "Textpw77",
+        "Colonpw66",
+        "Quotedtok5",
+        "abandon ability",
+        "actress actual",
+        &KEY_HEX[..32],
+        "PemBody11",
+        "Beartok44",
+        "urluser3",
+        "Urlpass3",
+        "mailuser9",
+        "192.168.77.31",
+        "2001:db8:85a3",
+        "00:1a:2b:3c:4d:5e",
+        "490154203237518",
+        "4111 1111 1111 1111",
+        "DE89370400440532013000",
+        "homeuser7",
+        "macuser7",
+        "winuser7",
+        "appname7",
+        "appname8",
+        "UUID7",
+        "emulated/0",
+    ];
+    (message, secrets)
+}
+
+fn assert_clean(what: &str, text: &str, secrets: &[&str]) {
+    for secret in secrets {
+        assert!(!text.contains(secret), "{secret:?} leaked into {what}:\n{text}");
+    }
+}
+
+fn read_dir_text(dir: &Path, suffix: &str) -> Vec<(String, String)> {
+    let mut files: Vec<(String, String)> = std::fs::read_dir(dir)
+        .map(|d| {
+            d.flatten()
+                .filter(|e| e.file_name().to_string_lossy().ends_with(suffix))
+                .map(|e| {
+                    let bytes = std::fs::read(e.path()).unwrap_or_default();
+                    (e.path().display().to_string(), String::from_utf8_lossy(&bytes).into_owned())
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    files.sort();
+    files
+}
+
+/// Runs in the child process: the host's side of the scenario.
+fn scenario() {
+    let (message, secrets) = message_and_secrets();
+    let receiver = Receiver::start();
+    // The request is recorded, never answered: the report stays in the outbox
+    // where this test can read it.
+    receiver.set_default(Reply::Hang);
+    set_environment("ci-main");
+    let dir = data_dir();
+    let logs = dir.path().join("logs");
+    let answer = lib().init(json!({
+        "dataDir": dir.path(), "sentryDSN": receiver.dsn(), "logDir": logs,
+        "logEnabled": true, "logLevel": "debug", "apiLoggingEnabled": true, "logToStderr": true,
+    }));
+    assert_eq!(answer["panicReporting"]["active"], false, "{answer}");
+    lib().opt_in(true);
+
+    let raw = lib().call("IntendedPanic", &message);
+    let v = support::assert_error(&raw, "panic");
+    assert_clean("the error answer", &raw, &secrets);
+    // The rest of the message is still there for whoever debugs it.
+    let error = v["error"].as_str().unwrap();
+    for kept in ["request", "\"note\":\"ok\"", "p1 ***", "~/x", "<app>/files", "<storage>/Download"] {
+        assert!(error.contains(kept), "{kept:?} was lost: {error}");
+    }
+
+    assert_eq!(receiver.wait_for_requests(1, Duration::from_secs(20)), 1, "the event did not arrive");
+    let received = receiver.received();
+    let body = String::from_utf8_lossy(&received[0].body).into_owned();
+    assert!(received[0].event().is_some(), "{body}");
+    assert_clean("the event on the wire", &body, &secrets);
+    let value = received[0].event().unwrap()["exception"]["values"][0]["value"].as_str().unwrap().to_owned();
+    assert!(value.contains("p1 ***"), "{value}");
+
+    let outbox = read_dir_text(&dir.path().join("panic-reports"), ".envelope");
+    assert_eq!(outbox.len(), 1, "the report waits in the outbox: {outbox:?}");
+    for (path, text) in &outbox {
+        assert_clean(path, text, &secrets);
+    }
+
+    lib().call_int("FlushPanicReports", 0);
+    let status = std::fs::read_to_string(logs.join("status.log")).unwrap();
+    assert!(status.contains("panic in API call IntendedPanic"), "{status}");
+    assert_clean("status.log", &status, &secrets);
+    let api = std::fs::read_to_string(logs.join("api.log")).unwrap();
+    assert!(api.contains("IntendedPanic"), "{api}");
+    assert_clean("api.log", &api, &secrets);
+}
+
+/// Runs the scenario in a child process and returns its stderr.
+fn run_child(test_name: &str) -> String {
+    let output = Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", test_name, "--nocapture", "--test-threads=1", "--include-ignored"])
+        .env(CHILD, "1")
+        .env("LIBSTATUS_ISOLATED", "1")
+        .output()
+        .expect("run the host in a child process");
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert!(output.status.success() && stdout.contains("1 passed"), "the host failed:\n{stdout}\n{stderr}");
+    stderr
+}
+
+/// The lines of stderr that the library wrote (its log records, which start
+/// with a date), apart from what Rust's default panic hook printed.
+fn library_records(stderr: &str) -> String {
+    let mut out = String::new();
+    let mut ours = false;
+    for line in stderr.lines() {
+        let starts_record = line.len() > 10 && line.as_bytes()[4] == b'-' && line.as_bytes()[7] == b'-';
+        if starts_record {
+            ours = true;
+        } else if line.starts_with("thread '") && line.contains("panicked at") {
+            ours = false;
+        }
+        if ours {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    out
+}
+
+#[test]
+fn secrets_in_a_panic_message_show_nowhere() {
+    if std::env::var_os(CHILD).is_some() {
+        scenario();
+        return;
+    }
+    if !support::isolated() {
+        return;
+    }
+    let stderr = run_child("secrets_in_a_panic_message_show_nowhere");
+    let ours = library_records(&stderr);
+    assert!(ours.contains("panic in API call IntendedPanic"), "no log record on stderr:\n{stderr}");
+    let (_, secrets) = message_and_secrets();
+    assert_clean("the library's stderr records", &ours, &secrets);
+}
+
+/// All of stderr, including what Rust's default panic hook prints: the library
+/// chains to the hook that was there before it, and std's default hook prints
+/// the raw panic message. Ignored until the library stops chaining to std's
+/// default printer (work on another branch); run it with `--ignored`.
+#[test]
+#[ignore = "std's default panic hook, chained by the library, prints the raw message to stderr"]
+fn stderr_holds_no_secret_at_all() {
+    if std::env::var_os(CHILD).is_some() {
+        scenario();
+        return;
+    }
+    if !support::isolated() {
+        return;
+    }
+    let stderr = run_child("stderr_holds_no_secret_at_all");
+    let (_, secrets) = message_and_secrets();
+    assert_clean("stderr", &stderr, &secrets);
+}
