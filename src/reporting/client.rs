@@ -21,10 +21,10 @@ pub fn build(
     config: &Arc<ReportingConfig>,
     dsn: Dsn,
     consent: Arc<AtomicBool>,
+    scrubber: Scrubber,
     outbox: Arc<Outbox>,
 ) -> Arc<sentry::Client> {
     let gate_config = config.clone();
-    let scrubber = Scrubber::new(config.dsn.as_ref().map(|d| d.expose().as_str()));
     let mut options = ClientOptions::default();
     options.dsn = Some(dsn);
     options.release = Some(config.release.clone().into());

@@ -42,6 +42,7 @@ pub use self::event::INTENDED_PANIC_TYPE;
 use self::limiter::StormLimiter;
 pub use self::limiter::EVENTS_PER_WINDOW;
 pub use self::pipeline::{on_caught_panic, Origin};
+use self::scrub::Scrubber;
 pub use self::thread::{spawn_supervised, spawn_thread};
 use crate::outbox::{Outbox, OutboxLimits, Target};
 use crate::panics;
@@ -65,6 +66,10 @@ struct Session {
     dsn: Option<Dsn>,
     outbox: Arc<Outbox>,
     client: Option<Arc<sentry::Client>>,
+    /// What must not leave the process under this configuration (its DSN,
+    /// the host name, the home folder, every secret shape): for the events,
+    /// and for the message a caught panic answers and logs.
+    scrubber: Scrubber,
     /// The user's opt-in for this session's dataDir. Written only under the
     /// consent lock (by [`commit`] and [`apply_consent`]), so it always says
     /// what the consent owner says.
@@ -155,8 +160,11 @@ pub fn commit(prepared: Prepared, consent: bool) -> PanicReportingStatus {
         }
     }
     let consent = Arc::new(AtomicBool::new(consent));
-    let client = dsn.as_ref().map(|dsn| client::build(&config, dsn.clone(), consent.clone(), outbox.clone()));
-    let session = Arc::new(Session { config, dsn, outbox: outbox.clone(), client, consent });
+    let scrubber = Scrubber::new(config.dsn.as_ref().map(|d| d.expose().as_str()));
+    let client = dsn
+        .as_ref()
+        .map(|dsn| client::build(&config, dsn.clone(), consent.clone(), scrubber.clone(), outbox.clone()));
+    let session = Arc::new(Session { config, dsn, outbox: outbox.clone(), client, scrubber, consent });
     let previous = SESSION.write().replace(session.clone());
     match previous {
         Some(previous) if !Arc::ptr_eq(&previous.outbox, &outbox) => previous.outbox.close(),

@@ -33,7 +33,14 @@ impl std::fmt::Display for Origin<'_> {
 /// (with sensitive values masked).
 pub fn on_caught_panic(payload: &(dyn Any + Send), origin: Origin<'_>) -> String {
     let mut record = panics::take_record(payload);
-    let answer = redact(&record.message);
+    // One snapshot of the session: its configuration, its consent and its
+    // scrubber go together, whatever an init on another thread switches meanwhile.
+    let session = session();
+    // What the host gets back and the logs hold: scrubbed as the event will be.
+    let answer = match &session {
+        Some(session) => session.scrubber.text(&record.message),
+        None => redact(&record.message),
+    };
     if fork::in_forked_child() {
         return answer; // nothing of the parent's (logs, outbox) is ours to touch
     }
@@ -45,9 +52,6 @@ pub fn on_caught_panic(payload: &(dyn Any + Send), origin: Origin<'_>) -> String
         log::debug!("panic in {origin} (storm control: not reported): {answer}");
         return answer;
     };
-    // One snapshot of the session: its configuration and its consent go
-    // together, whatever an init on another thread switches meanwhile.
-    let session = session();
     let reportable = session.as_ref().filter(|s| s.client.is_some() && s.gate().is_ok());
     // Symbolication is the costly part: only for an event or a log line.
     if reportable.is_none() && !log::log_enabled!(log::Level::Error) {
