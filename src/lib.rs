@@ -31,6 +31,7 @@ pub mod guard;
 #[cfg(feature = "jni")]
 pub mod jni;
 pub mod logging;
+pub mod outbox;
 pub mod panics;
 pub mod redact;
 pub mod reporting;

@@ -1,0 +1,3 @@
+//! The outbox: store, sender and delivery policy.
+
+pub mod policy;
