@@ -384,12 +384,13 @@ impl Sim<'_> {
             return false;
         }
         let now = self.instant(t);
+        // A flush skips the budget too (it sends at most the outbox's bound).
         if let Err(next) = self.devices[d as usize].budget.take(&policy, now) {
             if !flushing {
                 let next = self.ms_of(next).max(t + 1);
                 self.wake(next, d);
+                return false;
             }
-            return false;
         }
         let (status, rate_limits) = self.serve(t);
         let wall = self.wall_base + Duration::from_millis(t);
@@ -488,8 +489,8 @@ impl Sim<'_> {
                 }
                 Kind::Quit => {
                     // The app calls FlushPanicReports at quit: one pass that
-                    // skips our backoff and the initial delay, not the
-                    // server's waits or the budget; stops at the first failure.
+                    // skips our backoff, the initial delay and the budget,
+                    // not the server's waits; stops at the first failure.
                     while self.send(t, d, true) {}
                     let dev = &mut self.devices[d as usize];
                     dev.clock += t - dev.run_since;

@@ -22,12 +22,14 @@
 //! - **Initial delay**: the first send after `InitializeApplication` waits a
 //!   random time up to [`INITIAL_DELAY_MAX`] (a fleet launched by the same
 //!   push, update or recovery does not send in the same second);
-//!   `FlushPanicReports` skips it, as it skips our backoff (never the server's).
+//!   `FlushPanicReports` skips it, as it skips our backoff and the budget
+//!   (never the server's waits).
 //! - **Send budget**: at most [`BUDGET_PER_MINUTE`] envelopes a minute per
 //!   client sustained, and never more than [`BUDGET_BURST`] +
 //!   [`BUDGET_PER_MINUTE`] in any minute (a token bucket), whatever its
 //!   backlog (storm control is per site: 5 a minute from each of 256 sites
-//!   could otherwise be 1,280).
+//!   could otherwise be 1,280). A `FlushPanicReports` sends what is pending
+//!   (at most the outbox's bound) without waiting for the budget.
 //! - **Bounds**: the outbox keeps at most [`Bounds::max_items`] reports and
 //!   [`Bounds::max_bytes`] bytes; past that the oldest go first ([`evictions`]).
 //!

@@ -4,11 +4,10 @@
 //! answered for good. Reports survive crashes, kills, offline periods and slow
 //! servers; the host's thread never touches the network.
 //!
-//! - Delivery: 2xx deletes; 413 and other 4xx (but 429) delete (a permanent
-//!   rejection, logged); network errors and 5xx keep the file and back off
-//!   exponentially ([`BACKOFF_START`] doubling to [`BACKOFF_MAX`]); 429 and
-//!   `X-Sentry-Rate-Limits` keep the file and wait as long as the server says
-//!   ([`DEFAULT_RETRY_AFTER`] when a 429 does not say).
+//! - Delivery: what a response means, every wait, the initial delay and the
+//!   send budget are the pure policy of [`crate::outbox::policy`] (the fleet
+//!   simulation runs the same code). Redirects are not followed (a 3xx is a
+//!   retryable failure).
 //! - Bounds: at most [`OutboxLimits::max_items`] files and
 //!   [`OutboxLimits::max_bytes`] bytes; past that the oldest go first and are
 //!   counted in [`Outbox::take_dropped`].
@@ -28,15 +27,15 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use parking_lot::{Condvar, Mutex};
 
+use crate::outbox::policy::{self, Backoff, Budget, Classified, Headers, Policy, Verdict, Wait};
+pub use crate::outbox::policy::{BACKOFF_MAX, BACKOFF_START, DEFAULT_RETRY_AFTER};
+
 /// The folder under `dataDir`.
 pub const DIR_NAME: &str = "panic-reports";
 const LOCK_FILE: &str = ".lock";
 const SUFFIX: &str = ".envelope";
 /// Sentry's own limit for one event item.
 pub const MAX_ENVELOPE_BYTES: usize = 1024 * 1024;
-pub const BACKOFF_START: Duration = Duration::from_secs(1);
-pub const BACKOFF_MAX: Duration = Duration::from_secs(300);
-pub const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(60);
 /// How long one HTTP request may take before it counts as a network error.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -79,25 +78,14 @@ impl std::fmt::Display for OpenError {
     }
 }
 
-/// What the server's answer means for the file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
-    /// 2xx: delivered, delete.
-    Delivered,
-    /// A permanent 4xx: delete, never retry.
-    Rejected(u16),
-    /// Keep the file. `server_wait` is what the server asked for (429 or rate
-    /// limits); `None` means our own backoff (network error, 5xx).
-    Retry { server_wait: Option<Duration> },
-}
-
 #[derive(Debug, Default)]
 struct State {
     /// Files on disk, as of the last change.
     pending: usize,
     /// Bumped by every purge: a sender that saw an older epoch sends nothing.
     epoch: u64,
-    /// Evicted by the bounds and not yet reported.
+    /// Panics whose reports the bounds evicted (with the counts those reports
+    /// carried), not yet reported.
     dropped: u64,
     /// Something changed: a new file, a flush, a consent or config change.
     kicked: bool,
@@ -105,9 +93,15 @@ struct State {
     skip_backoff: bool,
     /// The gate was closed at the sender's last look.
     blocked: bool,
-    /// Our backoff after a network error or 5xx.
-    backoff: Duration,
+    /// Our backoff after a network error, 3xx or 5xx.
+    backoff: Backoff,
     retry_at: Option<Instant>,
+    /// No send before this (the random initial delay; a flush skips it).
+    initial_until: Option<Instant>,
+    /// The send budget, and when it next allows a send.
+    budget: Budget,
+    budget_until: Option<Instant>,
+    rng: policy::Rng,
     /// What the server asked for (429, X-Sentry-Rate-Limits).
     server_retry_at: Option<Instant>,
     closed: bool,
@@ -154,13 +148,21 @@ impl Outbox {
             // A guest in the host's process: the host's proxy variables do not
             // redirect crash reports.
             .proxy(None)
+            // A redirect would re-send the report as a GET without a body,
+            // maybe to another host: a 3xx is a retryable failure instead.
+            .max_redirects(0)
+            .max_redirects_will_error(false)
             .user_agent(concat!("libstatus/", env!("CARGO_PKG_VERSION")))
             .build()
             .into();
         let outbox = Self {
             dir,
             limits,
-            state: Mutex::new(State { backoff: BACKOFF_START, ..State::default() }),
+            state: Mutex::new({
+                let mut rng = policy::Rng::new();
+                let initial = Policy::default().initial_delay(&mut rng);
+                State { initial_until: Some(policy::after(Instant::now(), initial)), rng, ..State::default() }
+            }),
             changed: Condvar::new(),
             agent,
             _lock: lock,
@@ -193,15 +195,15 @@ impl Outbox {
         tmp.persist(self.dir.join(next_file_name())).map_err(|e| e.error)?;
         sync_dir(&self.dir);
         let mut files = self.files();
-        let mut total: u64 = files.iter().map(|(_, len)| len).sum();
+        let sizes: Vec<u64> = files.iter().map(|(_, len)| *len).collect();
+        let bounds = policy::Bounds { max_items: self.limits.max_items, max_bytes: self.limits.max_bytes };
         let mut evicted = 0;
-        while files.len() > self.limits.max_items.max(1) || (total > self.limits.max_bytes && files.len() > 1)
-        {
-            let (oldest, len) = files.remove(0);
+        for (oldest, _) in files.drain(..policy::evictions(&sizes, bounds)) {
+            // The evicted report stood for the panics it counted, too.
+            let carried = carried_panics(&oldest);
             if fs::remove_file(&oldest).is_ok() {
-                evicted += 1;
+                evicted += 1 + carried;
             }
-            total -= len;
         }
         state.dropped += evicted;
         state.pending = files.len();
@@ -230,7 +232,7 @@ impl Outbox {
         state.pending = self.files().len();
         state.dropped = 0;
         state.retry_at = None;
-        state.backoff = BACKOFF_START;
+        state.backoff.reset();
         self.changed.notify_all();
         deleted
     }
@@ -297,16 +299,28 @@ impl Outbox {
 
     fn not_before(&self, state: &State) -> Instant {
         let now = Instant::now();
-        let ours = if state.skip_backoff { None } else { state.retry_at };
-        [ours, state.server_retry_at].into_iter().flatten().max().unwrap_or(now)
+        // A flush skips our backoff, the initial delay and the budget (the
+        // host asks for delivery now, of at most the outbox's bound), never
+        // the server's waits.
+        let ours = if state.skip_backoff {
+            [None; 3]
+        } else {
+            [state.retry_at, state.initial_until, state.budget_until]
+        };
+        ours.into_iter().chain([state.server_retry_at]).flatten().max().unwrap_or(now)
     }
 
     /// One pass over the files, oldest first, until one must wait.
     fn send_pending(&self, target: &dyn Fn() -> Option<Target>) {
         for (path, _) in self.files() {
             let epoch = {
-                let state = self.state.lock();
+                let mut state = self.state.lock();
                 if state.closed || self.not_before(&state) > Instant::now() {
+                    break;
+                }
+                // The send budget: a backlog goes out at a bounded pace.
+                state.budget_until = state.budget.take(&Policy::default(), Instant::now()).err();
+                if state.budget_until.is_some() && !state.skip_backoff {
                     break;
                 }
                 state.epoch
@@ -321,33 +335,41 @@ impl Outbox {
             if self.state.lock().epoch != epoch {
                 break;
             }
-            let outcome = self.post(&target, &body);
+            let Classified { verdict, rate_limit } = self.post(&target, &body);
             let mut state = self.state.lock();
-            match outcome {
-                Outcome::Delivered | Outcome::Rejected(_) => {
-                    if let Outcome::Rejected(status) = outcome {
+            let state = &mut *state;
+            let policy = Policy::default();
+            if let Some(limit) = rate_limit {
+                // Rate limits apply to later requests, whatever this status.
+                let wait = policy.server_wait(limit, &mut state.rng);
+                state.server_retry_at = Some(policy::after(Instant::now(), wait));
+            }
+            match verdict {
+                Verdict::Delivered | Verdict::Rejected(_) => {
+                    if let Verdict::Rejected(status) = verdict {
                         log::warn!("panic report rejected by the server with HTTP {status}; deleted");
                     }
                     if state.epoch == epoch {
                         let _ = fs::remove_file(&path);
                     }
-                    state.backoff = BACKOFF_START;
+                    state.backoff.reset();
                     state.retry_at = None;
                 }
-                Outcome::Retry { server_wait: Some(wait) } => {
+                Verdict::Retry(Wait::Server(wait)) => {
+                    let wait = policy.server_wait(wait, &mut state.rng);
                     log::info!("panic report delivery deferred by the server for {wait:?}");
-                    state.server_retry_at = Some(Instant::now() + wait);
+                    state.server_retry_at = Some(policy::after(Instant::now(), wait));
                 }
-                Outcome::Retry { server_wait: None } => {
-                    log::info!("panic report delivery failed; retrying in {:?}", state.backoff);
-                    state.retry_at = Some(Instant::now() + state.backoff);
-                    state.backoff = (state.backoff * 2).min(BACKOFF_MAX);
+                Verdict::Retry(Wait::Backoff) => {
+                    let wait = state.backoff.next(&policy, &mut state.rng);
+                    log::info!("panic report delivery failed; retrying in {wait:?}");
+                    state.retry_at = Some(policy::after(Instant::now(), wait));
                     state.skip_backoff = false;
                 }
             }
             state.pending = self.files().len();
             self.changed.notify_all();
-            if matches!(outcome, Outcome::Retry { .. }) {
+            if matches!(verdict, Verdict::Retry(_)) {
                 break;
             }
         }
@@ -359,7 +381,7 @@ impl Outbox {
         self.changed.notify_all();
     }
 
-    fn post(&self, target: &Target, body: &[u8]) -> Outcome {
+    fn post(&self, target: &Target, body: &[u8]) -> Classified {
         let response = self
             .agent
             .post(&target.url)
@@ -369,11 +391,19 @@ impl Outbox {
         match response {
             Ok(response) => {
                 let header = |name: &str| response.headers().get(name).and_then(|v| v.to_str().ok());
-                classify(response.status().as_u16(), header("retry-after"), header("x-sentry-rate-limits"))
+                let status = response.status().as_u16();
+                if (300..400).contains(&status) {
+                    log::warn!("panic report delivery: the server redirected (HTTP {status}), not followed; fix the DSN");
+                }
+                let headers = Headers {
+                    retry_after: header("retry-after"),
+                    rate_limits: header("x-sentry-rate-limits"),
+                };
+                policy::classify(status, headers, SystemTime::now())
             }
             Err(e) => {
                 log::debug!("panic report delivery: {e}");
-                Outcome::Retry { server_wait: None }
+                policy::classify(0, Headers::default(), SystemTime::now())
             }
         }
     }
@@ -398,45 +428,19 @@ impl Outbox {
     }
 }
 
-/// Decides what a server's answer means. Rate limits on a 2xx still apply to
-/// the next requests, which the caller learns through `Retry` only when the
-/// current envelope itself was refused.
-pub fn classify(status: u16, retry_after: Option<&str>, rate_limits: Option<&str>) -> Outcome {
-    let limited = rate_limits.and_then(parse_rate_limits);
-    match status {
-        200..=299 => Outcome::Delivered,
-        429 => Outcome::Retry {
-            server_wait: Some(
-                limited.or_else(|| retry_after.and_then(parse_retry_after)).unwrap_or(DEFAULT_RETRY_AFTER),
-            ),
-        },
-        400..=499 => Outcome::Rejected(status),
-        _ => match limited {
-            Some(wait) => Outcome::Retry { server_wait: Some(wait) },
-            None => Outcome::Retry { server_wait: None },
-        },
-    }
-}
-
-fn parse_retry_after(value: &str) -> Option<Duration> {
-    value.trim().parse::<f64>().ok().filter(|s| s.is_finite() && *s >= 0.0).map(Duration::from_secs_f64)
-}
-
-/// `X-Sentry-Rate-Limits: 60:error;transaction:key, 2700:default:organization`:
-/// the longest wait among the limits that apply to error events (an empty
-/// category list means every category).
-pub fn parse_rate_limits(value: &str) -> Option<Duration> {
-    value
-        .split(',')
-        .filter_map(|limit| {
-            let mut parts = limit.trim().split(':');
-            let wait = parse_retry_after(parts.next()?)?;
-            let categories = parts.next().unwrap_or("");
-            let applies = categories.is_empty()
-                || categories.split(';').any(|c| matches!(c.trim(), "error" | "default"));
-            applies.then_some(wait)
+/// The panics an envelope counts besides its own (storm control's and the
+/// bounds' counters in its `extra`), so that evicting it loses no count.
+fn carried_panics(path: &Path) -> u64 {
+    let Ok(body) = fs::read(path) else { return 0 };
+    let text = String::from_utf8_lossy(&body[..body.len().min(MAX_ENVELOPE_BYTES)]);
+    ["libstatus.suppressed_since_last", "libstatus.suppressed_other_sites", "libstatus.dropped_reports"]
+        .iter()
+        .filter_map(|key| {
+            let at = text.find(&format!("\"{key}\":"))? + key.len() + 3;
+            let digits: String = text[at..].trim_start().chars().take_while(char::is_ascii_digit).collect();
+            digits.parse::<u64>().ok()
         })
-        .max()
+        .fold(0u64, u64::saturating_add)
 }
 
 /// Unique names that sort by age, across processes.
@@ -459,35 +463,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn classify_follows_the_sentry_rules() {
-        assert_eq!(classify(200, None, None), Outcome::Delivered);
-        assert_eq!(classify(202, None, None), Outcome::Delivered);
-        assert_eq!(classify(413, Some("5"), None), Outcome::Rejected(413));
-        assert_eq!(classify(400, None, None), Outcome::Rejected(400));
-        assert_eq!(classify(403, None, None), Outcome::Rejected(403));
-        assert_eq!(
-            classify(429, Some("7"), None),
-            Outcome::Retry { server_wait: Some(Duration::from_secs(7)) }
-        );
-        assert_eq!(classify(429, None, None), Outcome::Retry { server_wait: Some(DEFAULT_RETRY_AFTER) });
-        assert_eq!(
-            classify(429, Some("7"), Some("30:error:key")),
-            Outcome::Retry { server_wait: Some(Duration::from_secs(30)) }
-        );
-        assert_eq!(classify(500, None, None), Outcome::Retry { server_wait: None });
-        assert_eq!(classify(503, Some("3"), None), Outcome::Retry { server_wait: None });
-    }
-
-    #[test]
-    fn rate_limit_header_parsing() {
-        assert_eq!(parse_rate_limits("60:error;transaction:key"), Some(Duration::from_secs(60)));
-        assert_eq!(parse_rate_limits("60:transaction:key, 10::organization"), Some(Duration::from_secs(10)));
-        assert_eq!(parse_rate_limits("60:transaction:key"), None);
-        assert_eq!(parse_rate_limits("5:default:org, 9:error:key"), Some(Duration::from_secs(9)));
-        assert_eq!(parse_rate_limits("garbage"), None);
-    }
-
-    #[test]
     fn store_bounds_and_purge() {
         let dir = tempfile::tempdir().unwrap();
         let outbox = Outbox::open(dir.path(), OutboxLimits { max_items: 3, max_bytes: 1 << 20 }).unwrap();
@@ -501,6 +476,17 @@ mod tests {
         assert_eq!(kept, ["envelope 2", "envelope 3", "envelope 4"], "the oldest go first");
         assert_eq!(outbox.purge(), 3);
         assert_eq!(outbox.pending(), 0);
+    }
+
+    #[test]
+    fn evicting_a_report_keeps_the_counts_it_carried() {
+        let dir = tempfile::tempdir().unwrap();
+        let outbox = Outbox::open(dir.path(), OutboxLimits { max_items: 1, max_bytes: 1 << 20 }).unwrap();
+        outbox
+            .store(br#"{"extra":{"libstatus.suppressed_since_last":7,"libstatus.dropped_reports": 2}}"#)
+            .unwrap();
+        outbox.store(b"newer").unwrap();
+        assert_eq!(outbox.take_dropped(), 10, "the evicted report, its 7 suppressed and its 2 dropped");
     }
 
     #[test]
