@@ -40,6 +40,9 @@ pub enum OutageKind {
     Refused,
     /// 503 without `Retry-After` (a proxy in front of a dead backend).
     Unavailable,
+    /// The edge (load balancer) stays up and answers 503 with a
+    /// `Retry-After` it draws per response, uniformly in `from..to` seconds.
+    EdgeRetryAfter { from: u32, to: u32 },
 }
 
 /// What the server does when it comes back.
@@ -47,10 +50,10 @@ pub enum OutageKind {
 pub enum Recovery {
     /// Nothing special: serve up to capacity, 503 above it.
     Plain,
-    /// Admission control at the edge: for `window`, requests above `admit`
-    /// per second get `429` with `X-Sentry-Rate-Limits: <R>::organization`,
-    /// R drawn by the server uniformly in 0..`spread` (cheap to answer: the
-    /// edge never reads the body).
+    /// Admission control at the edge: for `window`, requests above
+    /// `admit_factor` times the steady rate per second get `429` with
+    /// `X-Sentry-Rate-Limits: <R>::organization`, R drawn by the edge
+    /// uniformly in 0..`spread` (cheap: the edge never passes them on).
     Shed { admit_factor: f64, spread: Duration, window: Duration },
 }
 
@@ -182,9 +185,13 @@ pub struct Outcome {
     pub steady_rate: f64,
     /// The highest one-minute request rate after the recovery.
     pub peak_rate: f64,
+    /// The same, of requests that reached the backend (not answered at the
+    /// edge).
+    pub peak_backend_rate: f64,
     /// The highest one-second request count after the recovery.
     pub peak_second: u32,
-    /// Seconds after the recovery in which more requests came than capacity.
+    /// Seconds after the recovery in which more requests reached the backend
+    /// than its capacity (judged over 10-second windows).
     pub seconds_over_capacity: u32,
     /// Reports made before the recovery and still undelivered then.
     pub backlog: u64,
@@ -217,6 +224,8 @@ struct Sim<'a> {
     devices: Vec<Device>,
     per_second: Vec<u32>,
     admitted_second: Vec<u32>,
+    /// Requests that reached the backend (not answered by the edge).
+    backend_second: Vec<u32>,
     out: Outcome,
     backlog_left: u64,
     backlog_delivered: Vec<u64>,
@@ -332,37 +341,44 @@ impl Sim<'_> {
         self.wake(t.max(initial), d);
     }
 
-    /// The model server's answer to one request at `t`.
-    fn serve(&mut self, t: u64) -> (u16, Option<String>) {
+    /// The model server's answer to one request at `t`: the status, a
+    /// `Retry-After` and an `X-Sentry-Rate-Limits` value.
+    fn serve(&mut self, t: u64) -> (u16, Option<String>, Option<String>) {
         let second = (t / SECOND) as usize;
         if second >= self.per_second.len() {
             self.per_second.resize(second + 1, 0);
             self.admitted_second.resize(second + 1, 0);
+            self.backend_second.resize(second + 1, 0);
         }
         self.per_second[second] += 1;
         self.out.requests += 1;
         let start = Scenario::ms(self.s.outage_start);
         if (start..self.recovery).contains(&t) {
             return match self.s.outage_kind {
-                OutageKind::Refused => (0, None),
-                OutageKind::Unavailable => (503, None),
+                OutageKind::Refused => (0, None, None),
+                OutageKind::Unavailable => (503, None, None),
+                OutageKind::EdgeRetryAfter { from, to } => {
+                    let wait = self.rng.u32(from..=to.max(from));
+                    (503, Some(wait.to_string()), None)
+                }
             };
         }
         if let Recovery::Shed { admit_factor, spread, window } = self.s.recovery {
             let admit = (self.out.steady_rate.max(self.s.expected_rate()) * admit_factor).max(1.0);
             if t >= self.recovery
                 && t < self.recovery + Scenario::ms(window)
-                && f64::from(self.admitted_second[second]) >= admit
+                && f64::from(self.backend_second[second]) >= admit
             {
                 let wait = spread.as_secs_f64() * self.rng.f64();
-                return (429, Some(format!("{wait:.0}::organization:shed")));
+                return (429, None, Some(format!("{wait:.0}::organization:shed")));
             }
         }
+        self.backend_second[second] += 1;
         if f64::from(self.admitted_second[second]) >= self.capacity {
-            return (503, None);
+            return (503, None, None);
         }
         self.admitted_second[second] += 1;
-        (200, None)
+        (200, None, None)
     }
 
     /// One attempt of the device's sender (the real sender's loop, one step).
@@ -392,13 +408,10 @@ impl Sim<'_> {
                 return false;
             }
         }
-        let (status, rate_limits) = self.serve(t);
+        let (status, retry_after, rate_limits) = self.serve(t);
         let wall = self.wall_base + Duration::from_millis(t);
-        let c = policy::classify(
-            status,
-            Headers { retry_after: None, rate_limits: rate_limits.as_deref() },
-            wall,
-        );
+        let headers = Headers { retry_after: retry_after.as_deref(), rate_limits: rate_limits.as_deref() };
+        let c = policy::classify(status, headers, wall);
         let mut ok = false;
         if let Some(limit) = c.rate_limit {
             let wait = policy.server_wait(limit, &mut self.rng);
@@ -522,15 +535,24 @@ impl Sim<'_> {
         if self.per_second.len() < end {
             self.per_second.resize(end, 0);
         }
+        self.backend_second.resize(self.per_second.len(), 0);
         let rec_s = (self.recovery / SECOND) as usize;
         let after = self.per_second.get(rec_s..).unwrap_or(&[]);
+        let backend = self.backend_second.get(rec_s..).unwrap_or(&[]);
+        let peak_minute = |series: &[u32]| {
+            series
+                .chunks(60)
+                .map(|m| m.iter().map(|c| u64::from(*c)).sum::<u64>() as f64 / 60.0)
+                .fold(0.0, f64::max)
+        };
         self.out.peak_second = after.iter().copied().max().unwrap_or(0);
-        self.out.seconds_over_capacity =
-            after.iter().filter(|c| f64::from(**c) > self.capacity).count() as u32;
-        self.out.peak_rate = after
-            .chunks(60)
-            .map(|m| m.iter().map(|c| u64::from(*c)).sum::<u64>() as f64 / 60.0)
-            .fold(0.0, f64::max);
+        // A server queues a burst for a few seconds: capacity is judged over
+        // 10-second windows (each counted as 10 seconds over).
+        self.out.seconds_over_capacity = 10
+            * backend.chunks(10).filter(|c| f64::from(c.iter().sum::<u32>()) > 10.0 * self.capacity).count()
+                as u32;
+        self.out.peak_rate = peak_minute(after);
+        self.out.peak_backend_rate = peak_minute(backend);
         self.out.per_10s = self.per_second.chunks(10).map(|c| c.iter().sum()).collect();
         let mut drained = std::mem::take(&mut self.backlog_delivered);
         drained.sort_unstable();
@@ -556,6 +578,7 @@ pub fn simulate(s: &Scenario) -> Outcome {
         devices: (0..s.devices).map(|_| Device::new(&s.policy)).collect(),
         per_second: Vec::new(),
         admitted_second: Vec::new(),
+        backend_second: Vec::new(),
         out: Outcome { devices: s.devices, jitter: s.policy.jitter, capacity, ..Outcome::default() },
         backlog_left: 0,
         backlog_delivered: Vec::new(),
@@ -585,26 +608,27 @@ pub fn table(rows: &[(String, Outcome)]) -> String {
     let mut t = String::new();
     let _ = writeln!(
         t,
-        "| run | devices | steady req/s | capacity req/s | peak 1-min req/s after recovery | peak / steady | peak second | seconds over capacity | backlog | 99 % drained | all drained | longest wait while running | lost beyond bounds | evicted by bounds | storm-suppressed | requests | sim time |"
+        "| run | steady req/s | capacity req/s | peak req/s after recovery (x steady) | peak at the backend (x steady) | peak second | seconds over capacity | backlog | 99 % drained | all drained | longest wait while running | lost beyond bounds | evicted by bounds | storm-suppressed | requests | sim time |"
     );
-    let _ = writeln!(t, "|{}", "---|".repeat(17));
+    let _ = writeln!(t, "|{}", "---|".repeat(16));
     for (name, o) in rows {
-        let lost = o.undelivered + o.rejected;
+        let steady = o.steady_rate.max(1e-9);
         let _ = writeln!(
             t,
-            "| {name} | {} | {:.2} | {:.1} | {:.2} | {:.2} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {:.1}s |",
-            o.devices,
+            "| {name} | {:.2} | {:.1} | {:.1} ({:.1}x) | {:.1} ({:.1}x) | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {:.0}s |",
             o.steady_rate,
             o.capacity,
             o.peak_rate,
-            o.peak_rate / o.steady_rate.max(1e-9),
+            o.peak_rate / steady,
+            o.peak_backend_rate,
+            o.peak_backend_rate / steady,
             o.peak_second,
             o.seconds_over_capacity,
             o.backlog,
             fmt_duration(o.drain_99),
             fmt_duration(o.drain_all),
             fmt_duration(o.max_running_wait),
-            lost,
+            o.undelivered + o.rejected,
             o.evicted,
             o.suppressed,
             o.requests,
@@ -634,7 +658,7 @@ fn write_csv(path: &str, rows: &[(String, Outcome)]) -> std::io::Result<()> {
 fn usage() -> ! {
     eprintln!(
         "usage: fleet-sim [--devices N[,N...]] [--seed S] [--jitter on|off|both] [--backoff-max SECS]\n\
-         \x20                [--outage refused|503] [--recovery plain|shed] [--capacity REQ_PER_S]\n\
+         \x20                [--outage refused|503|edge] [--recovery plain|shed] [--capacity REQ_PER_S]\n\
          \x20                [--csv FILE]"
     );
     std::process::exit(2)
@@ -675,6 +699,7 @@ fn main() {
                 outage_kind = match value().as_str() {
                     "refused" => OutageKind::Refused,
                     "503" => OutageKind::Unavailable,
+                    "edge" => OutageKind::EdgeRetryAfter { from: 1800, to: 5400 },
                     _ => usage(),
                 }
             }
@@ -705,7 +730,7 @@ fn main() {
             s.outage_kind = outage_kind;
             s.recovery = recovery;
             s.capacity = capacity;
-            let name = format!("{} {}", if j { "jitter" } else { "no-jitter" }, n);
+            let name = format!("{n} {}", if j { "jitter" } else { "no jitter" });
             let o = simulate(&s);
             eprintln!("{name}: {} events in {:.1}s", o.events, o.wall.as_secs_f64());
             rows.push((name, o));
