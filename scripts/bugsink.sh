@@ -18,6 +18,8 @@ set -euo pipefail
 BUGSINK_VERSION=2.6.2
 SENTRY_RELAY_VERSION=0.10.1
 PYTEST_VERSION=9.2.0
+# sim/plot.py draws docs/scale.md's picture with it.
+MATPLOTLIB_VERSION=3.10.7
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="${VENV:-$ROOT/.venv}"
@@ -28,20 +30,21 @@ log() { echo "bugsink.sh: $*" >&2; }
 die() { log "$*"; exit 1; }
 
 venv_ok() {
-    [ -x "$PY" ] && "$PY" - "$BUGSINK_VERSION" "$SENTRY_RELAY_VERSION" "$PYTEST_VERSION" <<'EOF' 2>/dev/null
+    [ -x "$PY" ] && "$PY" - "$BUGSINK_VERSION" "$SENTRY_RELAY_VERSION" "$PYTEST_VERSION" "$MATPLOTLIB_VERSION" <<'EOF' 2>/dev/null
 import sys
 from importlib.metadata import version
-want = dict(zip(["bugsink", "sentry-relay", "pytest"], sys.argv[1:]))
+want = dict(zip(["bugsink", "sentry-relay", "pytest", "matplotlib"], sys.argv[1:]))
 sys.exit(0 if all(version(p) == v for p, v in want.items()) else 1)
 EOF
 }
 
 install() {
     if venv_ok; then return 0; fi
-    log "installing bugsink==$BUGSINK_VERSION sentry-relay==$SENTRY_RELAY_VERSION pytest==$PYTEST_VERSION into $VENV"
+    log "installing bugsink==$BUGSINK_VERSION sentry-relay==$SENTRY_RELAY_VERSION pytest==$PYTEST_VERSION matplotlib==$MATPLOTLIB_VERSION into $VENV"
     [ -x "$PY" ] || python3 -m venv "$VENV"
     "$PY" -m pip install --quiet --disable-pip-version-check \
-        "bugsink==$BUGSINK_VERSION" "sentry-relay==$SENTRY_RELAY_VERSION" "pytest==$PYTEST_VERSION"
+        "bugsink==$BUGSINK_VERSION" "sentry-relay==$SENTRY_RELAY_VERSION" "pytest==$PYTEST_VERSION" \
+        "matplotlib==$MATPLOTLIB_VERSION"
     venv_ok || die "venv $VENV still lacks the pinned packages after pip install"
 }
 

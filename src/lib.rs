@@ -42,3 +42,12 @@ pub(crate) mod outbox;
 pub mod panics;
 pub(crate) mod redact;
 pub mod reporting;
+
+/// The pure decision code (the delivery policy, storm control), for the fleet
+/// simulation (`sim/`, feature `sim`). Not part of the library's API.
+#[cfg(feature = "sim")]
+#[doc(hidden)]
+pub mod internals {
+    pub use crate::outbox::policy;
+    pub use crate::reporting::limiter;
+}

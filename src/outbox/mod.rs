@@ -74,7 +74,7 @@ struct Identity {
     ino: u64,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct State {
     /// Regular envelope files on disk, as of the last look.
     pending: usize,
@@ -88,9 +88,15 @@ struct State {
     skip_backoff: bool,
     /// The gate was closed at the sender's last look.
     blocked: bool,
-    /// Failures in a row (network errors, 3xx, 5xx) for our backoff.
-    failures: u32,
+    /// Our jittered backoff after network errors, 3xx and 5xx.
+    backoff: policy::Backoff,
     retry_at: Option<Instant>,
+    /// The random delay before the first send after an init (skipped by a
+    /// flush), so a fleet that starts at once does not send at once.
+    initial_until: Option<Instant>,
+    rng: policy::Rng,
+    /// The report being sent: never evicted meanwhile.
+    in_flight: Option<PathBuf>,
     /// What the server asked for (429, X-Sentry-Rate-Limits).
     server_retry_at: Option<Instant>,
     /// The outbox is not the current one: the sender stops.
@@ -111,9 +117,35 @@ pub struct Outbox {
     limits: OutboxLimits,
     state: Mutex<State>,
     changed: Condvar,
+    policy: policy::Policy,
     /// The sender's HTTP agent and its generation: replaced (and the old one
     /// shut down, closing any connection in flight) by an opt-out.
     link: Mutex<(u64, ureq::Agent)>,
+}
+
+impl State {
+    fn new() -> Self {
+        Self {
+            pending: 0,
+            epoch: 0,
+            dropped: 0,
+            kicked: false,
+            skip_backoff: false,
+            blocked: false,
+            backoff: policy::Backoff::default(),
+            retry_at: None,
+            initial_until: None,
+            rng: policy::Rng::new(),
+            in_flight: None,
+            server_retry_at: None,
+            closed: false,
+            sender_running: false,
+            embargoed: Vec::new(),
+            unsynced: Vec::new(),
+            folder: None,
+            lock: None,
+        }
+    }
 }
 
 static OPEN: Mutex<Vec<Weak<Outbox>>> = Mutex::new(Vec::new());
@@ -134,8 +166,9 @@ impl Outbox {
         let outbox = Arc::new(Outbox {
             dir: key,
             limits,
-            state: Mutex::new(State::default()),
+            state: Mutex::new(State::new()),
             changed: Condvar::new(),
+            policy: policy::Policy::default(),
             link: Mutex::new((0, sender::agent())),
         });
         outbox.reopen()?;
@@ -145,9 +178,12 @@ impl Outbox {
     }
 
     /// Makes this the current outbox again, checking its folder and lock.
+    /// Every init draws a new initial delay (see [`policy::Policy::initial_delay`]).
     fn reopen(&self) -> Result<(), OpenError> {
         let mut state = self.state.lock();
         self.ensure_folder(&mut state)?;
+        let delay = self.policy.initial_delay(&mut state.rng);
+        state.initial_until = Some(policy::after(Instant::now(), delay));
         state.closed = false;
         state.kicked = true;
         state.pending = self.files(&mut state).len();
@@ -173,7 +209,7 @@ impl Outbox {
         let mut state = self.state.lock();
         state.server_retry_at = None;
         state.retry_at = None;
-        state.failures = 0;
+        state.backoff.reset();
         state.kicked = true;
         self.changed.notify_all();
     }

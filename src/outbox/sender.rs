@@ -10,9 +10,9 @@
 
 use std::time::{Duration, Instant, SystemTime};
 
-use super::policy::{self, Outcome};
+use super::policy::{self, Classified, Headers, Verdict, Wait};
 use super::store::{remove_entry, MAX_ENVELOPE_BYTES};
-use super::{Outbox, REQUEST_TIMEOUT};
+use super::{Outbox, State, REQUEST_TIMEOUT};
 use crate::files;
 
 /// Where and how to deliver: built from the live DSN right before a request.
@@ -124,8 +124,10 @@ impl Outbox {
                 (link.clone(), target)
             };
             let ((generation, agent), target) = agent;
-            let verdict = post(&agent, &target, &body);
-            let failed = matches!(verdict.outcome, Outcome::Retry { server_wait: None });
+            self.state.lock().in_flight = Some(path.clone());
+            let classified = post(&agent, &target, &body);
+            self.state.lock().in_flight = None;
+            let failed = matches!(classified.verdict, Verdict::Retry(Wait::Backoff));
             if failed && self.link.lock().0 != generation {
                 // Cut off meanwhile (an opt-out, a new DSN): not the server's
                 // failure; look at the gate again.
@@ -135,35 +137,37 @@ impl Outbox {
             }
             let mut state = self.state.lock();
             let now = Instant::now();
-            if let Some(wait) = verdict.rate_limit {
-                state.server_retry_at = Some(now + wait);
+            if let Some(limit) = classified.rate_limit {
+                let wait = self.policy.server_wait(limit, &mut state.rng);
+                state.server_retry_at = Some(policy::after(now, wait));
             }
-            match verdict.outcome {
-                Outcome::Delivered | Outcome::Rejected(_) => {
-                    if let Outcome::Rejected(status) = verdict.outcome {
+            match classified.verdict {
+                Verdict::Delivered | Verdict::Rejected(_) => {
+                    if let Verdict::Rejected(status) = classified.verdict {
                         log::warn!("panic report rejected by the server with HTTP {status}; deleted");
                     }
                     if state.epoch == epoch {
                         let _ = std::fs::remove_file(&path);
                     }
-                    state.failures = 0;
+                    state.backoff.reset();
                     state.retry_at = None;
                 }
-                Outcome::Retry { server_wait: Some(wait) } => {
+                Verdict::Retry(Wait::Server(limit)) => {
+                    let wait = self.policy.server_wait(limit, &mut state.rng);
                     log::info!("panic report delivery deferred by the server for {wait:?}");
-                    state.server_retry_at = Some(now + wait);
+                    state.server_retry_at = Some(policy::after(now, wait));
                 }
-                Outcome::Retry { server_wait: None } => {
-                    state.failures = state.failures.saturating_add(1);
-                    let wait = policy::backoff(state.failures);
+                Verdict::Retry(Wait::Backoff) => {
+                    let State { backoff, rng, .. } = &mut *state;
+                    let wait = backoff.next(&self.policy, rng);
                     log::info!("panic report delivery failed; retrying in {wait:?}");
-                    state.retry_at = Some(now + wait);
+                    state.retry_at = Some(policy::after(now, wait));
                     state.skip_backoff = false;
                 }
             }
             state.pending = self.files(&mut state).len();
             self.changed.notify_all();
-            if matches!(verdict.outcome, Outcome::Retry { .. }) {
+            if matches!(classified.verdict, Verdict::Retry(_)) {
                 break;
             }
         }
@@ -176,14 +180,16 @@ impl Outbox {
     }
 }
 
-fn not_before(state: &super::State, now: Instant) -> Instant {
-    let ours = if state.skip_backoff { None } else { state.retry_at };
-    [ours, state.server_retry_at].into_iter().flatten().max().unwrap_or(now)
+/// When the next request may start: after our backoff and the initial delay
+/// (both skipped by a flush) and after the server's waits (never skipped).
+fn not_before(state: &State, now: Instant) -> Instant {
+    let ours = if state.skip_backoff { [None, None] } else { [state.retry_at, state.initial_until] };
+    ours.into_iter().chain([state.server_retry_at]).flatten().max().unwrap_or(now)
 }
 
 /// One envelope request. Errors are logged by kind only: their text may name
 /// the DSN's host.
-fn post(agent: &ureq::Agent, target: &Target, body: &[u8]) -> policy::Verdict {
+fn post(agent: &ureq::Agent, target: &Target, body: &[u8]) -> Classified {
     let response = agent
         .post(&target.url)
         .header("Content-Type", "application/x-sentry-envelope")
@@ -198,11 +204,14 @@ fn post(agent: &ureq::Agent, target: &Target, body: &[u8]) -> policy::Verdict {
                     "the Sentry server answered a redirect (HTTP {status}); redirects are not followed"
                 );
             }
-            policy::classify(status, header("retry-after"), header("x-sentry-rate-limits"), SystemTime::now())
+            let headers =
+                Headers { retry_after: header("retry-after"), rate_limits: header("x-sentry-rate-limits") };
+            policy::classify(status, headers, SystemTime::now())
         }
         Err(e) => {
             log::debug!("panic report delivery failed: {}", error_kind(&e));
-            policy::Verdict { outcome: Outcome::Retry { server_wait: None }, rate_limit: None }
+            // Status 0: a network failure, for the policy.
+            policy::classify(0, Headers::default(), SystemTime::now())
         }
     }
 }

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use super::{Identity, OpenError, Outbox, State};
+use super::{policy, Identity, OpenError, Outbox, State};
 use crate::files;
 
 /// The folder under `dataDir`.
@@ -96,19 +96,21 @@ impl Outbox {
         files::write_atomically(&path, envelope, TEMP_PREFIX, false)?;
         state.unsynced.push(path);
         let mut reports = self.files(&mut state);
-        let mut total: u64 = reports.iter().map(|(_, len)| len).sum();
-        let mut evicted = 0;
-        while reports.len() > self.limits.max_items.max(1)
-            || (total > self.limits.max_bytes && reports.len() > 1)
-        {
-            let (oldest, len) = reports.remove(0);
+        // The report being sent is not the outbox's to evict.
+        let in_flight = state.in_flight.clone();
+        reports.retain(|(p, _)| Some(p) != in_flight.as_ref());
+        let sizes: Vec<u64> = reports.iter().map(|(_, len)| *len).collect();
+        let bounds = policy::Bounds { max_items: self.limits.max_items, max_bytes: self.limits.max_bytes };
+        let evict = policy::evictions(&sizes, bounds);
+        for (oldest, _) in reports.drain(..evict) {
+            // The counts an evicted report carried are not lost: they ride
+            // on the next event with its own.
+            let carried = carried_panics(&oldest);
             if fs::remove_file(&oldest).is_ok() {
-                evicted += 1;
+                state.dropped += 1 + carried;
             }
-            total -= len;
         }
-        state.dropped += evicted;
-        state.pending = reports.len();
+        state.pending = reports.len() + usize::from(in_flight.is_some());
         state.kicked = true;
         self.changed.notify_all();
         Ok(())
@@ -153,7 +155,7 @@ impl Outbox {
         state.pending = self.files(&mut state).len();
         state.dropped = 0;
         state.retry_at = None;
-        state.failures = 0;
+        state.backoff.reset();
         self.changed.notify_all();
         deleted
     }
@@ -203,6 +205,22 @@ pub(super) fn remove_entry(path: &Path) {
         }
         Err(_) => {}
     }
+}
+
+/// The panics an envelope counted but did not report itself (the counters
+/// that ride on an event): an eviction passes them on. Reads a bounded,
+/// regular file only.
+fn carried_panics(path: &Path) -> u64 {
+    let Ok(files::Read::Bytes(body)) = files::read_regular(path, MAX_ENVELOPE_BYTES as u64) else { return 0 };
+    let text = String::from_utf8_lossy(&body);
+    ["libstatus.suppressed_since_last", "libstatus.suppressed_other_sites", "libstatus.dropped_reports"]
+        .iter()
+        .filter_map(|key| {
+            let at = text.find(&format!("\"{key}\":"))? + key.len() + 3;
+            let digits: String = text[at..].trim_start().chars().take_while(char::is_ascii_digit).collect();
+            digits.parse::<u64>().ok()
+        })
+        .fold(0u64, u64::saturating_add)
 }
 
 /// Unique names that sort by age, across processes.

@@ -22,7 +22,8 @@ pub mod config;
 mod error;
 mod event;
 mod fork;
-pub(crate) mod limiter;
+#[doc(hidden)]
+pub mod limiter;
 mod pipeline;
 pub(crate) mod scrub;
 mod thread;
