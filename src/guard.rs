@@ -33,7 +33,7 @@ pub fn error_json(error: &ApiError) -> String {
 /// Runs one call of `endpoint`, reading its argument with `read` inside the
 /// guard. Never panics; always answers a JSON object.
 pub fn run<'a>(endpoint: Endpoint, read: impl FnOnce() -> Result<Arg<'a>, ApiError>) -> String {
-    match catch_unwind(AssertUnwindSafe(|| run_guarded(endpoint, read))) {
+    match panics::catch(AssertUnwindSafe(|| run_guarded(endpoint, read))) {
         Ok(answer) => answer,
         Err(payload) => last_resort_answer(payload),
     }
@@ -106,7 +106,7 @@ pub(crate) fn drop_payload(payload: Box<dyn Any + Send>) {
 /// `main`): reports it as the guard would, under a guard of its own, and
 /// returns the message. Never panics.
 pub fn report_caught_panic(payload: Box<dyn Any + Send>, origin: Origin<'_>) -> String {
-    let message = catch_unwind(AssertUnwindSafe(|| reporting::on_caught_panic(&*payload, origin)))
+    let message = panics::catch(AssertUnwindSafe(|| reporting::on_caught_panic(&*payload, origin)))
         .unwrap_or_else(|_| guarded_message(&*payload));
     drop_payload(payload);
     message

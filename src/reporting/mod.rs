@@ -252,10 +252,7 @@ pub fn on_caught_panic(payload: &(dyn Any + Send), origin: Origin<'_>) -> String
         return answer;
     }
     let stacktrace = event::panic_stacktrace(&mut record);
-    log::error!(
-        "panic in {origin}: {answer}\n{}",
-        stacktrace.as_ref().map(event::format_stacktrace).unwrap_or_default()
-    );
+    event::log_panic(&origin, &answer, &record, stacktrace.as_ref());
     let Some(session) = reportable else {
         return answer;
     };
@@ -284,7 +281,7 @@ where
     let thread_name = name.to_owned();
     #[allow(clippy::disallowed_methods)] // this is the wrapper that clippy.toml points to
     std::thread::Builder::new().name(name.to_owned()).spawn(move || {
-        match panic::catch_unwind(AssertUnwindSafe(f)) {
+        match panics::catch(AssertUnwindSafe(f)) {
             Ok(value) => value,
             Err(payload) => {
                 on_caught_panic(&*payload, Origin::Thread(&thread_name));
@@ -316,8 +313,8 @@ fn build_client(config: &Arc<ReportingConfig>, dsn: Dsn, outbox: Arc<Outbox>) ->
     // block), no default integrations at all: only what the events need.
     options.default_integrations = false;
     // (The event carries our own debug image only: see event.rs.)
-    options.integrations = vec![Arc::new(sentry::integrations::backtrace::ProcessStacktraceIntegration)];
-    options.in_app_include = vec!["status::"];
+    // No stack processing either: frames are addresses the server
+    // symbolicates (see event.rs).
     options.send_default_pii = false;
     options.server_name = None;
     options.max_breadcrumbs = 0;
@@ -340,11 +337,13 @@ impl Transport for OutboxTransport {
         // Keep the event only: a fresh envelope has no `dsn` header, no trace
         // header carrying the public key, and none of the SDK's client reports.
         let Some(event) = envelope.event().cloned() else { return };
-        let mut bytes = Vec::new();
-        if let Err(e) = Envelope::from(event).to_writer(&mut bytes) {
-            log::warn!("cannot serialise a panic report: {e}");
-            return;
-        }
+        let bytes = match event::envelope_bytes(event) {
+            Ok(bytes) => bytes,
+            Err(e) => {
+                log::warn!("cannot serialise a panic report: {e}");
+                return;
+            }
+        };
         if let Err(e) = self.outbox.store(&bytes) {
             log::warn!("cannot write a panic report to the outbox: {e}");
         }
