@@ -573,7 +573,12 @@ mod tests {
         install_hook();
         let calibration = calibration().expect("calibration");
         for (site, run) in [
-            (site_unwrap as fn(Option<u32>) -> u32 as usize, Box::new(|| { let _ = site_unwrap(None); }) as Box<dyn Fn()>),
+            (
+                site_unwrap as fn(Option<u32>) -> u32 as usize,
+                Box::new(|| {
+                    let _ = site_unwrap(None);
+                }) as Box<dyn Fn()>,
+            ),
             (site_any as fn(u16) as usize, Box::new(|| site_any(3))),
         ] {
             let payload = catch(AssertUnwindSafe(|| run())).unwrap_err();

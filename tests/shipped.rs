@@ -21,7 +21,9 @@ use serde_json::{json, Value};
 use support::{data_dir, lib, set_environment, Receiver};
 
 fn env_path(name: &str) -> PathBuf {
-    PathBuf::from(std::env::var_os(name).unwrap_or_else(|| panic!("{name} is not set: run scripts/test-shipped")))
+    PathBuf::from(
+        std::env::var_os(name).unwrap_or_else(|| panic!("{name} is not set: run scripts/test-shipped")),
+    )
 }
 
 /// The debug id `sentry-cli debug-files check` prints for the debug file.
@@ -34,7 +36,7 @@ fn sentry_cli_debug_id() -> String {
     let text = String::from_utf8_lossy(&output.stdout).into_owned();
     assert!(output.status.success(), "sentry-cli: {text}{}", String::from_utf8_lossy(&output.stderr));
     text.lines()
-        .find_map(|l| l.trim().strip_prefix("Debug ID:").map(|id| id.trim().to_owned()))
+        .find_map(|l| l.split("Debug ID:").nth(1).map(|id| id.trim().to_owned()))
         .unwrap_or_else(|| panic!("no debug id in: {text}"))
 }
 
@@ -76,7 +78,9 @@ fn symbolicate(event: &Value) -> (String, Vec<Resolved>) {
 
 /// std's, core's and alloc's sources (remapped to /rustc/<commit>/library).
 fn is_std(frame: &Resolved) -> bool {
-    frame.file.starts_with("/rustc/") || frame.file.contains("library/core/") || frame.file.contains("library/std/")
+    frame.file.starts_with("/rustc/")
+        || frame.file.contains("library/core/")
+        || frame.file.contains("library/std/")
 }
 
 /// What must never be above the site: the hook, the capture, std's panic
@@ -119,18 +123,24 @@ fn check_event(event: &Value, expect: &Expect, cli_debug_id: &str) {
     assert_eq!(event["exception"]["values"][0]["type"], expect.ty, "{value}");
 
     let frames = event["exception"]["values"][0]["stacktrace"]["frames"].as_array().unwrap();
-    let image_addr = u64::from_str_radix(image["image_addr"].as_str().unwrap().trim_start_matches("0x"), 16).unwrap();
+    let image_addr =
+        u64::from_str_radix(image["image_addr"].as_str().unwrap().trim_start_matches("0x"), 16).unwrap();
     let image_end = image_addr + image["image_size"].as_u64().unwrap();
     for f in frames {
-        let addr = u64::from_str_radix(f["instruction_addr"].as_str().unwrap().trim_start_matches("0x"), 16).unwrap();
+        let addr = u64::from_str_radix(f["instruction_addr"].as_str().unwrap().trim_start_matches("0x"), 16)
+            .unwrap();
         assert!((image_addr..image_end).contains(&addr), "a frame outside our image: {f}");
         assert!(f.get("function").is_none(), "names are the server's job: {f}");
     }
 
     let (debug_id, resolved) = symbolicate(event);
     assert_eq!(debug_id, cli_debug_id, "symbolic and sentry-cli agree on the debug file's id");
-    let described = resolved.iter().map(|r| format!("#{} {} ({}:{})", r.frame, r.function, r.file, r.line)).collect::<Vec<_>>();
-    let top = resolved.iter().position(|r| !is_std(r)).unwrap_or_else(|| panic!("only std frames: {described:#?}"));
+    let described = resolved
+        .iter()
+        .map(|r| format!("#{} {} ({}:{})", r.frame, r.function, r.file, r.line))
+        .collect::<Vec<_>>();
+    let top =
+        resolved.iter().position(|r| !is_std(r)).unwrap_or_else(|| panic!("only std frames: {described:#?}"));
     // Above the site: only std helpers inlined into the site's own frame.
     for r in &resolved[..top] {
         assert_eq!(r.frame, 0, "a whole frame above the panic site: {described:#?}");
@@ -179,7 +189,10 @@ fn shipped_events_symbolicate_to_the_panic_site() {
         Expect { marker: "shipped-intended".into(), chain: vec![endpoint, guard], ty: "IntendedPanic" },
         Expect {
             marker: "shipped-background".into(),
-            chain: vec!["status::api::intended_background_panic::{{closure}}", "status::reporting::spawn_thread"],
+            chain: vec![
+                "status::api::intended_background_panic::{{closure}}",
+                "status::reporting::spawn_thread",
+            ],
             ty: "IntendedPanic",
         },
     ];
@@ -237,7 +250,9 @@ fn the_first_panic_costs_a_few_megabytes_at_most() {
     assert_eq!(lib().flush(10_000), 0);
     let after = rss_kib();
     let grown = after.saturating_sub(before);
-    println!("RSS after init {before} KiB, after the first panic {after} KiB: +{grown} KiB; call {elapsed:?}");
+    println!(
+        "RSS after init {before} KiB, after the first panic {after} KiB: +{grown} KiB; call {elapsed:?}"
+    );
     assert_eq!(receiver.delivered_events().len(), 1);
     // In-process symbolication used to cost about 62 MB here.
     assert!(grown < 8 * 1024, "resident memory grew by {grown} KiB at the first panic");
