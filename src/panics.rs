@@ -387,11 +387,13 @@ mod sites {
         black_box(array[black_box(5)]);
     }
     #[inline(never)]
+    #[allow(clippy::useless_vec)] // a Vec: indexing through `Index for Vec`, not the built-in one
     pub fn vec_index<T: Probe>() {
         let v = vec![T::make()];
         black_box(&v[black_box(5)]);
     }
     #[inline(never)]
+    #[allow(clippy::useless_vec)] // a Vec: ranges through `Index for Vec`
     pub fn slice_range<T: Probe>() {
         let v = vec![T::make()];
         black_box(&v[..black_box(5)]);
@@ -581,7 +583,7 @@ mod tests {
             ),
             (site_any as fn(u16) as usize, Box::new(|| site_any(3))),
         ] {
-            let payload = catch(AssertUnwindSafe(|| run())).unwrap_err();
+            let payload = catch(AssertUnwindSafe(run)).unwrap_err();
             let record = take_record(&*payload);
             let at = calibration.site_index(&record.frames);
             assert_eq!(function_start(record.frames[at]), site, "{calibration:?}");

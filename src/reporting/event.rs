@@ -227,6 +227,9 @@ pub fn format_stacktrace(stacktrace: &Stacktrace) -> String {
 /// holding the redacted message, the site and the whole stack as addresses.
 /// A library thread writes it: the caller's thread only queues it.
 pub fn log_panic(origin: &Origin<'_>, message: &str, record: &PanicRecord, stacktrace: Option<&Stacktrace>) {
+    if !log::log_enabled!(log::Level::Error) {
+        return;
+    }
     let at = record.location.as_ref().map(|l| format!(" at {}", site(l))).unwrap_or_default();
     let mut line = format!("panic in {origin}{at}: {message}");
     if let Some(stacktrace) = stacktrace {
