@@ -116,3 +116,19 @@ pub unsafe extern "C" fn Free(param: *mut c_void) {
     // library that the host has not freed yet.
     unsafe { guard::free(param) }
 }
+
+/// Test builds only (feature `test-panics`, never in a shipped library):
+/// panics as `kind` (0 `panic!` with format arguments, 1 `unwrap()` on
+/// `None`, 2 `expect()` on `Err`, 3 an index out of bounds, 4 `panic_any`
+/// with a non-string payload) at a site of its own, inside the
+/// `IntendedPanic` endpoint, through the guard. Answers as `IntendedPanic`.
+///
+/// cbindgen:ignore
+#[cfg(feature = "test-panics")]
+#[no_mangle]
+pub extern "C" fn TestPanic(kind: c_int, message: *const c_char) -> *mut c_char {
+    crate::panics::test_kinds::arm(kind);
+    let answer = guard::ffi_call(Endpoint::IntendedPanic, CArg::Str(message));
+    crate::panics::test_kinds::disarm();
+    answer
+}

@@ -9,7 +9,7 @@
 
 use std::any::Any;
 use std::ffi::{c_char, c_int, c_void, CStr};
-use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::panic::AssertUnwindSafe;
 use std::time::Instant;
 
 use crate::api::{self, ApiError, Arg, Endpoint, ErrorCode};
@@ -54,7 +54,7 @@ impl Answer {
 /// can leave half-updated (every critical section either completes or does
 /// not write).
 pub fn run<'a>(endpoint: Endpoint, read: impl FnOnce() -> Result<Arg<'a>, ApiError>) -> Answer {
-    match catch_unwind(AssertUnwindSafe(|| run_guarded(endpoint, read))) {
+    match panics::catch(AssertUnwindSafe(|| run_guarded(endpoint, read))) {
         Ok(answer) => answer,
         Err(payload) => last_resort_answer(payload),
     }
@@ -65,7 +65,7 @@ fn run_guarded<'a>(endpoint: Endpoint, read: impl FnOnce() -> Result<Arg<'a>, Ap
     // The clock only when the call is logged: the hot path reads no clock.
     let started = logging::api_logging_enabled().then(Instant::now);
     let mut request_for_log = None;
-    let outcome = catching(AssertUnwindSafe(|| {
+    let outcome = panics::catch(AssertUnwindSafe(|| {
         let arg = read()?;
         if let Arg::Str(text) = arg {
             check_size(text.len())?;
@@ -91,13 +91,6 @@ fn run_guarded<'a>(endpoint: Endpoint, read: impl FnOnce() -> Result<Arg<'a>, Ap
         logging::api_call(endpoint.name(), started.elapsed(), request_for_log.as_deref(), &answer.json);
     }
     answer
-}
-
-/// Runs `f` and catches its panic: the `catch_unwind` of the library's guards
-/// (this one and the thread wrapper), so that what "a panic the library
-/// catches" means is decided in one place.
-pub fn catching<R>(f: impl FnOnce() -> R + std::panic::UnwindSafe) -> std::thread::Result<R> {
-    catch_unwind(f)
 }
 
 /// Every host's string argument is held to [`MAX_REQUEST_BYTES`].
@@ -129,13 +122,13 @@ fn last_resort_answer(payload: Box<dyn Any + Send>) -> Answer {
 
 /// A payload's message, under a guard of its own: formatting it may panic too.
 fn guarded_message(payload: &(dyn Any + Send)) -> String {
-    catch_unwind(AssertUnwindSafe(|| panics::message_from_payload(payload)))
+    panics::catch(AssertUnwindSafe(|| panics::message_from_payload(payload)))
         .unwrap_or_else(|_| "panic while handling a panic".to_owned())
 }
 
 /// Drops a panic payload without letting a panicking `Drop` escape.
 pub(crate) fn drop_payload(payload: Box<dyn Any + Send>) {
-    if let Err(again) = catch_unwind(AssertUnwindSafe(move || drop(payload))) {
+    if let Err(again) = panics::catch(AssertUnwindSafe(move || drop(payload))) {
         // Dropping this one could panic again: leak it instead.
         std::mem::forget(again);
     }
@@ -145,7 +138,7 @@ pub(crate) fn drop_payload(payload: Box<dyn Any + Send>) {
 /// `main`): reports it as the guard would, under a guard of its own, and
 /// returns the message. Never panics.
 pub fn report_caught_panic(payload: Box<dyn Any + Send>, origin: Origin<'_>) -> String {
-    let message = catch_unwind(AssertUnwindSafe(|| reporting::on_caught_panic(&*payload, origin)))
+    let message = panics::catch(AssertUnwindSafe(|| reporting::on_caught_panic(&*payload, origin)))
         .unwrap_or_else(|_| guarded_message(&*payload));
     drop_payload(payload);
     message

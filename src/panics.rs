@@ -1,35 +1,147 @@
-//! The panic hook: it records what only the panicking stack can tell (where,
-//! and the backtrace) and hands over to the hook that was there before.
+//! The panic hook, and what the library knows about the panic machinery.
 //!
-//! Reporting does not happen here. The hook runs while the thread is panicking,
-//! where a second panic aborts the process and a lock held further up the stack
-//! would deadlock; so it only stores a [`PanicRecord`] in a thread-local, and the
-//! code that catches the panic (the guard, or the thread wrapper) reports it once
-//! the stack has unwound and every lock is released.
+//! - The hook records what only the panicking stack can tell (where, and the
+//!   return addresses of the stack). Panics the library catches itself
+//!   (inside [`catch`]: the guard and the thread wrapper) end there: std's
+//!   default hook does not print them, and no backtrace is symbolicated on the
+//!   caller's thread, whatever `RUST_BACKTRACE` says; the library logs them
+//!   itself. Every other panic (the host's, in a Rust host) also goes to the
+//!   hook that was there before.
+//! - Reporting does not happen here. The hook runs while the thread is
+//!   panicking, where a second panic aborts the process and a lock held further
+//!   up the stack would deadlock; so it only stores a [`PanicRecord`] in a
+//!   thread-local, and the code that catches the panic reports it once the
+//!   stack has unwound and every lock is released.
+//! - Nothing here reads debug information. The top of a captured stack is the
+//!   panic machinery (the hook, std's panic entry points, `unwrap`'s helpers);
+//!   [`site_index`] finds the first frame below it, the panic site, by
+//!   comparing the unwinder's function start addresses with the machinery's,
+//!   learned once on a library thread from deliberate calibration panics of
+//!   every common kind (which are never reported).
 
 use std::any::Any;
-use std::cell::RefCell;
-use std::panic::{self, PanicHookInfo};
-use std::sync::Once;
+use std::cell::{Cell, RefCell};
+use std::panic::{self, AssertUnwindSafe, PanicHookInfo, UnwindSafe};
+use std::sync::{Once, OnceLock};
+
+/// At most this many return addresses are captured per panic (innermost first).
+pub const MAX_FRAMES: usize = 256;
 
 thread_local! {
     /// Set by [`panic_intended`] for the hook: such events get their own
     /// exception type, so they are easy to tell from real bugs (status-go does
-    /// the same). The payload stays a plain `String`, so every hook in the
-    /// chain (Rust's default printer too) shows the message.
-    static INTENDED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    /// the same).
+    static INTENDED: Cell<bool> = const { Cell::new(false) };
+    /// How many of the library's [`catch`] scopes this thread is inside: a
+    /// panic here is the library's to log and report.
+    static CATCHING: Cell<u32> = const { Cell::new(0) };
+    /// Set on the calibration thread, whose panics are never reported.
+    static CALIBRATING: Cell<bool> = const { Cell::new(false) };
+    static LAST_PANIC: RefCell<Option<PanicRecord>> = const { RefCell::new(None) };
 }
 
-/// Panics on purpose with `message`, marked as intended.
+/// Panics on purpose with `message`, marked as intended. Never inlined: its
+/// frame is then one calibration learns (so it is trimmed), and the panic
+/// site is its caller, in the event as in the panic's location.
 #[track_caller]
+#[inline(never)]
 pub fn panic_intended(message: String) -> ! {
+    #[cfg(feature = "test-panics")]
+    if let Some(kind) = test_kinds::take() {
+        test_kinds::panic(kind, &message);
+    }
     let _ = INTENDED.try_with(|flag| flag.set(true));
     std::panic::panic_any(message)
+}
+
+/// Test builds only (feature `test-panics`, export `TestPanic`): the common
+/// kinds of panics, each at a site of its own, reached through the
+/// `IntendedPanic` endpoint and the guard like any bug in an endpoint.
+#[cfg(feature = "test-panics")]
+pub mod test_kinds {
+    use std::cell::Cell;
+    use std::hint::black_box;
+
+    thread_local! {
+        static NEXT: Cell<i32> = const { Cell::new(-1) };
+    }
+
+    /// The kinds, by number: `panic!` with format arguments, `unwrap()` on
+    /// `None`, `expect()` on `Err`, an index out of bounds, `panic_any` with
+    /// a non-string payload.
+    pub const KINDS: &[&str] = &["format", "unwrap_none", "expect_err", "index", "panic_any"];
+
+    /// The next `panic_intended` on this thread panics as `kind` instead.
+    pub fn arm(kind: i32) {
+        NEXT.with(|next| next.set(kind));
+    }
+
+    pub fn disarm() {
+        NEXT.with(|next| next.set(-1));
+    }
+
+    pub(super) fn take() -> Option<i32> {
+        NEXT.try_with(|next| next.replace(-1)).ok().filter(|&k| k >= 0)
+    }
+
+    pub(super) fn panic(kind: i32, message: &str) {
+        match kind {
+            0 => format(message),
+            1 => unwrap_none(message),
+            2 => expect_err(message),
+            3 => index(message),
+            _ => any(message),
+        }
+    }
+
+    fn format(message: &str) {
+        panic!("{message} (format {})", black_box(42))
+    }
+
+    fn unwrap_none(message: &str) {
+        let value: Option<&str> = black_box(None);
+        black_box(message);
+        black_box(value.unwrap());
+    }
+
+    fn expect_err(message: &str) {
+        let value: Result<u8, String> = black_box(Err(message.to_owned()));
+        black_box(value.expect("expect_err"));
+    }
+
+    fn index(message: &str) {
+        let bytes = message.as_bytes();
+        black_box(bytes[black_box(bytes.len() + 10)]);
+    }
+
+    fn any(message: &str) {
+        black_box(message);
+        std::panic::panic_any(black_box(0x5eed_u32))
+    }
 }
 
 /// Whether this thread's current panic came from [`panic_intended`]; clears the mark.
 fn take_intended() -> bool {
     INTENDED.try_with(|flag| flag.replace(false)).unwrap_or(false)
+}
+
+/// `catch_unwind` for the library's own catch points (the guard, the thread
+/// wrapper): a panic inside is recorded for the library to log and report,
+/// and is not passed to the previous panic hook.
+pub fn catch<F: FnOnce() -> R + UnwindSafe, R>(f: F) -> std::thread::Result<R> {
+    struct Scope;
+    impl Drop for Scope {
+        fn drop(&mut self) {
+            let _ = CATCHING.try_with(|depth| depth.set(depth.get().saturating_sub(1)));
+        }
+    }
+    let _ = CATCHING.try_with(|depth| depth.set(depth.get().saturating_add(1)));
+    let _scope = Scope;
+    panic::catch_unwind(f)
+}
+
+fn caught_by_library() -> bool {
+    CATCHING.try_with(|depth| depth.get() > 0).unwrap_or(false)
 }
 
 /// Where a panic happened, as the compiler saw it.
@@ -46,25 +158,24 @@ pub struct PanicRecord {
     pub message: String,
     pub intended: bool,
     pub location: Option<PanicLocation>,
-    /// Captured in the hook, resolved later (symbolication is the costly part,
-    /// and a storm of suppressed panics never needs it).
-    pub backtrace: Option<backtrace::Backtrace>,
-}
-
-thread_local! {
-    static LAST_PANIC: RefCell<Option<PanicRecord>> = const { RefCell::new(None) };
+    /// Return addresses of the panicking stack, innermost first, the panic
+    /// machinery included (see [`site_index`]); empty when the hook did not
+    /// see the panic. Only addresses: nothing is symbolicated in process.
+    pub frames: Vec<usize>,
 }
 
 /// Installs the hook once per process, in front of whatever hook was there:
 /// the previous hook (the host's, Rust's default printer, another SDK's) still
-/// runs for every panic.
+/// runs for every panic the library does not catch itself.
 pub fn install_hook() {
     static INSTALL: Once = Once::new();
     INSTALL.call_once(|| {
         let previous = panic::take_hook();
         panic::set_hook(Box::new(move |info| {
             record(info);
-            previous(info);
+            if !caught_by_library() {
+                previous(info);
+            }
         }));
     });
 }
@@ -78,7 +189,7 @@ fn record(info: &PanicHookInfo<'_>) {
             line: l.line(),
             column: l.column(),
         }),
-        backtrace: Some(backtrace::Backtrace::new_unresolved()),
+        frames: capture(),
     };
     // `try_with`/`try_borrow_mut`: a panic during thread-local teardown or
     // while the slot is borrowed must not turn into a second panic (an abort).
@@ -89,16 +200,27 @@ fn record(info: &PanicHookInfo<'_>) {
     });
 }
 
+/// The return addresses of this thread's stack, innermost first: one walk of
+/// the unwind tables, no symbolication.
+fn capture() -> Vec<usize> {
+    let mut frames = Vec::with_capacity(64);
+    backtrace::trace(|frame| {
+        frames.push(frame.ip() as usize);
+        frames.len() < MAX_FRAMES
+    });
+    frames
+}
+
 /// The record of the panic this thread just caught, given its payload. When
 /// the hook did not see it (another hook replaced ours without chaining), the
-/// record is rebuilt from the payload alone, without location or backtrace.
+/// record is rebuilt from the payload alone, without location or frames.
 pub fn take_record(payload: &(dyn Any + Send)) -> PanicRecord {
     let recorded =
         LAST_PANIC.try_with(|slot| slot.try_borrow_mut().ok().and_then(|mut s| s.take())).ok().flatten();
     let message = message_from_payload(payload);
     match recorded {
         Some(record) if record.message == message => record,
-        _ => PanicRecord { message, intended: take_intended(), location: None, backtrace: None },
+        _ => PanicRecord { message, intended: take_intended(), location: None, frames: Vec::new() },
     }
 }
 
@@ -113,27 +235,320 @@ pub fn message_from_payload(payload: &(dyn Any + Send)) -> String {
     }
 }
 
+// ---------------------------------------------------------------------------
+// The panic machinery, learned without symbols.
+
+/// The start address of the function that contains the return address `ip`,
+/// from the unwinder's tables (`.eh_frame_hdr`, present in stripped builds).
+/// `ip - 1` is looked up: a call to a function that never returns may be the
+/// last instruction of its function, and its return address the next one's.
+#[cfg(all(unix, not(target_vendor = "apple")))]
+pub fn function_start(ip: usize) -> usize {
+    extern "C" {
+        fn _Unwind_FindEnclosingFunction(pc: *mut std::ffi::c_void) -> *mut std::ffi::c_void;
+    }
+    // SAFETY: the unwinder (libgcc_s, or LLVM's libunwind on Android) only
+    // looks the address up in its tables, accepts any value, and answers NULL
+    // when no function contains it.
+    let start = unsafe { _Unwind_FindEnclosingFunction(ip.wrapping_sub(1) as *mut std::ffi::c_void) };
+    if start.is_null() {
+        ip
+    } else {
+        start as usize
+    }
+}
+
+/// Apple's compact unwind tables make `_Unwind_FindEnclosingFunction`
+/// unreliable: the return address itself is the key there. Machinery frames
+/// still match, since each machinery function calls the next from one place.
+#[cfg(not(all(unix, not(target_vendor = "apple"))))]
+pub fn function_start(ip: usize) -> usize {
+    ip
+}
+
+/// One way of reaching the hook, from the function that called the panic
+/// machinery: the function starts between std's hook caller and the panic
+/// site, innermost first. `None` is a generic function (an instance per
+/// payload or value type, like `begin_panic::<M>`): any frame matches it.
+type Pattern = Vec<Option<usize>>;
+
+/// What calibration learned.
+#[derive(Debug, Clone)]
+pub struct Calibration {
+    /// Start of std's function that calls the hook (`panic_with_hook`).
+    hook_caller: usize,
+    patterns: Vec<Pattern>,
+}
+
+static CALIBRATION: OnceLock<Option<Calibration>> = OnceLock::new();
+
+/// The calibration, learned once on a library thread (the caller waits for
+/// it the first time, a millisecond or two; `InitializeApplication` starts it
+/// ahead). `None` when it failed: stacks are then sent untrimmed.
+pub fn calibration() -> Option<&'static Calibration> {
+    if CALIBRATING.try_with(Cell::get).unwrap_or(true) {
+        return None;
+    }
+    CALIBRATION
+        .get_or_init(|| {
+            let thread = crate::reporting::spawn_thread("libstatus-calibrate", calibrate).ok()?;
+            thread.join().ok().flatten()
+        })
+        .as_ref()
+}
+
+/// Index in `frames` (return addresses, innermost first) of the panic site:
+/// the first frame below the hook, std's panic entry points and the
+/// `unwrap`/`expect`/bounds-check helpers. 0 when the machinery is not
+/// recognised.
+pub fn site_index(frames: &[usize]) -> usize {
+    calibration().map_or(0, |calibration| calibration.site_index(frames))
+}
+
+impl Calibration {
+    pub fn site_index(&self, frames: &[usize]) -> usize {
+        let starts: Vec<usize> = frames.iter().map(|&ip| function_start(ip)).collect();
+        let Some(hook_caller) = starts.iter().position(|&s| s == self.hook_caller) else {
+            return 0;
+        };
+        let tail = &starts[hook_caller + 1..];
+        let matches = |pattern: &Pattern| {
+            pattern.len() < tail.len()
+                && pattern.iter().zip(tail).all(|(want, got)| want.is_none_or(|want| want == *got))
+        };
+        // The most specific way that fits: most known functions, then fewest
+        // frames (never swallow a frame of the code that panicked on a guess).
+        let machinery = self
+            .patterns
+            .iter()
+            .filter(|p| matches(p))
+            .max_by_key(|p| (p.iter().flatten().count(), std::cmp::Reverse(p.len())))
+            .map_or(0, Vec::len);
+        hook_caller + 1 + machinery
+    }
+}
+
+/// Payload and value types only calibration uses, so that every generic
+/// function they go through is an instance nobody else has.
+#[derive(Debug, PartialEq)]
+struct CalibrationA(#[allow(dead_code)] u64);
+#[derive(Debug, PartialEq)]
+struct CalibrationB(#[allow(dead_code)] [u8; 3]);
+
+trait Probe: std::fmt::Debug + PartialEq + Send + 'static {
+    fn make() -> Self;
+}
+impl Probe for CalibrationA {
+    fn make() -> Self {
+        CalibrationA(std::hint::black_box(7))
+    }
+}
+impl Probe for CalibrationB {
+    fn make() -> Self {
+        CalibrationB(std::hint::black_box([1, 2, 3]))
+    }
+}
+
+/// The panic sites of calibration, one per kind of panic. Each is never
+/// inlined, so that it has a frame whose start is its address.
+mod sites {
+    use super::Probe;
+    use std::hint::black_box;
+
+    #[inline(never)]
+    pub fn format<T: Probe>() {
+        panic!("calibration {:?}", black_box(T::make()))
+    }
+    #[inline(never)]
+    pub fn literal<T: Probe>() {
+        if black_box(true) {
+            panic!("calibration");
+        }
+    }
+    #[inline(never)]
+    pub fn unwrap_none<T: Probe>() {
+        black_box(black_box(None::<T>).unwrap());
+    }
+    #[inline(never)]
+    pub fn expect_none<T: Probe>() {
+        black_box(black_box(None::<T>).expect("calibration"));
+    }
+    #[inline(never)]
+    pub fn unwrap_err<T: Probe>() {
+        black_box(black_box(Err::<u8, T>(T::make())).unwrap());
+    }
+    #[inline(never)]
+    pub fn expect_err<T: Probe>() {
+        black_box(black_box(Err::<u8, T>(T::make())).expect("calibration"));
+    }
+    #[inline(never)]
+    pub fn index<T: Probe>() {
+        let array = [black_box(1_u8); 2];
+        black_box(array[black_box(5)]);
+    }
+    #[inline(never)]
+    #[allow(clippy::useless_vec)] // a Vec: indexing through `Index for Vec`, not the built-in one
+    pub fn vec_index<T: Probe>() {
+        let v = vec![T::make()];
+        black_box(&v[black_box(5)]);
+    }
+    #[inline(never)]
+    #[allow(clippy::useless_vec)] // a Vec: ranges through `Index for Vec`
+    pub fn slice_range<T: Probe>() {
+        let v = vec![T::make()];
+        black_box(&v[..black_box(5)]);
+    }
+    #[inline(never)]
+    pub fn str_slice<T: Probe>() {
+        black_box(&black_box("é")[..black_box(1)]);
+    }
+    #[inline(never)]
+    pub fn assert_eq<T: Probe>() {
+        assert_eq!(black_box(T::make()), black_box(T::make()), "calibration {}", black_box(1));
+    }
+    #[inline(never)]
+    pub fn assert<T: Probe>() {
+        assert!(black_box(false), "calibration");
+    }
+    #[inline(never)]
+    pub fn unreachable<T: Probe>() {
+        if black_box(true) {
+            unreachable!("calibration");
+        }
+    }
+    #[inline(never)]
+    pub fn divide<T: Probe>() {
+        black_box(black_box(1_u32) / black_box(0_u32));
+    }
+    #[inline(never)]
+    pub fn refcell<T: Probe>() {
+        let cell = std::cell::RefCell::new(T::make());
+        let _borrowed = cell.borrow_mut();
+        black_box(cell.borrow_mut());
+    }
+    #[inline(never)]
+    pub fn any<T: Probe>() {
+        std::panic::panic_any(T::make())
+    }
+    #[inline(never)]
+    pub fn any_str<T: Probe>() {
+        std::panic::panic_any(black_box("calibration"))
+    }
+    #[inline(never)]
+    pub fn any_string<T: Probe>() {
+        std::panic::panic_any(black_box(String::from("calibration")))
+    }
+    #[inline(never)]
+    pub fn intended<T: Probe>() {
+        crate::panics::panic_intended(black_box(String::from("calibration")))
+    }
+}
+
+type Site = fn();
+
+fn kinds<T: Probe>() -> Vec<Site> {
+    vec![
+        sites::format::<T>,
+        sites::literal::<T>,
+        sites::unwrap_none::<T>,
+        sites::expect_none::<T>,
+        sites::unwrap_err::<T>,
+        sites::expect_err::<T>,
+        sites::index::<T>,
+        sites::vec_index::<T>,
+        sites::slice_range::<T>,
+        sites::str_slice::<T>,
+        sites::assert_eq::<T>,
+        sites::assert::<T>,
+        sites::unreachable::<T>,
+        sites::divide::<T>,
+        sites::refcell::<T>,
+        sites::any::<T>,
+        sites::any_str::<T>,
+        sites::any_string::<T>,
+        sites::intended::<T>,
+    ]
+}
+
+/// The function starts above the site of one deliberate panic (innermost
+/// first), or `None` if the site's frame was not found.
+fn probe(site: Site) -> Option<Vec<usize>> {
+    let payload = catch(AssertUnwindSafe(site)).err()?;
+    let record = take_record(&*payload);
+    if let Err(again) = panic::catch_unwind(AssertUnwindSafe(move || drop(payload))) {
+        std::mem::forget(again);
+    }
+    let starts: Vec<usize> = record.frames.iter().map(|&ip| function_start(ip)).collect();
+    let site_start = site as usize;
+    let at = starts.iter().position(|&s| s == site_start)?;
+    Some(starts[..at].to_vec())
+}
+
+/// Panics once per kind, twice (with two private types), and learns the
+/// machinery: the frames every panic shares end at std's hook caller; below
+/// it, a frame that is the same in both runs is a known function, one that
+/// differs is a generic instance.
+fn calibrate() -> Option<Calibration> {
+    let _ = CALIBRATING.try_with(|c| c.set(true));
+    let learned = catch(|| {
+        let runs: Vec<(Vec<usize>, Vec<usize>)> = kinds::<CalibrationA>()
+            .into_iter()
+            .zip(kinds::<CalibrationB>())
+            .filter_map(|(a, b)| Some((probe(a)?, probe(b)?)))
+            .collect();
+        learn(&runs)
+    });
+    learned.ok().flatten()
+}
+
+fn learn(runs: &[(Vec<usize>, Vec<usize>)]) -> Option<Calibration> {
+    let (first, _) = runs.first()?;
+    // The frames above std's hook caller are the same for every panic.
+    let mut shared = first.len();
+    for (a, b) in runs {
+        for chain in [a, b] {
+            shared = shared.min(first.iter().zip(chain.iter()).take_while(|(x, y)| x == y).count());
+        }
+    }
+    if shared == 0 {
+        return None;
+    }
+    let hook_caller = first[shared - 1];
+    let mut patterns: Vec<Pattern> = Vec::new();
+    for (a, b) in runs {
+        let (a, b) = (&a[shared..], &b[shared..]);
+        if a.len() != b.len() {
+            continue;
+        }
+        let pattern: Pattern = a.iter().zip(b).map(|(x, y)| (x == y).then_some(*x)).collect();
+        if !patterns.contains(&pattern) {
+            patterns.push(pattern);
+        }
+    }
+    Some(Calibration { hook_caller, patterns })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn hook_records_location_and_backtrace_and_chains() {
+    fn hook_records_location_and_frames_of_caught_panics() {
         install_hook();
-        let payload = panic::catch_unwind(|| panic!("boom {}", 42)).unwrap_err();
+        let payload = catch(|| panic!("boom {}", 42)).unwrap_err();
         let record = take_record(&*payload);
         assert_eq!(record.message, "boom 42");
         assert!(!record.intended);
         assert!(record.location.unwrap().file.ends_with("panics.rs"));
-        assert!(record.backtrace.is_some());
+        assert!(record.frames.len() > 3, "{:?}", record.frames);
         // Taken once: a second take falls back to the payload.
-        assert!(take_record(&*payload).backtrace.is_none());
+        assert!(take_record(&*payload).frames.is_empty());
     }
 
     #[test]
     fn intended_panics_are_marked() {
         install_hook();
-        let payload = panic::catch_unwind(|| panic_intended("on purpose".into())).unwrap_err();
+        let payload = catch(|| panic_intended("on purpose".into())).unwrap_err();
         let record = take_record(&*payload);
         assert!(record.intended);
         assert_eq!(record.message, "on purpose");
@@ -143,5 +558,48 @@ mod tests {
     fn non_string_payloads_have_a_message() {
         let payload: Box<dyn Any + Send> = Box::new(17_u8);
         assert_eq!(message_from_payload(&*payload), "panic with a non-string payload");
+    }
+
+    #[inline(never)]
+    fn site_unwrap(v: Option<u32>) -> u32 {
+        v.unwrap()
+    }
+
+    #[inline(never)]
+    fn site_any(v: u16) {
+        panic::panic_any(v)
+    }
+
+    #[test]
+    fn calibration_finds_the_site_below_the_machinery() {
+        install_hook();
+        let calibration = calibration().expect("calibration");
+        for (site, run) in [
+            (
+                site_unwrap as fn(Option<u32>) -> u32 as usize,
+                Box::new(|| {
+                    let _ = site_unwrap(None);
+                }) as Box<dyn Fn()>,
+            ),
+            (site_any as fn(u16) as usize, Box::new(|| site_any(3))),
+        ] {
+            let payload = catch(AssertUnwindSafe(run)).unwrap_err();
+            let record = take_record(&*payload);
+            let at = calibration.site_index(&record.frames);
+            assert_eq!(function_start(record.frames[at]), site, "{calibration:?}");
+        }
+    }
+
+    #[test]
+    fn patterns_prefer_known_functions_then_fewer_frames() {
+        let calibration = Calibration {
+            hook_caller: 100,
+            patterns: vec![vec![Some(1), Some(2)], vec![Some(1), Some(2), None], vec![None, None, None]],
+        };
+        // Addresses no function contains are their own function start.
+        let frames = |starts: &[usize]| starts.to_vec();
+        assert_eq!(calibration.site_index(&frames(&[50, 100, 1, 2, 7, 8])), 4);
+        assert_eq!(calibration.site_index(&frames(&[50, 100, 9, 9, 9, 7, 8])), 5);
+        assert_eq!(calibration.site_index(&frames(&[7, 8])), 0);
     }
 }

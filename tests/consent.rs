@@ -199,7 +199,7 @@ fn no_report_of_an_opted_out_user_leaves_whatever_the_interleaving() {
         json!({"dataDir": dir.path(), "sentryDSN": receiver.dsn(), "panicStormWindowMs": 100}).to_string();
     lib().init(serde_json::from_str(&request).unwrap());
     let acts: Arc<Mutex<Vec<Act>>> = Arc::default();
-    const ROUNDS: usize = 200;
+    const ROUNDS: usize = 400;
     let mut interleavings = 0;
     for round in 0..ROUNDS {
         let barrier = Arc::new(Barrier::new(4));
@@ -221,6 +221,9 @@ fn no_report_of_an_opted_out_user_leaves_whatever_the_interleaving() {
                     } else {
                         Act::OptOut { end }
                     });
+                    // Long enough for the sender to start requests that the
+                    // next opt-out must cut off.
+                    std::thread::sleep(Duration::from_millis(2 + (round % 3) as u64));
                 }
             }));
         }
@@ -243,8 +246,18 @@ fn no_report_of_an_opted_out_user_leaves_whatever_the_interleaving() {
                 for i in 0..3 {
                     let id = format!("race-{round}-{t}-{i}");
                     let start = SystemTime::now();
-                    assert_eq!(lib().intended_panic(&id)["code"], "panic");
+                    // Two panic sites, so that storm control lets more through.
+                    if t == 0 {
+                        assert_eq!(lib().intended_panic(&id)["code"], "panic");
+                    } else {
+                        assert_eq!(lib().call("IntendedBackgroundPanic", &id), r#"{"error":""}"#);
+                    }
                     acts.lock().unwrap().push(Act::Panic { id, start });
+                    if t == 0 {
+                        // As a host does when it goes to the background: the
+                        // sender skips its initial delay and backoff.
+                        lib().flush(0);
+                    }
                 }
             }));
         }

@@ -41,6 +41,45 @@ fn assert_private(raw: &str) {
     assert!(!raw.contains("\"server_name\""), "server_name in {raw}");
 }
 
+/// The event's frames symbolicated offline (binutils' addr2line over the
+/// built library's debug information), top first, each with its inline
+/// frames (innermost first) as (function, file:line). Addresses are adjusted
+/// as Sentry does: the top frame as is, the others are return addresses.
+fn symbolicate(event: &Value) -> Vec<Vec<(String, String)>> {
+    let image = &event["debug_meta"]["images"][0];
+    assert_eq!(image["type"], "elf", "{image}");
+    let hex = |v: &Value| u64::from_str_radix(v.as_str().unwrap().trim_start_matches("0x"), 16).unwrap();
+    let base = hex(&image["image_addr"]);
+    let frames = event["exception"]["values"][0]["stacktrace"]["frames"].as_array().unwrap();
+    let addresses: Vec<String> = frames
+        .iter()
+        .rev()
+        .enumerate()
+        .map(|(i, f)| {
+            assert!(f.get("function").is_none(), "names are the server's job: {f}");
+            format!("{:#x}", hex(&f["instruction_addr"]) - base - u64::from(i > 0))
+        })
+        .collect();
+    let output = std::process::Command::new("addr2line")
+        .args(["-a", "-f", "-C", "-i", "-e"])
+        .arg(support::so_path())
+        .args(&addresses)
+        .output()
+        .expect("addr2line (binutils)");
+    let text = String::from_utf8_lossy(&output.stdout);
+    let mut out: Vec<Vec<(String, String)>> = Vec::new();
+    let mut lines = text.lines();
+    while let Some(line) = lines.next() {
+        if line.starts_with("0x") {
+            out.push(Vec::new());
+        } else if let (Some(frame), Some(location)) = (out.last_mut(), lines.next()) {
+            frame.push((line.to_owned(), location.to_owned()));
+        }
+    }
+    assert_eq!(out.len(), addresses.len(), "{text}");
+    out
+}
+
 #[test]
 fn an_opted_in_panic_arrives_once_with_the_documented_fields() {
     if !support::isolated() {
@@ -86,16 +125,38 @@ fn an_opted_in_panic_arrives_once_with_the_documented_fields() {
     assert_eq!(first["exception"]["values"][0]["value"], r#"boom {"password":"***"} 😀"#);
     let frames = first["exception"]["values"][0]["stacktrace"]["frames"].as_array().unwrap();
     let top = frames.last().unwrap();
-    assert_eq!(top["function"], "status::api::intended_panic", "top frame: {top}");
-    assert_eq!(top["filename"], "src/api/mod.rs");
+    // The top frame carries the panic's location (known without symbols)...
+    assert_eq!(top["filename"], "src/api/mod.rs", "top frame: {top}");
     assert!(top.get("abs_path").is_none());
     assert_eq!(top["in_app"], true);
-    for f in frames {
-        let function = f["function"].as_str().unwrap_or("");
-        for machinery in ["rust_begin_unwind", "PanicHookInfo", "status::panics::", "panic_any"] {
-            assert!(!function.contains(machinery), "panic machinery left in the stack: {function}");
+    // ...and every frame an address the server symbolicates: done here
+    // offline, against the library itself, as Sentry would.
+    let symbolicated = symbolicate(first);
+    let site = symbolicated[0]
+        .iter()
+        .find(|(_, file)| !file.starts_with("/rustc/"))
+        .unwrap_or_else(|| panic!("{symbolicated:#?}"));
+    assert_eq!(site.0, "status::api::intended_panic", "top frame: {symbolicated:#?}");
+    assert!(site.1.contains("src/api/mod.rs:"), "{site:?}");
+    assert_eq!(site.1.rsplit(':').next(), top["lineno"].as_u64().map(|l| l.to_string()).as_deref());
+    for (function, _) in symbolicated.iter().flatten() {
+        for machinery in [
+            "rust_begin_unwind",
+            "PanicHookInfo",
+            "panic_with_hook",
+            "status::panics::record",
+            "status::panics::capture",
+            "status::panics::panic_intended",
+            "panic_any",
+            "backtrace::",
+        ] {
+            assert!(!function.contains(machinery), "panic machinery left in the stack: {symbolicated:#?}");
         }
     }
+    assert!(
+        symbolicated.iter().flatten().any(|(f, _)| f.starts_with("status::guard::run")),
+        "the guard is in the stack: {symbolicated:#?}"
+    );
 
     let background = &events[2];
     assert_eq!(background["tags"]["thread"], "libstatus-intended-panic");

@@ -173,17 +173,22 @@ impl Outbox {
         });
         outbox.reopen()?;
         outbox.remove_temporary_files();
+        // The random delay before the first send of this process (see
+        // [`policy::Policy::initial_delay`]): drawn once, when the folder is
+        // first opened, so that re-initialising does not keep postponing it.
+        {
+            let mut state = outbox.state.lock();
+            let delay = outbox.policy.initial_delay(&mut state.rng);
+            state.initial_until = Some(policy::after(Instant::now(), delay));
+        }
         open.push(Arc::downgrade(&outbox));
         Ok(outbox)
     }
 
     /// Makes this the current outbox again, checking its folder and lock.
-    /// Every init draws a new initial delay (see [`policy::Policy::initial_delay`]).
     fn reopen(&self) -> Result<(), OpenError> {
         let mut state = self.state.lock();
         self.ensure_folder(&mut state)?;
-        let delay = self.policy.initial_delay(&mut state.rng);
-        state.initial_until = Some(policy::after(Instant::now(), delay));
         state.closed = false;
         state.kicked = true;
         state.pending = self.files(&mut state).len();
@@ -243,6 +248,8 @@ impl Outbox {
         let mut state = self.state.lock();
         state.kicked = true;
         state.skip_backoff = true;
+        // The host asked to deliver now: the start-up delay has had its use.
+        state.initial_until = None;
         state.blocked = false;
         self.changed.notify_all();
         while state.pending > 0 && !state.blocked && !state.closed {

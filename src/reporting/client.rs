@@ -33,8 +33,8 @@ pub fn build(
     // block), no default integrations at all: only what the events need.
     options.default_integrations = false;
     // (The event carries our own debug image only: see event.rs.)
-    options.integrations = vec![Arc::new(sentry::integrations::backtrace::ProcessStacktraceIntegration)];
-    options.in_app_include = vec!["status::"];
+    // No stack processing either: frames are addresses the server
+    // symbolicates (see event.rs).
     options.send_default_pii = false;
     options.server_name = None;
     options.max_breadcrumbs = 0;
@@ -58,11 +58,13 @@ impl Transport for OutboxTransport {
         // Keep the event only: a fresh envelope has no `dsn` header, no trace
         // header carrying the public key, and none of the SDK's client reports.
         let Some(event) = envelope.event().cloned() else { return };
-        let mut bytes = Vec::new();
-        if let Err(e) = Envelope::from(event).to_writer(&mut bytes) {
-            log::warn!("cannot serialise a panic report: {e}");
-            return;
-        }
+        let bytes = match super::event::envelope_bytes(event) {
+            Ok(bytes) => bytes,
+            Err(e) => {
+                log::warn!("cannot serialise a panic report: {e}");
+                return;
+            }
+        };
         if let Err(e) = self.outbox.store(&bytes) {
             log::warn!("cannot write a panic report to the outbox: {e}");
         }

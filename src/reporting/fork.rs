@@ -35,14 +35,14 @@ pub fn install_handlers() {
 }
 
 extern "C" fn prepare() {
-    let _ = std::panic::catch_unwind(|| {
+    let _ = crate::panics::catch(|| {
         crate::consent::lock_for_fork();
         super::lock_for_fork();
     });
 }
 
 extern "C" fn parent() {
-    let _ = std::panic::catch_unwind(|| {
+    let _ = crate::panics::catch(|| {
         super::unlock_after_fork();
         crate::consent::unlock_after_fork();
     });
@@ -50,7 +50,7 @@ extern "C" fn parent() {
 
 extern "C" fn child() {
     FORKED.store(true, Ordering::Relaxed);
-    let _ = std::panic::catch_unwind(|| {
+    let _ = crate::panics::catch(|| {
         super::unlock_after_fork();
         crate::consent::unlock_after_fork();
         crate::logging::disable_after_fork();

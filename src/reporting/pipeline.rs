@@ -58,10 +58,7 @@ pub fn on_caught_panic(payload: &(dyn Any + Send), origin: Origin<'_>) -> String
         return answer;
     }
     let stacktrace = event::panic_stacktrace(&mut record);
-    log::error!(
-        "panic in {origin}: {answer}\n{}",
-        stacktrace.as_ref().map(event::format_stacktrace).unwrap_or_default()
-    );
+    event::log_panic(&origin, &answer, &record, stacktrace.as_ref());
     let Some(session) = reportable else {
         return answer;
     };

@@ -20,7 +20,7 @@ where
     let thread_name = name.to_owned();
     #[allow(clippy::disallowed_methods)] // this is the wrapper that clippy.toml points to
     std::thread::Builder::new().name(name.to_owned()).spawn(move || {
-        match crate::guard::catching(AssertUnwindSafe(f)) {
+        match panics::catch(AssertUnwindSafe(f)) {
             Ok(value) => value,
             Err(payload) => {
                 on_caught_panic(&*payload, Origin::Thread(&thread_name));
@@ -46,7 +46,7 @@ where
     let thread_name = name.to_owned();
     spawn_thread(name, move || {
         let mut pause = RESTART_START;
-        while let Err(payload) = crate::guard::catching(AssertUnwindSafe(&body)) {
+        while let Err(payload) = panics::catch(AssertUnwindSafe(&body)) {
             on_caught_panic(&*payload, Origin::Thread(&thread_name));
             crate::guard::drop_payload(payload);
             log::error!("library thread {thread_name} panicked; restarting it in {pause:?}");

@@ -182,6 +182,17 @@ impl Lib {
         parse(&self.call("IntendedPanic", message))
     }
 
+    /// `TestPanic(kind, message)`: only in libraries built with the
+    /// `test-panics` feature (see src/ffi.rs).
+    pub fn test_panic(&self, kind: i32, message: &str) -> Value {
+        type TestPanicFn = unsafe extern "C" fn(c_int, *const c_char) -> *mut c_char;
+        let f: TestPanicFn = self.symbol("TestPanic");
+        let mut owned = message.as_bytes().to_vec();
+        owned.push(0);
+        // SAFETY: an int and a NUL-terminated buffer alive for the call.
+        parse(&self.take(unsafe { f(kind, owned.as_ptr().cast()) }))
+    }
+
     pub fn flush(&self, timeout_ms: i32) -> u64 {
         let answer = parse(&self.call_int("FlushPanicReports", timeout_ms));
         assert_eq!(answer["error"], "", "{answer}");
