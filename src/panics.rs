@@ -18,6 +18,10 @@
 //!   comparing the unwinder's function start addresses with the machinery's,
 //!   learned once on a library thread from deliberate calibration panics of
 //!   every common kind (which are never reported).
+//!
+//! (Longer than the house's 400 lines on purpose: the calibration, which
+//! panics deliberately at start-up to learn the machinery's addresses, must
+//! sit beside the hook that recognises and hides those panics.)
 
 use std::any::Any;
 use std::cell::{Cell, RefCell};
