@@ -167,7 +167,8 @@ fn main() {
         dsn: receiver.dsn(),
         storm_window_ms: if mode == "soak" { 60_000 } else { 1_000 },
     });
-    let init = json!({"dataDir": host.dirs[0], "sentryDSN": host.dsn, "panicStormWindowMs": host.storm_window_ms});
+    let init =
+        json!({"dataDir": host.dirs[0], "sentryDSN": host.dsn, "panicStormWindowMs": host.storm_window_ms});
     assert_eq!(with_c(&init.to_string(), ffi::InitializeApplication), "");
     assert_eq!(with_c(r#"{"enabled":true}"#, ffi::ToggleCentralizedMetrics), "");
     let counts = Arc::new(Counts::default());

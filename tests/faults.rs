@@ -108,7 +108,9 @@ fn corrupt_and_truncated_outbox_files_are_rejected_or_dropped_and_delivery_goes_
     let junk_sent = received.iter().filter(|r| junk.contains(&r.body)).count();
     assert_eq!(junk_sent, junk.len(), "each corrupt report sent once, rejected, deleted");
     let got = messages(&receiver);
-    for expected in ["the real report", "after the junk", "a panic among faults", "a background panic among faults"] {
+    for expected in
+        ["the real report", "after the junk", "a panic among faults", "a background panic among faults"]
+    {
         assert!(got.iter().any(|m| m == expected), "{expected} not delivered: {got:?}");
     }
 }
@@ -156,7 +158,11 @@ fn corrupt_and_truncated_consent_files_read_as_not_opted_in_and_nothing_is_sent(
     checked(lib().call("IntendedPanic", "waiting for a server"));
     assert_eq!(outbox_files(dir.path()), 1);
     fs::write(dir.path().join("centralized-metrics.json"), &OPTED_IN.as_bytes()[..20]).unwrap();
-    assert_eq!(checked(lib().call_void("CentralizedMetricsInfo"))["enabled"], true, "in memory until re-read");
+    assert_eq!(
+        checked(lib().call_void("CentralizedMetricsInfo"))["enabled"],
+        true,
+        "in memory until re-read"
+    );
     let answer = init(dir.path(), &receiver.dsn());
     assert_eq!(answer["centralizedMetricsInfo"]["enabled"], false, "{answer}");
     assert_eq!(outbox_files(dir.path()), 0);
@@ -180,7 +186,8 @@ const NOBODY: u32 = 65534;
 /// the parent (`LIBSTATUS_FAULTS_DSN`).
 #[test]
 fn read_only_data_dir_helper() {
-    let (Ok(dir), Ok(dsn)) = (std::env::var("LIBSTATUS_FAULTS_RO_DIR"), std::env::var("LIBSTATUS_FAULTS_DSN"))
+    let (Ok(dir), Ok(dsn)) =
+        (std::env::var("LIBSTATUS_FAULTS_RO_DIR"), std::env::var("LIBSTATUS_FAULTS_DSN"))
     else {
         return;
     };
@@ -220,7 +227,10 @@ fn read_only_data_dir_helper() {
 fn others_can_read(path: &Path) -> bool {
     let readable = fs::metadata(path).is_ok_and(|m| m.permissions().mode() & 0o004 != 0);
     readable
-        && path.ancestors().skip(1).all(|a| fs::metadata(a).is_ok_and(|m| m.permissions().mode() & 0o001 != 0))
+        && path
+            .ancestors()
+            .skip(1)
+            .all(|a| fs::metadata(a).is_ok_and(|m| m.permissions().mode() & 0o001 != 0))
 }
 
 #[test]
@@ -286,7 +296,12 @@ fn a_read_only_data_dir_answers_json_sends_a_report_at_most_once_and_nothing_aft
     );
     let received = receiver.received();
     let resent = received.iter().filter(|r| r.body == pending).count();
-    assert_eq!(resent, 1, "the pending report is sent once, not again and again: {} requests", received.len());
+    assert_eq!(
+        resent,
+        1,
+        "the pending report is sent once, not again and again: {} requests",
+        received.len()
+    );
     assert_eq!(received.len(), 1, "nothing else: the new panic could not be stored, then the user opted out");
     assert_eq!(fs::read(folder.join("00000-left.envelope")).unwrap(), pending, "the disk is as it was");
     assert_eq!(fs::read_to_string(dir.join("centralized-metrics.json")).unwrap(), OPTED_IN);

@@ -51,8 +51,15 @@ enum Op {
     BackgroundPanic(String),
     Flush(i32),
     RemoveDataDir(bool),
-    CorruptConsent { dir: bool, bytes: Vec<u8> },
-    JunkReport { dir: bool, name: u8, bytes: Vec<u8> },
+    CorruptConsent {
+        dir: bool,
+        bytes: Vec<u8>,
+    },
+    JunkReport {
+        dir: bool,
+        name: u8,
+        bytes: Vec<u8>,
+    },
 }
 
 /// The dataDir of the last init that succeeded.
@@ -143,7 +150,9 @@ fn run(op: Op) {
             let answer = call(Endpoint::IntendedBackgroundPanic, Arg::Str(&message));
             assert!(answer.get("code").is_none_or(|c| c == "internal"), "{answer}");
         }
-        Op::Flush(ms) => drop(call(Endpoint::FlushPanicReports, Arg::Int(common::short_timeout(i64::from(ms))))),
+        Op::Flush(ms) => {
+            drop(call(Endpoint::FlushPanicReports, Arg::Int(common::short_timeout(i64::from(ms)))))
+        }
         Op::RemoveDataDir(dir) => {
             let _ = std::fs::remove_dir_all(data_dir(dir));
         }
@@ -151,7 +160,10 @@ fn run(op: Op) {
             let _ = std::fs::write(data_dir(dir).join("centralized-metrics.json"), bytes);
         }
         Op::JunkReport { dir, name, bytes } => {
-            let _ = std::fs::write(data_dir(dir).join("panic-reports").join(format!("{name:03}.envelope")), bytes);
+            let _ = std::fs::write(
+                data_dir(dir).join("panic-reports").join(format!("{name:03}.envelope")),
+                bytes,
+            );
         }
     }
 }

@@ -24,7 +24,8 @@ static SANDBOX: OnceLock<Sandbox> = OnceLock::new();
 pub fn root() -> &'static Path {
     &SANDBOX
         .get_or_init(|| {
-            let base = if Path::new("/dev/shm").is_dir() { PathBuf::from("/dev/shm") } else { std::env::temp_dir() };
+            let base =
+                if Path::new("/dev/shm").is_dir() { PathBuf::from("/dev/shm") } else { std::env::temp_dir() };
             let dir = tempfile::Builder::new().prefix("libstatus-fuzz-").tempdir_in(base).expect("sandbox");
             let root = std::fs::canonicalize(dir.path()).expect("canonical sandbox");
             std::env::set_current_dir(&root).expect("chdir into the sandbox");
@@ -95,6 +96,8 @@ pub fn short_timeout(ms: i64) -> i64 {
 pub fn threads() -> usize {
     std::fs::read_to_string("/proc/self/status")
         .ok()
-        .and_then(|s| s.lines().find_map(|l| l.strip_prefix("Threads:").map(|n| n.trim().parse().unwrap_or(0))))
+        .and_then(|s| {
+            s.lines().find_map(|l| l.strip_prefix("Threads:").map(|n| n.trim().parse().unwrap_or(0)))
+        })
         .unwrap_or(0)
 }

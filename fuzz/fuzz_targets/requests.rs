@@ -89,7 +89,9 @@ fn int_arg(endpoint: Endpoint, bytes: &[u8]) -> i64 {
 /// folders). Empty and NUL-carrying values are kept (the library refuses them
 /// before touching the disk), as are requests that are not a JSON object.
 fn sandboxed(bytes: &[u8]) -> Vec<u8> {
-    let Ok(Value::Object(mut request)) = serde_json::from_slice::<Value>(bytes) else { return bytes.to_vec() };
+    let Ok(Value::Object(mut request)) = serde_json::from_slice::<Value>(bytes) else {
+        return bytes.to_vec();
+    };
     let mut changed = false;
     for (key, prefix) in [("dataDir", "d"), ("logDir", "l")] {
         if let Some(Value::String(path)) = request.get(key) {

@@ -49,7 +49,9 @@ fuzz_target!(|r: Response| {
             assert_eq!(wait, limited.or(delayed).unwrap_or(policy::DEFAULT_RETRY_AFTER), "{r:?}");
         }
         (400..=499, Outcome::Rejected(status)) if r.status != 429 => assert_eq!(status, r.status),
-        (status, Outcome::Retry { server_wait }) if !(200..=299).contains(&status) && !(400..=499).contains(&status) => {
+        (status, Outcome::Retry { server_wait })
+            if !(200..=299).contains(&status) && !(400..=499).contains(&status) =>
+        {
             assert_eq!(server_wait, limited, "{r:?}");
         }
         (_, outcome) => panic!("{r:?} classified as {outcome:?}"),
