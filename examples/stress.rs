@@ -204,12 +204,12 @@ fn main() {
     println!("OK");
 }
 
+#[allow(clippy::disallowed_methods)] // the host's own threads
 fn asan(host: &Arc<Host>, counts: &Arc<Counts>, seconds: u64, threads: u64) {
     let deadline = Instant::now() + Duration::from_secs(seconds);
     let handles: Vec<_> = (0..threads)
         .map(|t| {
             let (host, counts) = (host.clone(), counts.clone());
-            #[allow(clippy::disallowed_methods)] // the host's own threads
             std::thread::spawn(move || {
                 let mut rng = Rng(0x9e37_79b9_7f4a_7c15 ^ (t + 1));
                 while Instant::now() < deadline {
