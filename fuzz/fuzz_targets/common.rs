@@ -34,15 +34,19 @@ pub fn root() -> &'static Path {
         .root
 }
 
+/// Where the library panics on purpose: `IntendedPanic` and
+/// `IntendedBackgroundPanic` (`panic_intended` is `#[track_caller]`, so the
+/// location is its caller in `src/api/mod.rs`).
+const INTENDED_AT: &[&str] = &["src/api/mod.rs", "src/panics.rs"];
+
 /// Once per process: the sandbox, and a panic hook that ignores the library's
-/// intended panics (`IntendedPanic`, `IntendedBackgroundPanic`: raised in
-/// `src/panics.rs`) and aborts on any other, caught or not: a panic the
+/// intended panics and aborts on any other, caught or not: a panic the
 /// library catches is still a bug when the input is only hostile data.
 /// Installed before the first call, so the library's hook chains to it.
 pub fn setup() {
     root();
     std::panic::set_hook(Box::new(|info| {
-        let intended = info.location().is_some_and(|l| l.file().ends_with("src/panics.rs"));
+        let intended = info.location().is_some_and(|l| INTENDED_AT.iter().any(|f| l.file().ends_with(f)));
         if !intended {
             eprintln!("UNEXPECTED PANIC (thread {:?}): {info}", std::thread::current().name());
             std::process::abort();

@@ -27,11 +27,15 @@ struct Response {
     failures: u32,
 }
 
+/// A header value as the sender sees it: text, or absent.
+fn text(value: &Option<Vec<u8>>) -> Option<&str> {
+    value.as_deref().and_then(|b| std::str::from_utf8(b).ok())
+}
+
 fuzz_target!(|r: Response| {
     let now = SystemTime::UNIX_EPOCH
         .checked_add(Duration::new(r.now_secs % (1 << 40), r.now_nanos % 1_000_000_000))
         .unwrap_or(SystemTime::UNIX_EPOCH);
-    let text = |v: &Option<Vec<u8>>| v.as_deref().and_then(|b| std::str::from_utf8(b).ok());
     let (retry_after, rate_limits) = (text(&r.retry_after), text(&r.rate_limits));
 
     let limited = rate_limits.and_then(policy::parse_rate_limits);
