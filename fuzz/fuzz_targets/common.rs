@@ -20,7 +20,8 @@ struct Sandbox {
 static SANDBOX: OnceLock<Sandbox> = OnceLock::new();
 
 /// The process's sandbox folder: every path a target hands the library is
-/// inside it, and the working directory is it (so relative paths are too).
+/// inside it (absolute: the working directory is where libFuzzer keeps its
+/// corpus, so it stays as it is).
 pub fn root() -> &'static Path {
     &SANDBOX
         .get_or_init(|| {
@@ -28,7 +29,6 @@ pub fn root() -> &'static Path {
                 if Path::new("/dev/shm").is_dir() { PathBuf::from("/dev/shm") } else { std::env::temp_dir() };
             let dir = tempfile::Builder::new().prefix("libstatus-fuzz-").tempdir_in(base).expect("sandbox");
             let root = std::fs::canonicalize(dir.path()).expect("canonical sandbox");
-            std::env::set_current_dir(&root).expect("chdir into the sandbox");
             Sandbox { _dir: dir, root }
         })
         .root
