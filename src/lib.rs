@@ -51,3 +51,14 @@ pub mod internals {
     pub use crate::outbox::policy;
     pub use crate::reporting::limiter;
 }
+
+/// For the fuzz targets in `fuzz/` only (feature `fuzzing`), not an API:
+/// re-exports of the crate-private pieces they drive directly (the outbox and
+/// its server-response policy, the bounded file reader). Re-exports only, no
+/// code of its own: keep it that tiny.
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing {
+    pub use crate::files::{read_regular, Read};
+    pub use crate::outbox::{policy, Outbox, OutboxLimits, DIR_NAME};
+}

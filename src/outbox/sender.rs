@@ -147,7 +147,15 @@ impl Outbox {
                         log::warn!("panic report rejected by the server with HTTP {status}; deleted");
                     }
                     if state.epoch == epoch {
-                        let _ = std::fs::remove_file(&path);
+                        if let Err(e) = std::fs::remove_file(&path) {
+                            if e.kind() != std::io::ErrorKind::NotFound {
+                                // A read-only disk: answered for good, so never
+                                // sent again by this process (it would be, at once
+                                // and forever).
+                                log::warn!("a panic report the server answered cannot be deleted ({e}); this process will not send it again");
+                                state.embargoed.push(path.clone());
+                            }
+                        }
                     }
                     state.backoff.reset();
                     state.retry_at = None;

@@ -175,9 +175,13 @@ impl Outbox {
             let path = entry.path();
             // `DirEntry::metadata` does not follow links.
             let Ok(meta) = entry.metadata() else { continue };
-            if !meta.file_type().is_file() || meta.len() > MAX_ENVELOPE_BYTES as u64 {
+            // Only names this library writes: eviction goes by name order, so
+            // a stranger's `z.envelope` would otherwise pass for the newest
+            // report and evict every real one on arrival.
+            let ours = is_report_name(&name);
+            if !ours || !meta.file_type().is_file() || meta.len() > MAX_ENVELOPE_BYTES as u64 {
                 log::warn!(
-                    "removed an outbox entry that is not a report (a link, a folder, a FIFO or over {MAX_ENVELOPE_BYTES} bytes)"
+                    "removed an outbox entry that is not a report (a name not ours, a link, a folder, a FIFO or over {MAX_ENVELOPE_BYTES} bytes)"
                 );
                 remove_entry(&path);
                 state.dropped += 1;
@@ -221,6 +225,16 @@ fn carried_panics(path: &Path) -> u64 {
             digits.parse::<u64>().ok()
         })
         .fold(0u64, u64::saturating_add)
+}
+
+/// `<24 digits>-<8 digits>-<digits>.envelope`: the names [`next_file_name`] writes.
+fn is_report_name(name: &str) -> bool {
+    let Some(stem) = name.strip_suffix(SUFFIX) else { return false };
+    let parts: Vec<&str> = stem.split('-').collect();
+    let digits = |s: &str, len: Option<usize>| {
+        !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) && len.is_none_or(|n| s.len() == n)
+    };
+    parts.len() == 3 && digits(parts[0], Some(24)) && digits(parts[1], Some(8)) && digits(parts[2], None)
 }
 
 /// Unique names that sort by age, across processes.
@@ -305,6 +319,25 @@ mod tests {
             fs::read_dir(&folder).unwrap().flatten().filter(|e| e.file_name() != LOCK_FILE).count(),
             2
         );
+    }
+
+    #[test]
+    fn names_the_library_never_writes_are_not_reports() {
+        assert!(is_report_name(&next_file_name()));
+        for name in ["z.envelope", "000000000000000000000000-00000000-.envelope", "1-2-3.envelope", "x"] {
+            assert!(!is_report_name(name), "{name}");
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let outbox = Outbox::open(dir.path(), OutboxLimits { max_items: 3, max_bytes: 1 << 20 }).unwrap();
+        for i in 0..5 {
+            fs::write(dir.path().join(DIR_NAME).join(format!("zz{i}.envelope")), b"{}").unwrap();
+        }
+        outbox.store(b"real").unwrap();
+        let kept: Vec<String> = {
+            let mut state = outbox.state.lock();
+            outbox.files(&mut state).iter().map(|(p, _)| fs::read_to_string(p).unwrap()).collect()
+        };
+        assert_eq!(kept, ["real"], "strangers never evict a report");
     }
 
     #[test]
