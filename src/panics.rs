@@ -286,27 +286,26 @@ pub struct Calibration {
 
 static CALIBRATION: OnceLock<Option<Calibration>> = OnceLock::new();
 
-/// The calibration, learned once on a library thread (the caller waits for
-/// it the first time, a millisecond or two; `InitializeApplication` starts it
-/// ahead). `None` when it failed: stacks are then sent untrimmed.
-pub fn calibration() -> Option<&'static Calibration> {
+/// The calibration, learned once: the first time, `learn` runs [`calibrate`]
+/// (reporting runs it on a library thread and waits, a millisecond or two;
+/// `InitializeApplication` starts it ahead). This room starts no thread of
+/// its own: the thread wrapper lives above it. `None` when it failed: stacks
+/// are then sent untrimmed.
+pub fn calibration_or(
+    learn: impl FnOnce(fn() -> Option<Calibration>) -> Option<Calibration>,
+) -> Option<&'static Calibration> {
     if CALIBRATING.try_with(Cell::get).unwrap_or(true) {
         return None;
     }
-    CALIBRATION
-        .get_or_init(|| {
-            let thread = crate::reporting::spawn_thread("libstatus-calibrate", calibrate).ok()?;
-            thread.join().ok().flatten()
-        })
-        .as_ref()
+    CALIBRATION.get_or_init(|| learn(calibrate)).as_ref()
 }
 
 /// Index in `frames` (return addresses, innermost first) of the panic site:
 /// the first frame below the hook, std's panic entry points and the
 /// `unwrap`/`expect`/bounds-check helpers. 0 when the machinery is not
-/// recognised.
-pub fn site_index(frames: &[usize]) -> usize {
-    calibration().map_or(0, |calibration| calibration.site_index(frames))
+/// recognised (or `calibration` is `None`).
+pub fn site_index(calibration: Option<&Calibration>, frames: &[usize]) -> usize {
+    calibration.map_or(0, |calibration| calibration.site_index(frames))
 }
 
 impl Calibration {
@@ -577,7 +576,9 @@ mod tests {
     #[test]
     fn calibration_finds_the_site_below_the_machinery() {
         install_hook();
-        let calibration = calibration().expect("calibration");
+        #[allow(clippy::disallowed_methods)] // the test's own thread stands in for the wrapper
+        let calibration = calibration_or(|calibrate| std::thread::spawn(calibrate).join().ok().flatten())
+            .expect("calibration");
         for (site, run) in [
             (
                 site_unwrap as fn(Option<u32>) -> u32 as usize,

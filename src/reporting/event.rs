@@ -7,7 +7,7 @@
 //! id, load address and size, file name). The server symbolicates them with
 //! the debug file that `scripts/dist` split off and that was uploaded
 //! (`sentry-cli debug-files upload`); `tools/symbolicate` does the same
-//! offline. The top frame is the panic site ([`crate::panics::site_index`]),
+//! offline. The top frame is the panic site ([`panics::site_index`]),
 //! and the event's fingerprint is the site, so that one bug is one issue
 //! whatever its message.
 
@@ -118,7 +118,7 @@ pub fn panic_event(
 /// site down (innermost first): return addresses, the site's made a call-site
 /// address (see [`panic_stacktrace`]).
 fn own_frames(record: &PanicRecord) -> Vec<u64> {
-    let site = panics::site_index(&record.frames);
+    let site = panics::site_index(calibration(), &record.frames);
     let own = own_module_range();
     record.frames[site.min(record.frames.len())..]
         .iter()
@@ -190,12 +190,20 @@ fn own_module_range() -> Option<std::ops::Range<u64>> {
     own_image().map(|image| image.image_addr.0..image.image_addr.0.saturating_add(image.image_size))
 }
 
+/// The panic machinery's calibration, learned on a library thread the first
+/// time (see [`panics::calibration_or`]).
+fn calibration() -> Option<&'static panics::Calibration> {
+    panics::calibration_or(|calibrate| {
+        super::spawn_thread("libstatus-calibrate", calibrate).ok()?.join().ok().flatten()
+    })
+}
+
 /// Run once on a library thread at `InitializeApplication`: learns the panic
 /// machinery (calibration), reads our own image's identity and starts the
 /// panic log's thread, so that the first panicking call pays for none of it.
 /// No debug information is read.
 pub fn warm_up_symbols() {
-    let _ = panics::calibration();
+    let _ = calibration();
     let _ = own_image();
     let _ = log_queue();
 }
