@@ -241,6 +241,26 @@ mod tests {
         assert_eq!(v["error"], "reader exploded");
     }
 
+    /// A payload whose `Drop` panics: dropping it in the guard would be a
+    /// panic while handling a panic. The payload guard catches that and
+    /// leaks the payload; the host still gets its answer.
+    #[test]
+    fn a_payload_whose_drop_panics_is_leaked_and_the_call_still_answers() {
+        struct Bomb;
+        impl Drop for Bomb {
+            fn drop(&mut self) {
+                panic!("a panic while dropping a panic payload");
+            }
+        }
+        let answer = run(Endpoint::CentralizedMetricsInfo, || std::panic::panic_any(Bomb));
+        assert_eq!(answer.code, Some(ErrorCode::Panic));
+        let v: serde_json::Value = serde_json::from_str(&answer.json).unwrap();
+        assert_eq!(v["error"], "panic with a non-string payload");
+        // The same through the guard for panics caught elsewhere.
+        let message = report_caught_panic(Box::new(Bomb), Origin::Thread("test"));
+        assert_eq!(message, "panic with a non-string payload");
+    }
+
     #[test]
     fn oversize_and_null_and_bad_utf8_are_invalid_requests() {
         let big = "x".repeat(MAX_REQUEST_BYTES + 1);
