@@ -191,7 +191,7 @@ fn shipped_events_symbolicate_to_the_panic_site() {
             marker: "shipped-background".into(),
             chain: vec![
                 "status::api::intended_background_panic::{{closure}}",
-                "status::reporting::spawn_thread",
+                "status::reporting::thread::spawn_thread",
             ],
             ty: "IntendedPanic",
         },
