@@ -69,16 +69,16 @@ pub fn open_lock_file(path: &Path) -> io::Result<File> {
         }
         other => other?,
     };
-    let meta = file.metadata()?;
-    if !meta.is_file() {
-        return Err(io::Error::new(io::ErrorKind::InvalidInput, "not a regular file"));
-    }
-    if meta.permissions().mode() & 0o777 != FILE_MODE {
-        let _ = file.set_permissions(fs::Permissions::from_mode(FILE_MODE));
+    match ensure_private(&file) {
+        // Its type is checked; its mode is best effort (a read-only disk
+        // refuses the change, and nobody can write there anyway).
+        Err(e) if e.kind() != io::ErrorKind::InvalidInput => {}
+        other => other?,
     }
     Ok(file)
 }
 
+/// A regular file (not a FIFO, folder or device reached by its name), made 0600.
 fn ensure_private(file: &File) -> io::Result<()> {
     let meta = file.metadata()?;
     if !meta.is_file() {

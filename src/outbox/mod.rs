@@ -49,6 +49,10 @@ impl Default for OutboxLimits {
     }
 }
 
+/// What a host is told when another process holds a dataDir's outbox.
+pub const LOCKED: &str =
+    "another process is using the panic-report outbox of this dataDir: one dataDir serves one process at a time";
+
 #[derive(Debug)]
 pub enum OpenError {
     /// Another process holds the outbox of this dataDir.
@@ -59,9 +63,7 @@ pub enum OpenError {
 impl std::fmt::Display for OpenError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            OpenError::Locked(_) => f.write_str(
-                "another process is using the panic-report outbox of this dataDir: one dataDir serves one process at a time",
-            ),
+            OpenError::Locked(_) => f.write_str(LOCKED),
             OpenError::Io(e) => write!(f, "cannot open the panic-report outbox: {e}"),
         }
     }

@@ -17,7 +17,7 @@ pub enum ReportingError {
 impl fmt::Display for ReportingError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            ReportingError::OutboxLocked => OpenError::Locked(Default::default()).fmt(f),
+            ReportingError::OutboxLocked => f.write_str(crate::outbox::LOCKED),
             ReportingError::OutboxIo(e) => write!(f, "cannot open the panic-report outbox: {e}"),
             ReportingError::Thread(e) => write!(f, "cannot start a library thread: {e}"),
         }
