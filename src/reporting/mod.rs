@@ -34,7 +34,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use parking_lot::{Mutex, RwLock};
-use sentry::types::Dsn;
 use serde::Serialize;
 
 pub use self::config::{Blocker, BuildConfig, HostProfile, ReportingConfig, Secret};
@@ -63,8 +62,6 @@ pub struct PanicReportingStatus {
 /// One configuration, from one `InitializeApplication`.
 struct Session {
     config: Arc<ReportingConfig>,
-    /// Parsed once, at init.
-    dsn: Option<Dsn>,
     outbox: Arc<Outbox>,
     client: Option<Arc<sentry::Client>>,
     /// What must not leave the process under this configuration (its DSN,
@@ -122,7 +119,6 @@ impl Session {
 /// Everything a new configuration needs, opened but not yet in effect.
 pub struct Prepared {
     config: Arc<ReportingConfig>,
-    dsn: Option<Dsn>,
     outbox: Arc<Outbox>,
     storm_window: Duration,
 }
@@ -137,15 +133,14 @@ pub fn prepare(
     panics::install_hook();
     fork::install_handlers();
     let outbox = Outbox::open(data_dir, OutboxLimits::default())?;
-    let dsn = config.parsed_dsn.as_ref().map(|d| d.expose().clone());
-    Ok(Prepared { config: Arc::new(config), dsn, outbox, storm_window })
+    Ok(Prepared { config: Arc::new(config), outbox, storm_window })
 }
 
 /// Switches the process over to a prepared configuration, with the user's
 /// opt-in for its dataDir. Call it under the consent lock
 /// ([`crate::consent::begin_switch`]). Cannot fail.
 pub fn commit(prepared: Prepared, consent: bool) -> PanicReportingStatus {
-    let Prepared { config, dsn, outbox, storm_window } = prepared;
+    let Prepared { config, outbox, storm_window } = prepared;
     {
         let mut limiter = LIMITER.lock();
         // The same window keeps the counts: a re-init does not reset storm control.
@@ -162,10 +157,10 @@ pub fn commit(prepared: Prepared, consent: bool) -> PanicReportingStatus {
     }
     let consent = Arc::new(AtomicBool::new(consent));
     let scrubber = Scrubber::new(config.dsn.as_ref().map(|d| d.expose().as_str()));
-    let client = dsn
-        .as_ref()
-        .map(|dsn| client::build(&config, dsn.clone(), consent.clone(), scrubber.clone(), outbox.clone()));
-    let session = Arc::new(Session { config, dsn, outbox: outbox.clone(), client, scrubber, consent });
+    let client = config.parsed_dsn.as_ref().map(|dsn| {
+        client::build(&config, dsn.expose().clone(), consent.clone(), scrubber.clone(), outbox.clone())
+    });
+    let session = Arc::new(Session { config, outbox: outbox.clone(), client, scrubber, consent });
     let previous = SESSION.write().replace(session.clone());
     match previous {
         Some(previous) if !Arc::ptr_eq(&previous.outbox, &outbox) => previous.outbox.close(),
@@ -266,7 +261,7 @@ fn current_target(outbox: &Outbox) -> Option<Target> {
         return None;
     }
     session.gate().ok()?;
-    let dsn = session.dsn.as_ref()?;
+    let dsn = session.config.parsed_dsn.as_ref()?.expose();
     Some(Target {
         url: dsn.envelope_api_url().to_string(),
         auth: dsn.to_auth(Some(client::USER_AGENT)).to_string(),
