@@ -16,10 +16,6 @@ use support::{
     assert_error, data_dir, lib, parse, set_environment, Blackhole, Receiver, StampedReceiver, KEY,
 };
 
-fn opt_in_file(dir: &Path) {
-    std::fs::write(dir.join("centralized-metrics.json"), r#"{"enabled":true,"userConfirmed":true}"#).unwrap();
-}
-
 fn file_enabled(dir: &Path) -> bool {
     let raw = std::fs::read_to_string(dir.join("centralized-metrics.json")).unwrap_or_default();
     serde_json::from_str::<Value>(&raw).ok().and_then(|v| v["enabled"].as_bool()).unwrap_or(false)
@@ -43,7 +39,7 @@ fn a_failed_init_keeps_the_previous_account(
     let receiver = Receiver::start();
     let b = data_dir();
     let a = data_dir();
-    opt_in_file(a.path());
+    support::write_opted_in(a.path());
     let answer = lib().init(json!({"dataDir": b.path(), "sentryDSN": receiver.dsn()}));
     assert_eq!(answer["centralizedMetricsInfo"]["enabled"], false);
     let failed = fail_init_of_a(a.path(), &receiver);
@@ -513,7 +509,7 @@ fn an_init_with_the_outbox_folder_replaced_by_a_file_takes_the_folder_back() {
     set_environment("ci-main");
     let receiver = Receiver::start();
     let dir = data_dir();
-    opt_in_file(dir.path());
+    support::write_opted_in(dir.path());
     std::fs::write(dir.path().join("panic-reports"), b"a regular file").unwrap();
     let answer = lib().init(json!({"dataDir": dir.path(), "sentryDSN": receiver.dsn()}));
     assert_eq!(answer["panicReporting"]["active"], true, "{answer}");

@@ -274,8 +274,7 @@ fn hostile_files_in_the_outbox_are_never_sent_and_never_wedge_it() {
     let dir = data_dir();
     let reports = dir.path().join("panic-reports");
     std::fs::create_dir_all(&reports).unwrap();
-    std::fs::write(dir.path().join("centralized-metrics.json"), r#"{"enabled":true,"userConfirmed":true}"#)
-        .unwrap();
+    support::write_opted_in(dir.path());
     let outside = data_dir();
     let secret = outside.path().join("secret.txt");
     std::fs::write(&secret, "SECRET-OUTSIDE-THE-OUTBOX").unwrap();
@@ -318,8 +317,7 @@ fn a_linked_outbox_folder_is_never_followed() {
     let dir = data_dir();
     let outside = data_dir();
     std::os::unix::fs::symlink(outside.path(), dir.path().join("panic-reports")).unwrap();
-    std::fs::write(dir.path().join("centralized-metrics.json"), r#"{"enabled":true,"userConfirmed":true}"#)
-        .unwrap();
+    support::write_opted_in(dir.path());
     lib().init(json!({"dataDir": dir.path(), "sentryDSN": Blackhole::start().dsn()}));
     lib().intended_panic("must stay inside the dataDir");
     assert_eq!(std::fs::read_dir(outside.path()).unwrap().count(), 0, "nothing written outside the dataDir");

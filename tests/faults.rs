@@ -13,9 +13,9 @@ use std::process::Command;
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use support::{closed_port, data_dir, dsn_for, lib, outbox_files, parse, set_environment, Receiver, Reply};
-
-const OPTED_IN: &str = r#"{"enabled":true,"userConfirmed":true}"#;
+use support::{
+    closed_port, data_dir, dsn_for, lib, outbox_files, parse, set_environment, Receiver, Reply, OPTED_IN,
+};
 
 /// An answer that keeps the rules: a JSON object, `error` first when it failed.
 fn checked(answer: String) -> Value {

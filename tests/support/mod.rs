@@ -466,6 +466,14 @@ pub fn data_dir() -> tempfile::TempDir {
     tempfile::Builder::new().prefix("libstatus-test-").tempdir().expect("tempdir")
 }
 
+/// The opt-in file of a user who opted in (what an earlier run left).
+pub const OPTED_IN: &str = r#"{"enabled":true,"userConfirmed":true}"#;
+
+/// Writes [`OPTED_IN`] into `data_dir`, as an earlier run of the app would have.
+pub fn write_opted_in(data_dir: &std::path::Path) {
+    std::fs::write(data_dir.join("centralized-metrics.json"), OPTED_IN).expect("write the opt-in file");
+}
+
 /// Files waiting in the outbox of a data directory.
 pub fn outbox_files(data_dir: &std::path::Path) -> usize {
     std::fs::read_dir(data_dir.join("panic-reports"))
