@@ -281,11 +281,6 @@ impl Backoff {
     pub fn reset(&mut self) {
         self.failures = 0;
     }
-
-    /// Failing at the moment.
-    pub fn is_failing(&self) -> bool {
-        self.failures > 0
-    }
 }
 
 /// The send budget: a token bucket of [`Policy::budget_burst`] tokens that
@@ -595,7 +590,6 @@ mod tests {
             );
         }
         backoff.reset();
-        assert!(!backoff.is_failing());
         assert_eq!(backoff.next(&policy, &mut rng), BACKOFF_START);
     }
 
