@@ -41,7 +41,8 @@ extern "C" {
 //
 // Request: a JSON object. `dataDir` (string, required: created if missing;
 // holds the opt-in file and the panic-report outbox), `sentryDSN` (string,
-// wins over a DSN baked in at build time), `logDir` (string, empty means
+// an http(s) DSN whose host is ASCII: an internationalised domain name in
+// its `xn--` form; wins over a DSN baked in at build time), `logDir` (string, empty means
 // dataDir), `logEnabled` (bool: `status.log` in logDir), `logLevel` (`error`,
 // `warn`, `info`, `debug` or `trace`, case-insensitive; default `info`),
 // `logToStderr` (bool), `apiLoggingEnabled` (bool: one redacted line per call

@@ -162,7 +162,9 @@ impl std::fmt::Display for Blocker {
         match self {
             Blocker::NotInitialized => f.write_str("InitializeApplication has not been called"),
             Blocker::NoDsn => f.write_str("no Sentry DSN: the request gave no sentryDSN and the build has none"),
-            Blocker::InvalidDsn => f.write_str("the Sentry DSN is not valid"),
+            Blocker::InvalidDsn => f.write_str(
+                "the Sentry DSN is not valid (an http or https URL with a key, an ASCII host (an internationalised domain name in its xn-- form) and a project id)",
+            ),
             Blocker::NoEnvironment => f.write_str(
                 "environment not reported: SENTRY_ENVIRONMENT is unset (or was `production` at run time, which only a production build may set)",
             ),
@@ -282,6 +284,19 @@ mod tests {
         let c = ReportingConfig::resolve(&build(true, Some("http://k@h/1")), None, None, Some("development"));
         assert_eq!(c.environment, "production");
         assert_eq!(c.blocker(), None);
+    }
+
+    /// The shipped library has no Unicode tables for host names (about
+    /// 100 KB): a DSN names its host in ASCII, an IDN in its `xn--` form.
+    #[test]
+    fn a_dsn_host_is_ascii_and_an_idn_is_written_in_its_xn_form() {
+        let resolve = |dsn| ReportingConfig::resolve(&build(false, None), None, Some(dsn), Some("ci-main"));
+        assert_eq!(resolve("https://k@xn--sentr-zxa.example/1").blocker(), None);
+        assert_eq!(resolve("https://k@sentry.example:8443/7").blocker(), None);
+        assert_eq!(resolve("https://k@[::1]:9000/7").blocker(), None);
+        let unicode = resolve("https://k@sentrÿ.example/1");
+        assert_eq!(unicode.blocker(), Some(Blocker::InvalidDsn));
+        assert!(unicode.blocker().unwrap().to_string().contains("xn--"));
     }
 
     #[test]
