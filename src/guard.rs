@@ -53,6 +53,7 @@ impl Answer {
 /// state is behind locks that `parking_lot` does not poison and that no panic
 /// can leave half-updated (every critical section either completes or does
 /// not write).
+#[inline(always)] // per export: the shipped build optimises for size
 pub fn run<'a>(endpoint: Endpoint, read: impl FnOnce() -> Result<Arg<'a>, ApiError>) -> Answer {
     match panics::catch(AssertUnwindSafe(|| run_guarded(endpoint, read))) {
         Ok(answer) => answer,
@@ -60,6 +61,7 @@ pub fn run<'a>(endpoint: Endpoint, read: impl FnOnce() -> Result<Arg<'a>, ApiErr
     }
 }
 
+#[inline(always)]
 fn run_guarded<'a>(endpoint: Endpoint, read: impl FnOnce() -> Result<Arg<'a>, ApiError>) -> Answer {
     panics::install_hook();
     // The clock only when the call is logged: the hot path reads no clock.
@@ -155,6 +157,7 @@ pub enum CArg {
 
 /// The C ABI's entry: reads the argument, runs the call, and returns the
 /// answer as a `malloc`ed C string for the host to release with [`free`].
+#[inline(always)]
 pub fn ffi_call(endpoint: Endpoint, arg: CArg) -> *mut c_char {
     let answer = run(endpoint, || read_c_arg(arg));
     to_c_string(&answer.json)
@@ -169,6 +172,7 @@ pub fn text_arg(bytes: &[u8]) -> Result<&str, ApiError> {
         .map_err(|e| ApiError::invalid_request(format!("request is not valid UTF-8: {e}")))
 }
 
+#[inline(always)]
 fn read_c_arg<'a>(arg: CArg) -> Result<Arg<'a>, ApiError> {
     match arg {
         CArg::None => Ok(Arg::None),

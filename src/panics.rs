@@ -132,6 +132,7 @@ fn take_intended() -> bool {
 /// `catch_unwind` for the library's own catch points (the guard, the thread
 /// wrapper): a panic inside is recorded for the library to log and report,
 /// and is not passed to the previous panic hook.
+#[inline(always)] // the hot path of every call (the shipped build optimises for size)
 pub fn catch<F: FnOnce() -> R + UnwindSafe, R>(f: F) -> std::thread::Result<R> {
     // One thread-local access per catch (in a shared library each costs a
     // `__tls_get_addr` call): the count goes up and down inside it, and
@@ -156,6 +157,7 @@ pub fn catch<F: FnOnce() -> R + UnwindSafe, R>(f: F) -> std::thread::Result<R> {
 /// [`catch`] for a catch point nested inside another: the outer [`catch`]
 /// already counts this thread as catching, so this one skips the
 /// thread-local bookkeeping (the guard's hot path).
+#[inline(always)]
 pub fn catch_nested<F: FnOnce() -> R + UnwindSafe, R>(f: F) -> std::thread::Result<R> {
     debug_assert!(caught_by_library() || CATCHING.try_with(|_| ()).is_err());
     panic::catch_unwind(f)

@@ -110,6 +110,8 @@ impl Endpoint {
 pub type Reply = Cow<'static, str>;
 
 /// Runs one endpoint. Panics propagate to the caller (the guard).
+// Inlined into each export, where the endpoint is a constant: only its arm remains.
+#[inline(always)]
 pub fn call(endpoint: Endpoint, arg: Arg<'_>) -> Result<Reply, ApiError> {
     match (endpoint, arg) {
         (Endpoint::InitializeApplication, Arg::Str(json)) => initialize_application(parse(json)?),
