@@ -210,12 +210,26 @@ impl Switch {
 /// forking thread, so the child never inherits it held by a thread it lacks.
 pub(crate) fn lock_for_fork() {
     std::mem::forget(STATE.lock());
+    FORKING_PID.store(std::process::id(), std::sync::atomic::Ordering::Relaxed);
 }
 
 pub(crate) fn unlock_after_fork() {
     // SAFETY: `lock_for_fork` locked it on this thread and forgot the guard.
     unsafe { STATE.force_unlock() }
+    // In the child, the threads that the parent had parked on the lock do not
+    // exist, but the unlock may hand the lock over to one of them
+    // (parking_lot's eventual fairness): it would stay held for ever. The
+    // child has one thread, ours, so any holder is a ghost: unlock until free.
+    if std::process::id() != FORKING_PID.load(std::sync::atomic::Ordering::Relaxed) {
+        while STATE.is_locked() {
+            // SAFETY: held by a thread that does not exist in this process.
+            unsafe { STATE.force_unlock() }
+        }
+    }
 }
+
+/// The process that took the lock for a fork (to tell the child from the parent).
+static FORKING_PID: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
 
 /// One dataDir, however it was spelled.
 fn key(data_dir: &Path) -> PathBuf {
@@ -266,6 +280,112 @@ mod tests {
             fs::write(dir.path().join(FILE_NAME), junk).unwrap();
             assert_eq!(store.load(), MetricsInfo::default(), "{junk:?}");
         }
+    }
+
+    thread_local! {
+        /// The warnings this thread logged (see [`Warnings`]).
+        static WARNINGS: std::cell::RefCell<Vec<String>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
+
+    /// A logger that keeps the warnings of the thread that logs them.
+    struct Warnings;
+    impl log::Log for Warnings {
+        fn enabled(&self, m: &log::Metadata<'_>) -> bool {
+            m.level() <= log::Level::Warn
+        }
+        fn log(&self, record: &log::Record<'_>) {
+            WARNINGS.with(|w| w.borrow_mut().push(record.args().to_string()));
+        }
+        fn flush(&self) {}
+    }
+
+    /// A dataDir never used is the common case and logs nothing; a file that
+    /// cannot be read is worth a warning (the user reads as not opted in).
+    #[test]
+    fn only_a_file_that_cannot_be_read_is_warned_about() {
+        static LOGGER: Warnings = Warnings;
+        // Under nextest the process is this test's; under `cargo test` another
+        // test may have set a logger first, and only the answers are checked.
+        let logging = log::set_logger(&LOGGER).is_ok();
+        log::set_max_level(log::LevelFilter::Warn);
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(ConsentFile::new(dir.path()).load(), MetricsInfo::default());
+        if logging {
+            WARNINGS.with(|w| assert_eq!(*w.borrow(), Vec::<String>::new()));
+        }
+        // The dataDir is a file: the consent file cannot be opened.
+        let not_a_dir = dir.path().join("a-file");
+        fs::write(&not_a_dir, b"x").unwrap();
+        assert_eq!(ConsentFile::new(&not_a_dir).load(), MetricsInfo::default());
+        if logging {
+            WARNINGS.with(|w| {
+                let w = w.borrow();
+                assert_eq!(w.len(), 1, "{w:?}");
+                assert!(w[0].starts_with("cannot read the consent file"), "{w:?}");
+            });
+        }
+    }
+
+    fn reinit(dir: &Path) -> MetricsInfo {
+        let switch = begin_switch();
+        let info = switch.read(dir);
+        switch.commit(dir, info);
+        info
+    }
+
+    /// The process-wide state, as `InitializeApplication` and
+    /// `ToggleCentralizedMetrics` drive it: an opt-out that cannot be
+    /// written holds for its dataDir (only), until an opt-in is stored.
+    #[test]
+    fn an_unwritten_opt_out_holds_for_its_data_dir_only_until_an_opt_in() {
+        let base = tempfile::tempdir().unwrap();
+        let a = fs::canonicalize(base.path()).unwrap().join("a");
+        let b = a.with_file_name("b");
+        fs::create_dir(&a).unwrap();
+        fs::create_dir(&b).unwrap();
+        let on = MetricsInfo { enabled: true, user_confirmed: true };
+        let off = MetricsInfo { enabled: false, user_confirmed: true };
+        ConsentFile::new(&b).store(on).unwrap();
+
+        assert_eq!(reinit(&a), MetricsInfo::default());
+        assert_eq!(info(), Ok(MetricsInfo::default()));
+        let mut applied = Vec::new();
+        toggle(true, |enabled| applied.push(enabled)).unwrap();
+        assert_eq!(info(), Ok(on));
+        assert_eq!(ConsentFile::new(&a).load(), on);
+        // A successful opt-out, then someone else's opt-in file: the file counts.
+        toggle(false, |enabled| applied.push(enabled)).unwrap();
+        assert_eq!(info(), Ok(off));
+        ConsentFile::new(&a).store(on).unwrap();
+        assert_eq!(reinit(&a), on);
+
+        // The dataDir vanishes: the opt-out cannot be written, and holds.
+        fs::remove_dir_all(&a).unwrap();
+        let error = toggle(false, |enabled| applied.push(enabled)).unwrap_err();
+        assert!(matches!(error, ToggleError::OptOutNotStored(_)), "{error}");
+        assert!(error.to_string().starts_with("cannot store the metrics opt-out"), "{error}");
+        assert_eq!(info(), Ok(off));
+        fs::create_dir(&a).unwrap();
+        ConsentFile::new(&a).store(on).unwrap();
+        assert_eq!(reinit(&a).enabled, false, "the unwritten opt-out holds over the stale file");
+        // ...for its dataDir only.
+        assert_eq!(reinit(&b), on);
+        assert_eq!(info(), Ok(on));
+        // An opt-in that is stored ends it.
+        assert_eq!(reinit(&a).enabled, false);
+        toggle(true, |enabled| applied.push(enabled)).unwrap();
+        assert_eq!(reinit(&a), on);
+        assert_eq!(applied, [true, false, false, true]);
+        // An opt-in that cannot be stored changes nothing.
+        fs::remove_dir_all(&a).unwrap();
+        let error = toggle(true, |enabled| applied.push(enabled)).unwrap_err();
+        assert!(matches!(error, ToggleError::OptInNotStored(_)), "{error}");
+        assert!(error.to_string().contains("nothing changed"), "{error}");
+        assert_eq!(applied.len(), 4, "an opt-in not stored is not applied");
+        assert_eq!(
+            ToggleError::NotInitialized.to_string(),
+            "InitializeApplication must succeed before this call"
+        );
     }
 
     #[test]

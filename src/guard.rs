@@ -266,6 +266,137 @@ mod tests {
         assert_eq!(message, "panic with a non-string payload");
     }
 
+    /// A payload whose `Drop` panics (the payload-drop guard's case).
+    struct Bomb;
+    impl Drop for Bomb {
+        fn drop(&mut self) {
+            panic!("a panic while dropping a panic payload");
+        }
+    }
+
+    thread_local! {
+        /// What [`ExplodingLogger`] does with the guard's next "answered an
+        /// error" line on this thread: 0 nothing, 1 panic with a message,
+        /// 2 panic with a [`Bomb`]. Reset once used.
+        static EXPLODE: std::cell::Cell<u8> = const { std::cell::Cell::new(0) };
+    }
+
+    /// A logger that panics in the guard's own path, after the call's panic
+    /// was caught: a panic while handling a panic.
+    struct ExplodingLogger;
+    impl log::Log for ExplodingLogger {
+        fn enabled(&self, _: &log::Metadata<'_>) -> bool {
+            true
+        }
+        fn log(&self, record: &log::Record<'_>) {
+            if !record.args().to_string().contains("answered an error") {
+                return;
+            }
+            match EXPLODE.with(|e| e.replace(0)) {
+                1 => panic!("the logger exploded"),
+                2 => std::panic::panic_any(Bomb),
+                _ => {}
+            }
+        }
+        fn flush(&self) {}
+    }
+
+    fn error_of(answer: &Answer) -> String {
+        let v: serde_json::Value = serde_json::from_str(&answer.json).unwrap();
+        v["error"].as_str().unwrap().to_owned()
+    }
+
+    /// The second guard: a panic in the guard's path (here the logger's,
+    /// while logging the first panic's answer) is answered, not unwound into
+    /// the host, with its message under the message guard and its payload
+    /// dropped under the payload guard.
+    #[test]
+    fn a_panic_while_handling_a_panic_is_answered_by_the_second_guard() {
+        static LOGGER: ExplodingLogger = ExplodingLogger;
+        // Under nextest every test has a process of its own, so the logger
+        // is ours; under `cargo test` another test may have set one first.
+        if log::set_logger(&LOGGER).is_ok() {
+            log::set_max_level(log::LevelFilter::Debug);
+            EXPLODE.with(|e| e.set(1));
+            let answer = run(Endpoint::CentralizedMetricsInfo, || panic!("reader exploded"));
+            assert_eq!((answer.code, answer.http_status()), (Some(ErrorCode::Panic), 500));
+            assert_eq!(error_of(&answer), "panic while handling the call: the logger exploded");
+            EXPLODE.with(|e| e.set(2));
+            let answer = run(Endpoint::CentralizedMetricsInfo, || panic!("reader exploded"));
+            assert_eq!(answer.code, Some(ErrorCode::Panic));
+            assert_eq!(error_of(&answer), "panic while handling the call: panic with a non-string payload");
+            // The guard still answers normally afterwards.
+            let answer = run(Endpoint::CentralizedMetricsInfo, || panic!("reader exploded"));
+            assert_eq!(error_of(&answer), "reader exploded");
+        }
+        // The second guard's answer, called directly.
+        let answer = last_resort_answer(Box::new("escaped"));
+        assert_eq!((answer.code, answer.http_status()), (Some(ErrorCode::Panic), 500));
+        assert_eq!(error_of(&answer), "panic while handling the call: escaped");
+        let answer = last_resort_answer(Box::new(Bomb));
+        assert_eq!(error_of(&answer), "panic while handling the call: panic with a non-string payload");
+    }
+
+    /// Every caught payload is dropped (not leaked) once its message is read.
+    #[test]
+    fn caught_payloads_are_dropped() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        static DROPS: AtomicUsize = AtomicUsize::new(0);
+        struct Counted;
+        impl Drop for Counted {
+            fn drop(&mut self) {
+                DROPS.fetch_add(1, Ordering::SeqCst);
+            }
+        }
+        let answer = run(Endpoint::CentralizedMetricsInfo, || std::panic::panic_any(Counted));
+        assert_eq!(answer.code, Some(ErrorCode::Panic));
+        assert_eq!(DROPS.load(Ordering::SeqCst), 1);
+        report_caught_panic(Box::new(Counted), Origin::Thread("test"));
+        assert_eq!(DROPS.load(Ordering::SeqCst), 2);
+        last_resort_answer(Box::new(Counted));
+        assert_eq!(DROPS.load(Ordering::SeqCst), 3);
+    }
+
+    /// What a C host reads: a NUL-terminated copy of the answer, which it
+    /// releases with [`free`] (NULL included).
+    #[test]
+    fn the_c_answer_is_the_answer_nul_terminated() {
+        let read = |ptr: *mut c_char| {
+            assert!(!ptr.is_null());
+            // SAFETY: a NUL-terminated answer of `ffi_call`, freed once below.
+            let text = unsafe { CStr::from_ptr(ptr) }.to_str().unwrap().to_owned();
+            // SAFETY: as above.
+            unsafe { free(ptr.cast()) };
+            text
+        };
+        let text = read(ffi_call(Endpoint::CentralizedMetricsInfo, CArg::None));
+        assert_eq!(text, run(Endpoint::CentralizedMetricsInfo, || Ok(Arg::None)).json.to_string());
+        let bad = c"not json";
+        let text = read(ffi_call(Endpoint::InitializeApplication, CArg::Str(bad.as_ptr())));
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(v["code"], "invalid-request", "{text}");
+        let text = read(ffi_call(Endpoint::InitializeApplication, CArg::Str(std::ptr::null())));
+        assert!(text.contains("request is NULL"), "{text}");
+        assert_eq!(read(to_c_string("")), "");
+        assert_eq!(read(to_c_string("{\"a\":1}")), "{\"a\":1}");
+        // SAFETY: NULL is allowed.
+        unsafe { free(std::ptr::null_mut()) };
+    }
+
+    /// The limit is 1 MiB exactly, for every host's bytes.
+    #[test]
+    fn a_request_of_exactly_one_mebibyte_is_accepted() {
+        let limit = "x".repeat(1 << 20);
+        let answer = run(Endpoint::IntendedPanic, || text_arg(limit.as_bytes()).map(Arg::Str));
+        assert_eq!(answer.code, Some(ErrorCode::Panic), "1 MiB is read (and IntendedPanic panics)");
+        let over = "x".repeat((1 << 20) + 1);
+        let error = text_arg(over.as_bytes()).unwrap_err();
+        assert_eq!(error.code, ErrorCode::InvalidRequest);
+        assert_eq!(error.message, format!("request is {} bytes; the limit is {}", (1 << 20) + 1, 1 << 20));
+        assert_eq!(too_large(None).message, "request is over the limit of 1048576 bytes");
+        assert_eq!(text_arg(b"{}").unwrap(), "{}");
+    }
+
     #[test]
     fn oversize_and_null_and_bad_utf8_are_invalid_requests() {
         let big = "x".repeat(MAX_REQUEST_BYTES + 1);

@@ -517,3 +517,59 @@ fn an_init_with_the_outbox_folder_replaced_by_a_file_takes_the_folder_back() {
     assert_eq!(lib().flush(10_000), 0);
     assert_eq!(receiver.delivered_events().len(), 1);
 }
+
+/// A host that forks while another of its threads toggles the opt-in (which
+/// holds the consent lock across a file write and its fsync): the child
+/// never inherits that lock held by a thread it does not have, so its own
+/// calls answer, and the parent's toggles go on.
+#[test]
+fn a_fork_during_toggles_never_leaves_the_child_or_the_parent_locked() {
+    if !support::isolated() {
+        return;
+    }
+    let dir = data_dir();
+    let answer = lib().init(json!({"dataDir": dir.path()}));
+    assert!(answer.get("error").is_none(), "{answer}");
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let toggler = {
+        let stop = stop.clone();
+        #[allow(clippy::disallowed_methods)] // the test's own host thread
+        std::thread::spawn(move || {
+            let mut n = 0u32;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                assert_eq!(toggle(n % 2 == 0), r#"{"error":""}"#);
+                n += 1;
+            }
+            n
+        })
+    };
+    for round in 0..30 {
+        // SAFETY: fork(2); the child makes library calls and _exits.
+        let pid = unsafe { libc::fork() };
+        if pid == 0 {
+            let ok = toggle(true) == r#"{"error":""}"# && info_enabled();
+            // SAFETY: leaving without the parent's atexit handlers or destructors.
+            unsafe { libc::_exit(if ok { 0 } else { 1 }) };
+        }
+        assert!(pid > 0);
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        let mut status = 0;
+        loop {
+            // SAFETY: waiting for our own child.
+            if unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) } == pid {
+                break;
+            }
+            if std::time::Instant::now() > deadline {
+                // SAFETY: killing our own hung child.
+                unsafe { libc::kill(pid, libc::SIGKILL) };
+                panic!("round {round}: the forked child hung");
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert!(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0, "round {round}: status {status}");
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    assert!(toggler.join().unwrap() > 0, "the parent's toggles went on");
+    assert_eq!(toggle(false), r#"{"error":""}"#);
+    assert!(!info_enabled() && !file_enabled(dir.path()));
+}

@@ -316,3 +316,47 @@ fn a_read_only_data_dir_answers_json_sends_a_report_at_most_once_and_nothing_aft
     assert_eq!(fs::read(folder.join(LEFT)).unwrap(), pending, "the disk is as it was");
     assert_eq!(fs::read_to_string(dir.join("centralized-metrics.json")).unwrap(), OPTED_IN);
 }
+
+/// Storm control survives a re-init: an `InitializeApplication` with the same
+/// `panicStormWindowMs` keeps the counts (a host that re-initialises on every
+/// screen cannot turn a panic loop back into a flood); another window starts
+/// storm control afresh.
+#[test]
+fn a_reinit_with_the_same_storm_window_keeps_storm_controls_counts() {
+    if !support::isolated() {
+        return;
+    }
+    set_environment("ci-main");
+    let dir = data_dir();
+    let receiver = Receiver::start();
+    let request = |window_ms: u64| {
+        json!({"dataDir": dir.path(), "sentryDSN": receiver.dsn(), "panicStormWindowMs": window_ms})
+            .to_string()
+    };
+    let hour = 3_600_000;
+    checked(lib().call("InitializeApplication", &request(hour)));
+    lib().opt_in(true);
+    // One site (IntendedPanic's): five events per window, the rest counted.
+    for i in 0..7 {
+        checked(lib().call("IntendedPanic", &format!("storm {i}")));
+    }
+    let answer = checked(lib().call("InitializeApplication", &request(hour)));
+    assert_eq!(answer["centralizedMetricsInfo"]["enabled"], true, "{answer}");
+    checked(lib().call("IntendedPanic", "after a re-init with the same window"));
+    assert_eq!(lib().flush(15_000), 0);
+    let mut got = messages(&receiver);
+    got.sort();
+    assert_eq!(
+        got,
+        (0..5).map(|i| format!("storm {i}")).collect::<Vec<_>>(),
+        "the re-init reset storm control"
+    );
+
+    // Another window: a new limiter, the site may report again.
+    checked(lib().call("InitializeApplication", &request(hour - 1)));
+    checked(lib().call("IntendedPanic", "after a re-init with another window"));
+    assert_eq!(lib().flush(15_000), 0);
+    let got = messages(&receiver);
+    assert_eq!(got.len(), 6, "{got:?}");
+    assert!(got.iter().any(|m| m == "after a re-init with another window"), "{got:?}");
+}

@@ -329,6 +329,13 @@ mod tests {
     }
 
     #[test]
+    fn a_secret_debug_prints_a_placeholder() {
+        let dsn = Secret::new("http://k@h/1".to_owned());
+        assert_eq!(format!("{dsn:?}"), "<secret>");
+        assert_eq!(format!("{:?}", Some(&dsn)), "Some(<secret>)");
+    }
+
+    #[test]
     fn release_without_context_uses_crate_name() {
         assert_eq!(release(None), format!("libstatus@{}", env!("CARGO_PKG_VERSION")));
     }

@@ -127,6 +127,15 @@ mod tests {
         assert_eq!(l.unreported(), 0);
     }
 
+    /// The window is the configured one (a re-init compares it to keep the
+    /// counts: see `reporting::commit`).
+    #[test]
+    fn the_window_is_the_configured_one() {
+        let window = Duration::from_millis(100);
+        assert_eq!(StormLimiter::new(5, window, 8).window(), window);
+        assert_eq!(StormLimiter::default().window(), WINDOW);
+    }
+
     #[test]
     fn bounded_sites_keep_counts_exact() {
         let mut l = StormLimiter::new(1, Duration::from_secs(60), 2);
