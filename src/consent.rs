@@ -93,11 +93,7 @@ struct State {
     unwritten_opt_outs: Vec<PathBuf>,
 }
 
-static STATE: Mutex<State> = Mutex::new(State {
-    file: None,
-    data_dir: None,
-    unwritten_opt_outs: Vec::new(),
-});
+static STATE: Mutex<State> = Mutex::new(State { file: None, data_dir: None, unwritten_opt_outs: Vec::new() });
 
 /// The current [`MetricsInfo`], and whether an init succeeded, as bits:
 /// [`info`] reads it without the lock (the hot `CentralizedMetricsInfo`
@@ -110,7 +106,8 @@ const USER_CONFIRMED: u8 = 4;
 
 /// Makes `info` the current value; `_held` proves the caller holds the lock.
 fn publish(_held: &State, info: MetricsInfo) {
-    let bits = INITIALIZED + u8::from(info.enabled) * ENABLED + u8::from(info.user_confirmed) * USER_CONFIRMED;
+    let bits =
+        INITIALIZED + u8::from(info.enabled) * ENABLED + u8::from(info.user_confirmed) * USER_CONFIRMED;
     INFO.store(bits, Ordering::SeqCst);
 }
 
@@ -210,26 +207,20 @@ impl Switch {
 /// forking thread, so the child never inherits it held by a thread it lacks.
 pub(crate) fn lock_for_fork() {
     std::mem::forget(STATE.lock());
-    FORKING_PID.store(std::process::id(), std::sync::atomic::Ordering::Relaxed);
 }
 
-pub(crate) fn unlock_after_fork() {
+pub(crate) fn unlock_after_fork(in_child: bool) {
     // SAFETY: `lock_for_fork` locked it on this thread and forgot the guard.
     unsafe { STATE.force_unlock() }
     // In the child, the threads that the parent had parked on the lock do not
     // exist, but the unlock may hand the lock over to one of them
     // (parking_lot's eventual fairness): it would stay held for ever. The
     // child has one thread, ours, so any holder is a ghost: unlock until free.
-    if std::process::id() != FORKING_PID.load(std::sync::atomic::Ordering::Relaxed) {
-        while STATE.is_locked() {
-            // SAFETY: held by a thread that does not exist in this process.
-            unsafe { STATE.force_unlock() }
-        }
+    while in_child && STATE.is_locked() {
+        // SAFETY: held by a thread that does not exist in this process.
+        unsafe { STATE.force_unlock() }
     }
 }
-
-/// The process that took the lock for a fork (to tell the child from the parent).
-static FORKING_PID: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
 
 /// One dataDir, however it was spelled.
 fn key(data_dir: &Path) -> PathBuf {

@@ -275,11 +275,28 @@ fn lock_for_fork() {
     std::mem::forget(LIMITER.lock());
 }
 
-fn unlock_after_fork() {
+fn unlock_after_fork(in_child: bool) {
     // SAFETY: `lock_for_fork` took both locks on this thread (the forking
     // thread, which is also the child's only thread) and forgot the guards.
     unsafe {
         LIMITER.force_unlock();
         SESSION.force_unlock_write();
+    }
+    // In the child, an unlock may hand a lock to a thread the parent had
+    // parked on it (parking_lot's eventual fairness), which does not exist
+    // there: unlock until free (see `consent::unlock_after_fork`).
+    while in_child && LIMITER.is_locked() {
+        // SAFETY: held by a thread that does not exist in this process.
+        unsafe { LIMITER.force_unlock() }
+    }
+    while in_child && SESSION.is_locked() {
+        // SAFETY: as above; a parked reader may have been handed a share.
+        unsafe {
+            if SESSION.is_locked_exclusive() {
+                SESSION.force_unlock_write();
+            } else {
+                SESSION.force_unlock_read();
+            }
+        }
     }
 }
