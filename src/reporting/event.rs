@@ -209,11 +209,19 @@ pub fn warm_up_symbols() {
     let _ = log_queue();
 }
 
-/// Storm control groups panics by where they happened.
-pub fn fingerprint(record: &PanicRecord) -> String {
+/// What storm control groups panics by: their kind and where they happened
+/// (the message stands for the place when the compiler gave none).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Fingerprint {
+    At { kind: &'static str, location: PanicLocation },
+    Message { kind: &'static str, message: String },
+}
+
+pub fn fingerprint(record: &PanicRecord) -> Fingerprint {
+    let kind = kind(record);
     match &record.location {
-        Some(l) => format!("{}@{}:{}:{}", kind(record), l.file, l.line, l.column),
-        None => format!("{}:{}", kind(record), record.message),
+        Some(location) => Fingerprint::At { kind, location: location.clone() },
+        None => Fingerprint::Message { kind, message: record.message.clone() },
     }
 }
 

@@ -5,7 +5,9 @@
 //! costs a handful of events, not a flood, and the memory used is bounded by
 //! [`MAX_SITES`].
 
+use std::borrow::Borrow;
 use std::collections::HashMap;
+use std::hash::Hash;
 use std::time::{Duration, Instant};
 
 /// Events one site may send per window.
@@ -34,22 +36,24 @@ struct Site {
     last_seen: Instant,
 }
 
+/// Storm control over sites named by `K` (the library's panics use a typed
+/// fingerprint, `event::Fingerprint`; the simulation names sites with strings).
 #[derive(Debug)]
-pub struct StormLimiter {
+pub struct StormLimiter<K = String> {
     per_window: u32,
     window: Duration,
     max_sites: usize,
-    sites: HashMap<String, Site>,
+    sites: HashMap<K, Site>,
     forgotten_suppressed: u64,
 }
 
-impl Default for StormLimiter {
+impl<K: Hash + Eq + Clone> Default for StormLimiter<K> {
     fn default() -> Self {
         Self::new(EVENTS_PER_WINDOW, WINDOW, MAX_SITES)
     }
 }
 
-impl StormLimiter {
+impl<K: Hash + Eq + Clone> StormLimiter<K> {
     pub fn new(per_window: u32, window: Duration, max_sites: usize) -> Self {
         Self {
             per_window,
@@ -64,7 +68,11 @@ impl StormLimiter {
         self.window
     }
 
-    pub fn admit(&mut self, fingerprint: &str, now: Instant) -> Admission {
+    pub fn admit<Q>(&mut self, fingerprint: &Q, now: Instant) -> Admission
+    where
+        K: Borrow<Q>,
+        Q: ToOwned<Owned = K> + Hash + Eq + ?Sized,
+    {
         if !self.sites.contains_key(fingerprint) && self.sites.len() >= self.max_sites {
             self.forget_oldest();
         }
@@ -132,8 +140,8 @@ mod tests {
     #[test]
     fn the_window_is_the_configured_one() {
         let window = Duration::from_millis(100);
-        assert_eq!(StormLimiter::new(5, window, 8).window(), window);
-        assert_eq!(StormLimiter::default().window(), WINDOW);
+        assert_eq!(StormLimiter::<String>::new(5, window, 8).window(), window);
+        assert_eq!(StormLimiter::<String>::default().window(), WINDOW);
     }
 
     #[test]

@@ -75,7 +75,7 @@ struct Session {
 }
 
 static SESSION: RwLock<Option<Arc<Session>>> = RwLock::new(None);
-static LIMITER: Mutex<Option<StormLimiter>> = Mutex::new(None);
+static LIMITER: Mutex<Option<StormLimiter<event::Fingerprint>>> = Mutex::new(None);
 static PROFILE: RwLock<Option<Arc<HostProfile>>> = RwLock::new(None);
 
 fn session() -> Option<Arc<Session>> {
