@@ -27,10 +27,13 @@
  * threads=N optin=0|1 (default 1; coldinit: 0, and untimed) print_init=0|1.
  * budget_ms bounds a mode's panicking part: a contestant whose panics block
  * (the stock sentry crate flushes for up to 2 s inside its panic hook) stops
- * early, and says how many it did.
+ * early, and says how many it did. deadline_ms (default budget_ms + 10 s):
+ * past it, a call that has not returned is reported as hung (hung=1,
+ * hung_threads=N) and the process ends without flushing.
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
+#include <stdint.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -146,21 +149,48 @@ static void timed_flush(void) {
     L.release(r);
 }
 
+
 static void print_list(const char *name, const double *xs, long n) {
     printf("%s=", name);
     for (long i = 0; i < n; i++) printf(i ? ",%.1f" : "%.1f", xs[i]);
     printf("\n");
 }
 
+/* The panic mode's results so far, for the watchdog to print if a call never returns. */
+static double *rep, *sup, first = -1;
+static volatile long nrep, nsup;
+
+/* A call that never returns (the stock crate's panic hook blocks forever once its
+ * transport queue is full and the server never answers): after deadline_ms,
+ * print what was measured, say so, and end the process. */
+static void *watchdog(void *arg) {
+    sleep_ms((long)(intptr_t)arg);
+    printf("hung=1\nfirst_us=%.1f\n", first);
+    print_list("reported_us", rep, nrep);
+    print_list("suppressed_us", sup, nsup);
+    fflush(stdout);
+    _exit(0);
+    return NULL;
+}
+
+static void start_watchdog(long budget_ms) {
+    pthread_t t;
+    long deadline = opt_long("deadline_ms", budget_ms + 10000);
+    pthread_create(&t, NULL, watchdog, (void *)(intptr_t)deadline);
+    pthread_detach(t);
+}
+
 static int mode_panic(void) {
     long windows = opt_long("windows", 20), per = opt_long("per", 50), admit = opt_long("admit", 5);
     long window_ms = opt_long("window_ms", 0), budget_ms = opt_long("budget_ms", 60000);
-    double *rep = calloc(windows * per, sizeof *rep), *sup = calloc(windows * per, sizeof *sup);
-    long nrep = 0, nsup = 0, overlong = 0;
+    long overlong = 0;
+    rep = calloc(windows * per, sizeof *rep);
+    sup = calloc(windows * per, sizeof *sup);
     init_library();
     opt_in();
     sleep_ms(opt_long("settle_ms", 500));
-    double start = now_us(), first = -1;
+    start_watchdog(budget_ms + windows * (window_ms + 10));
+    double start = now_us();
     for (long w = 0; w < windows && now_us() - start < budget_ms * 1e3; w++) {
         double burst = now_us();
         for (long i = 0; i < per && now_us() - start < budget_ms * 1e3; i++) {
@@ -178,6 +208,7 @@ static int mode_panic(void) {
     }
     printf("first_us=%.1f\n", first);
     printf("overlong_bursts=%ld\n", overlong);
+    fflush(stdout);
     print_list("reported_us", rep, nrep);
     print_list("suppressed_us", sup, nsup);
     timed_flush();
@@ -225,17 +256,19 @@ static pthread_barrier_t storm_start;
 static long storm_each, storm_budget_ms;
 static double storm_t0;
 
-struct storm_thread { pthread_t id; double *lat; long done; int failed; };
+struct storm_thread { pthread_t id; double *lat; volatile long done; volatile int failed, finished; };
 
 static void *storm_worker(void *arg) {
     struct storm_thread *me = arg;
     pthread_barrier_wait(&storm_start);
     for (long i = 0; i < storm_each; i++) {
-        if ((i & 15) == 0 && now_us() - storm_t0 > storm_budget_ms * 1e3) break;
+        if (now_us() - storm_t0 > storm_budget_ms * 1e3) break;
         double t = now_us();
         if (!panic_once("bench storm")) { me->failed = 1; break; }
-        me->lat[me->done++] = now_us() - t;
+        me->lat[me->done] = now_us() - t;
+        __atomic_add_fetch(&me->done, 1, __ATOMIC_RELEASE);
     }
+    __atomic_store_n(&me->finished, 1, __ATOMIC_RELEASE);
     return NULL;
 }
 
@@ -259,14 +292,24 @@ static int mode_storm(void) {
     }
     storm_t0 = now_us();
     pthread_barrier_wait(&storm_start);
-    long done = 0;
+    /* Wait for the threads, but not forever: a thread whose panic never
+     * returns is counted as hung (then no flush: it would block too). */
+    long done = 0, hung = 0, deadline_ms = opt_long("deadline_ms", storm_budget_ms + 10000);
     int failed = 0;
+    double wall;
+    for (;;) {
+        long finished = 0;
+        for (long i = 0; i < threads; i++) finished += __atomic_load_n(&ts[i].finished, __ATOMIC_ACQUIRE);
+        wall = now_us() - storm_t0;
+        if (finished == threads) break;
+        if (wall > deadline_ms * 1e3) { hung = threads - finished; break; }
+        sleep_ms(5);
+    }
     for (long i = 0; i < threads; i++) {
-        pthread_join(ts[i].id, NULL);
-        done += ts[i].done;
+        if (!hung) pthread_join(ts[i].id, NULL);
+        done += __atomic_load_n(&ts[i].done, __ATOMIC_ACQUIRE);
         failed |= ts[i].failed;
     }
-    double wall = now_us() - storm_t0;
     double *all = malloc((done ? done : 1) * sizeof *all);
     long k = 0;
     for (long i = 0; i < threads; i++)
@@ -277,6 +320,11 @@ static int mode_storm(void) {
         printf("p50_us=%.1f\np99_us=%.1f\nmax_us=%.1f\n", all[done / 2],
                all[(long)(done * 0.99) < done ? (long)(done * 0.99) : done - 1], all[done - 1]);
     printf("hwm_kb=%ld\nrss_kb=%ld\n", status_kb("VmHWM"), status_kb("VmRSS"));
+    if (hung) {
+        printf("hung_threads=%ld\n", hung);
+        fflush(stdout);
+        _exit(0);
+    }
     timed_flush();
     return failed;
 }

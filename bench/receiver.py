@@ -67,6 +67,7 @@ class Counts:
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # one answer, no 40 ms delayed-ACK stall
 
     def log_message(self, *args):
         pass
@@ -96,11 +97,17 @@ class _Handler(BaseHTTPRequestHandler):
         self._reply(json.dumps(self.server.counts.snapshot()).encode())
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 512
+
+    def handle_error(self, request, client_address):
+        pass  # a client that closes or resets its connection is no news
+
+
 class Live:
     def __init__(self):
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-        self.server.daemon_threads = True
-        self.server.request_queue_size = 512
+        self.server = _Server(("127.0.0.1", 0), _Handler)
         self.server.counts = Counts()
         self.port = self.server.server_address[1]
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)

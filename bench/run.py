@@ -81,7 +81,10 @@ def fmt(x, digits=1):
 def ratio(a, b):
     if not a or not b or math.isnan(a) or math.isnan(b):
         return "-"
-    return "%.1fx" % (a / b) if a / b < 100 else "{:,.0f}x".format(a / b)
+    r = a / b
+    if r < 0.1:
+        return "%.2gx" % r
+    return "%.1fx" % r if r < 100 else "{:,.0f}x".format(r)
 
 
 def table(header, rows):
@@ -180,7 +183,7 @@ def percall():
     go = os.path.join(PEERS, "libstatusgo-shape.so")
     bare = os.path.join(PEERS, "libbare.so")
     init = json.dumps({"dataDir": fresh_dir("percall")})
-    toggle_calls = int(os.environ.get("TOGGLE_CALLS", "500" if QUICK else "3000"))
+    toggle_calls = int(os.environ.get("TOGGLE_CALLS", "100" if QUICK else "300"))
     # (figure, [(contestant, lib, name, calls, arg)])
     figures = [
         ("CentralizedMetricsInfo()", [
@@ -251,7 +254,7 @@ def panics():
                     out = panic_run(who, lib, kind, bt)
                     p = pooled.setdefault((kind, bt, who), {"rep": [], "sup": [], "first": [], "flush": [],
                                                            "events": 0, "reported": 0, "overlong": 0,
-                                                           "init": ""})
+                                                           "hung": 0})
                     p["rep"] += floats(out.get("reported_us"))
                     p["sup"] += floats(out.get("suppressed_us"))
                     if "first_us" in out:
@@ -261,7 +264,7 @@ def panics():
                     p["events"] += out["server"].get("events", 0)
                     p["reported"] += len(floats(out.get("reported_us")))
                     p["overlong"] += int(out.get("overlong_bursts", 0))
-                    p["init"] = out.get("init_answer", "")
+                    p["hung"] += int(out.get("hung", 0))
     print("## 2. A panicking call (IntendedPanic), opted in (us; pooled over %d rounds)\n" % ROUNDS)
     print("libstatus: %d bursts of 50 panics from one site per round, storm window 100 ms "
           "(`panicStormWindowMs`): the first 5 of each burst are reported (event written to the outbox), "
@@ -275,8 +278,9 @@ def panics():
             stock = pooled.get((kind, bt, "stock sentry"))
             row = [kind, "1" if bt else "unset"]
             if ours:
-                row += ["%s / %s / %s (n=%d)" % (fmt(median(ours["rep"])), fmt(pct(ours["rep"], .99)),
-                                                fmt(max(ours["rep"]) if ours["rep"] else None), len(ours["rep"])),
+                row += ["%s / %s / %s (n=%d%s)" % (fmt(median(ours["rep"])), fmt(pct(ours["rep"], .99)),
+                                                  fmt(max(ours["rep"]) if ours["rep"] else None), len(ours["rep"]),
+                                                  ", then a call never returned" if ours["hung"] else ""),
                         "%s / %s / %s (n=%d)" % (fmt(median(ours["sup"])), fmt(pct(ours["sup"], .99)),
                                                 fmt(max(ours["sup"]) if ours["sup"] else None), len(ours["sup"])),
                         fmt(median(ours["first"])),
@@ -284,8 +288,9 @@ def panics():
             else:
                 row += ["-"] * 4
             if stock:
-                row += ["%s / %s / %s (n=%d)" % (fmt(median(stock["rep"])), fmt(pct(stock["rep"], .99)),
-                                                fmt(max(stock["rep"]) if stock["rep"] else None), len(stock["rep"])),
+                row += ["%s / %s / %s (n=%d%s)" % (fmt(median(stock["rep"])), fmt(pct(stock["rep"], .99)),
+                                                  fmt(max(stock["rep"]) if stock["rep"] else None), len(stock["rep"]),
+                                                  ", then a call never returned" if stock["hung"] else ""),
                         ("%d/%d" % (stock["events"], stock["reported"])) if kind == "live" else "-",
                         ratio(median(stock["rep"]), median(ours["rep"])) if ours else "-",
                         ratio(pct(stock["rep"], .99), pct(ours["rep"], .99)) if ours else "-"]
@@ -300,9 +305,6 @@ def panics():
         if ours and ours["overlong"]:
             print("warning: %d libstatus bursts (%s) outlasted the storm window: some 'suppressed' "
                   "panics may have been reported\n" % (ours["overlong"], kind))
-    for (kind, bt, who), p in sorted(pooled.items()):
-        if who == "libstatus" and '"active":true' not in p["init"]:
-            print("warning: libstatus reporting was not active (%s): %s\n" % (kind, p["init"]))
     rows = []
     for kind in SERVERS:
         rows.append([kind] + [fmt(median(pooled[(kind, False, who)]["flush"])) if (kind, False, who) in pooled
@@ -414,12 +416,15 @@ def storm():
                              "%s / %s / %s" % (fmt(float(out.get("p50_us", "nan"))), fmt(float(out.get("p99_us", "nan"))),
                                                fmt(float(out.get("max_us", "nan")))),
                              fmt(int(out.get("hwm_kb", "0")) / 1024, 1), fmt(float(out.get("flush_ms", "nan"))),
-                             events if events is not None else "-"])
+                             events if events is not None else "-",
+                             ("**%s of 4 threads never returned**" % out["hung_threads"]) if "hung_threads" in out
+                             else ""])
     print("## 5. Storm: %d panics from 4 threads at once, one panic site\n" % STORM_TOTAL)
     print("Default storm window (libstatus: 5 events per site per 60 s). A contestant stops at a %d ms budget "
-          "(\"panics\" says how many it did). \"events\" = events the live receiver got after a 2 s flush.\n" % budget)
+          "(\"panics\" says how many it did); a thread whose panicking call has not returned 10 s after the budget is "
+          "counted as hung (then no flush). \"events\" = events the live receiver got after a 2 s flush.\n" % budget)
     table(["server", "RUST_BACKTRACE", "contestant", "panics", "wall ms", "panics/s", "per panic p50 / p99 / max us",
-           "peak RSS MB", "flush ms", "events"], rows)
+           "peak RSS MB", "flush ms", "events", "hung"], rows)
 
 
 # ---------------------------------------------------------------- size
