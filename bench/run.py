@@ -265,12 +265,18 @@ def panics():
                     p["reported"] += len(floats(out.get("reported_us")))
                     p["overlong"] += int(out.get("overlong_bursts", 0))
                     p["hung"] += int(out.get("hung", 0))
+                    try:
+                        p["pending"] = p.get("pending", 0) + int(json.loads(out.get("flush_answer", "{}")).get("pending", 0))
+                    except ValueError:
+                        pass
     print("## 2. A panicking call (IntendedPanic), opted in (us; pooled over %d rounds)\n" % ROUNDS)
     print("libstatus: %d bursts of 50 panics from one site per round, storm window 100 ms "
           "(`panicStormWindowMs`): the first 5 of each burst are reported (event written to the outbox), "
           "the other 45 suppressed (counted). Stock sentry crate: no storm control, every panic is captured "
           "and its panic hook flushes (up to 2 s); it stops after its time budget. "
-          "\"events\" = events the live receiver got after the final flush / panics reported.\n" % PANIC_WINDOWS)
+          "\"events\" = events the live receiver got after the final flush / panics reported (libstatus: "
+          "reports left in the outbox after the flush; the outbox keeps at most 30 reports and evicts the oldest "
+          "when the sender falls behind, counting them on the next event).\n" % PANIC_WINDOWS)
     rows = []
     for kind in SERVERS:
         for bt in (False, True):
@@ -284,7 +290,8 @@ def panics():
                         "%s / %s / %s (n=%d)" % (fmt(median(ours["sup"])), fmt(pct(ours["sup"], .99)),
                                                 fmt(max(ours["sup"]) if ours["sup"] else None), len(ours["sup"])),
                         fmt(median(ours["first"])),
-                        ("%d/%d" % (ours["events"], ours["reported"])) if kind == "live" else "-"]
+                        ("%d/%d (%d pending)" % (ours["events"], ours["reported"], ours.get("pending", 0)))
+                        if kind == "live" else "-"]
             else:
                 row += ["-"] * 4
             if stock:
