@@ -6,7 +6,7 @@ Called by bench/run, which builds what it measures and passes the paths:
     PEERS       the folder ../shared/peers/go-cshared/build.sh built (driver, libstatusgo-shape.so, libbare.so)
     HOST        bench/host.c, built
     DIST        the folder scripts/dist wrote (libstatus.so, stripped), or empty to skip it
-    BLOAT       1: the per-crate table of cargo bloat for the dist profile
+    BLOAT_OUT   a file with the per-crate table (bench/crates.py) to print in the size section
 
 Knobs (environment): QUICK=1 (small counts, one round), ROUNDS, CALLS, SECTIONS
 (comma list of percall,panic,rss,coldinit,storm,size; default all), COLD_RUNS,
@@ -478,7 +478,8 @@ def size():
         print("(the shipped build was skipped: NO_DIST=1)\n")
     bloat = os.environ.get("BLOAT_OUT", "")
     if bloat and os.path.exists(bloat):
-        print("Per crate (`cargo bloat --profile dist --crates -n 25`; .text of the unstripped dist build):\n")
+        print("Per crate (`bench/crates.py`, the equivalent of `cargo bloat --crates -n 25`, over the unstripped "
+              "dist build: function bytes per crate, and the read-only data its symbols hold):\n")
         print("```\n" + open(bloat).read().rstrip() + "\n```\n")
 
 
