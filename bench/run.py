@@ -255,6 +255,8 @@ def panics():
                     p = pooled.setdefault((kind, bt, who), {"rep": [], "sup": [], "first": [], "flush": [],
                                                            "events": 0, "reported": 0, "overlong": 0,
                                                            "hung": 0})
+                    p.setdefault("rep_cpu", []).extend(floats(out.get("reported_cpu_us")))
+                    p.setdefault("sup_cpu", []).extend(floats(out.get("suppressed_cpu_us")))
                     p["rep"] += floats(out.get("reported_us"))
                     p["sup"] += floats(out.get("suppressed_us"))
                     if "first_us" in out:
@@ -307,6 +309,18 @@ def panics():
     table(["server", "RUST_BACKTRACE", "libstatus reported p50 / p99 / max", "libstatus suppressed p50 / p99 / max",
            "libstatus first panic", "libstatus events", "stock sentry p50 / p99 / max", "stock events",
            "p50 stock/libstatus", "p99 stock/libstatus"], rows)
+    print("CPU time of the calling thread per call (us, p50 / p99; `CLOCK_THREAD_CPUTIME_ID`): the work of "
+          "a call without the time it waited for a core or for I/O:\n")
+    rows = []
+    for kind in SERVERS:
+        for bt in (False, True):
+            row = [kind, "1" if bt else "unset"]
+            for who, key in (("libstatus", "rep_cpu"), ("libstatus", "sup_cpu"), ("stock sentry", "rep_cpu")):
+                p = pooled.get((kind, bt, who))
+                xs = p.get(key, []) if p else []
+                row.append("%s / %s" % (fmt(median(xs)), fmt(pct(xs, .99))) if xs else "-")
+            rows.append(row)
+    table(["server", "RUST_BACKTRACE", "libstatus reported", "libstatus suppressed", "stock sentry"], rows)
     for kind in SERVERS:
         ours = pooled.get((kind, False, "libstatus"))
         if ours and ours["overlong"]:
