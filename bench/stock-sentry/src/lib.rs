@@ -39,11 +39,7 @@ pub unsafe extern "C" fn InitializeApplication(json: *const c_char) -> *mut c_ch
             Ok(v) => v,
             Err(e) => return error(&e.to_string(), "invalid-request"),
         };
-        let dsn = request
-            .get("sentryDSN")
-            .and_then(|d| d.as_str())
-            .unwrap_or("")
-            .to_owned();
+        let dsn = request.get("sentryDSN").and_then(|d| d.as_str()).unwrap_or("").to_owned();
         let guard = sentry::init(dsn);
         let active = guard.is_enabled();
         *GUARD.lock().unwrap_or_else(|p| p.into_inner()) = Some(guard);
@@ -86,9 +82,7 @@ pub unsafe extern "C" fn ToggleCentralizedMetrics(json: *const c_char) -> *mut c
 pub extern "C" fn CentralizedMetricsInfo() -> *mut c_char {
     let result = catch_unwind(|| {
         let enabled = ENABLED.load(Ordering::Relaxed);
-        answer(format!(
-            r#"{{"enabled":{enabled},"userConfirmed":{enabled}}}"#
-        ))
+        answer(format!(r#"{{"enabled":{enabled},"userConfirmed":{enabled}}}"#))
     });
     result.unwrap_or_else(|_| error("panic", "panic"))
 }
@@ -113,10 +107,8 @@ pub unsafe extern "C" fn IntendedPanic(message: *const c_char) -> *mut c_char {
 pub extern "C" fn FlushPanicReports(timeout_ms: c_int) -> *mut c_char {
     let result = catch_unwind(|| {
         let ms = u64::try_from(timeout_ms).unwrap_or(0);
-        let flushed = sentry::Hub::current()
-            .client()
-            .map(|c| c.flush(Some(Duration::from_millis(ms))))
-            .unwrap_or(true);
+        let flushed =
+            sentry::Hub::current().client().map(|c| c.flush(Some(Duration::from_millis(ms)))).unwrap_or(true);
         answer(serde_json::json!({"error": "", "flushed": flushed}).to_string())
     });
     result.unwrap_or_else(|_| error("panic", "panic"))
