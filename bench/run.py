@@ -158,7 +158,9 @@ def machine():
     print("## Machine\n")
     print("- CPU: %s, %d cores (nproc); kernel %s" % (model, os.cpu_count(), platform.release()))
     print("- load average at start: %.2f %.2f %.2f" % load)
-    print("- %s; %s; gcc %s" % (rustc, go, platform.python_compiler()))
+    gcc = subprocess.run(["gcc", "-dumpfullversion"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                         text=True).stdout.strip() if shutil.which("gcc") else "-"
+    print("- %s; %s; gcc %s" % (rustc, go, gcc))
     print("- settings: QUICK=%s ROUNDS=%d CALLS=%d COLD_RUNS=%d STORM_TOTAL=%d PANIC_WINDOWS=%d\n"
           % (int(QUICK), ROUNDS, CALLS, COLD_RUNS, STORM_TOTAL, PANIC_WINDOWS), flush=True)
 
