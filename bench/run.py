@@ -279,8 +279,9 @@ def panics():
           "the other 45 suppressed (counted). Stock sentry crate: no storm control, every panic is captured "
           "and its panic hook flushes (up to 2 s); it stops after its time budget. "
           "\"events\" = events the live receiver got after the final flush / panics reported (libstatus: "
-          "reports left in the outbox after the flush; the outbox keeps at most 30 reports and evicts the oldest "
-          "when the sender falls behind, counting them on the next event).\n" % PANIC_WINDOWS)
+          "reports left in the outbox after the flush; its first send waits a random delay of up to 5 s and its "
+          "budget is a burst of 30 then 10 a minute, so a run's 100 reports overflow the outbox's bound of 30: "
+          "the oldest are evicted and counted on the next event).\n" % PANIC_WINDOWS)
     rows = []
     for kind in SERVERS:
         for bt in (False, True):
