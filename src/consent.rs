@@ -16,6 +16,7 @@
 use std::fmt;
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU8, Ordering};
 
 use parking_lot::{Mutex, MutexGuard};
 use serde::{Deserialize, Serialize};
@@ -87,7 +88,6 @@ struct State {
     /// The file of the current dataDir; `None` before the first init.
     file: Option<ConsentFile>,
     data_dir: Option<PathBuf>,
-    info: MetricsInfo,
     /// dataDirs whose opt-out could not be written: they stay opted out for
     /// the life of the process whatever their file says.
     unwritten_opt_outs: Vec<PathBuf>,
@@ -96,9 +96,23 @@ struct State {
 static STATE: Mutex<State> = Mutex::new(State {
     file: None,
     data_dir: None,
-    info: MetricsInfo { enabled: false, user_confirmed: false },
     unwritten_opt_outs: Vec::new(),
 });
+
+/// The current [`MetricsInfo`], and whether an init succeeded, as bits:
+/// [`info`] reads it without the lock (the hot `CentralizedMetricsInfo`
+/// path). Written only under the lock ([`publish`]), by the toggle and the
+/// switch-over, right where they change the state.
+static INFO: AtomicU8 = AtomicU8::new(0);
+const INITIALIZED: u8 = 1;
+const ENABLED: u8 = 2;
+const USER_CONFIRMED: u8 = 4;
+
+/// Makes `info` the current value; `_held` proves the caller holds the lock.
+fn publish(_held: &State, info: MetricsInfo) {
+    let bits = INITIALIZED + u8::from(info.enabled) * ENABLED + u8::from(info.user_confirmed) * USER_CONFIRMED;
+    INFO.store(bits, Ordering::SeqCst);
+}
 
 /// `InitializeApplication` has not succeeded yet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -106,8 +120,11 @@ pub struct NotInitialized;
 
 /// The current answer of `CentralizedMetricsInfo`.
 pub fn info() -> Result<MetricsInfo, NotInitialized> {
-    let state = STATE.lock();
-    state.file.as_ref().map(|_| state.info).ok_or(NotInitialized)
+    let bits = INFO.load(Ordering::SeqCst);
+    if bits & INITIALIZED == 0 {
+        return Err(NotInitialized);
+    }
+    Ok(MetricsInfo { enabled: bits & ENABLED != 0, user_confirmed: bits & USER_CONFIRMED != 0 })
 }
 
 /// A toggle that could not be stored.
@@ -155,7 +172,7 @@ pub fn toggle(enabled: bool, apply: impl FnOnce(bool)) -> Result<(), ToggleError
     } else if stored.is_err() && !state.unwritten_opt_outs.contains(&dir) {
         state.unwritten_opt_outs.push(dir);
     }
-    state.info = info;
+    publish(&state, info);
     apply(enabled);
     stored.map_err(ToggleError::OptOutNotStored)
 }
@@ -185,7 +202,7 @@ impl Switch {
     pub fn commit(mut self, data_dir: &Path, info: MetricsInfo) {
         self.state.file = Some(ConsentFile::new(data_dir));
         self.state.data_dir = Some(key(data_dir));
-        self.state.info = info;
+        publish(&self.state, info);
     }
 }
 

@@ -65,7 +65,8 @@ fn run_guarded<'a>(endpoint: Endpoint, read: impl FnOnce() -> Result<Arg<'a>, Ap
     // The clock only when the call is logged: the hot path reads no clock.
     let started = logging::api_logging_enabled().then(Instant::now);
     let mut request_for_log = None;
-    let outcome = panics::catch(AssertUnwindSafe(|| {
+    // Inside `run`'s catch: the nested form skips the thread-local count.
+    let outcome = panics::catch_nested(AssertUnwindSafe(|| {
         let arg = read()?;
         if let Arg::Str(text) = arg {
             check_size(text.len())?;

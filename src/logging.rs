@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Once};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use log::{LevelFilter, Log, Metadata, Record};
+use log::{Level, LevelFilter, Log, Metadata, Record};
 use parking_lot::{Mutex, RwLock};
 
 use crate::files;
@@ -149,14 +149,41 @@ impl Log for Logger {
     }
 
     fn log(&self, record: &Record<'_>) {
-        if DISABLED.load(Ordering::Relaxed) || !is_own(record.target()) {
+        if !is_own(record.target()) {
             return;
         }
-        let Some(writers) = WRITERS.read().clone() else { return };
-        if record.level() > writers.level {
+        if let Some(writers) = Destination::now() {
+            writers.write(record.level(), record.target(), &record.args().to_string());
+        }
+    }
+
+    fn flush(&self) {}
+}
+
+/// Where records go: the writers in effect when it was taken. A record
+/// written later on another thread (the panic log's) goes where the
+/// configuration said when the panic happened, not where a later
+/// `InitializeApplication` points (a line logged without `logToStderr` never
+/// reaches stderr).
+#[derive(Clone)]
+pub struct Destination(Arc<Writers>);
+
+impl Destination {
+    /// The writers in effect now; `None` when nothing is logged.
+    pub fn now() -> Option<Self> {
+        if DISABLED.load(Ordering::Relaxed) {
+            return None;
+        }
+        WRITERS.read().clone().map(Destination)
+    }
+
+    /// Writes one record (redacted) if its level is enabled there.
+    pub fn write(&self, level: Level, target: &str, message: &str) {
+        let writers = &self.0;
+        if DISABLED.load(Ordering::Relaxed) || level > writers.level {
             return;
         }
-        let line = format_line(record.level().as_str(), record.target(), &record.args().to_string());
+        let line = format_line(level.as_str(), target, message);
         if let Some(status) = &writers.status {
             status.write_line(&line);
         }
@@ -166,8 +193,6 @@ impl Log for Logger {
             let _ = stderr.write_all(b"\n");
         }
     }
-
-    fn flush(&self) {}
 }
 
 /// One line: UTC time, level, target, and the message through the redactor.

@@ -133,14 +133,31 @@ fn take_intended() -> bool {
 /// wrapper): a panic inside is recorded for the library to log and report,
 /// and is not passed to the previous panic hook.
 pub fn catch<F: FnOnce() -> R + UnwindSafe, R>(f: F) -> std::thread::Result<R> {
-    struct Scope;
-    impl Drop for Scope {
-        fn drop(&mut self) {
-            let _ = CATCHING.try_with(|depth| depth.set(depth.get().saturating_sub(1)));
-        }
+    // One thread-local access per catch (in a shared library each costs a
+    // `__tls_get_addr` call): the count goes up and down inside it, and
+    // nothing can unwind past `catch_unwind` to skip the decrement.
+    let mut f = Some(f);
+    let counted = CATCHING.try_with(|depth| {
+        depth.set(depth.get().saturating_add(1));
+        let result = f.take().map(panic::catch_unwind);
+        depth.set(depth.get().saturating_sub(1));
+        result
+    });
+    match (counted, f) {
+        (Ok(Some(result)), _) => result,
+        // The thread is exiting (its locals are gone): catch uncounted.
+        (_, Some(f)) => panic::catch_unwind(f),
+        // Not reachable (the closure is taken only inside the access, which
+        // then answers); answered as a caught panic rather than a new one.
+        (_, None) => Err(Box::new("libstatus: catch lost its closure")),
     }
-    let _ = CATCHING.try_with(|depth| depth.set(depth.get().saturating_add(1)));
-    let _scope = Scope;
+}
+
+/// [`catch`] for a catch point nested inside another: the outer [`catch`]
+/// already counts this thread as catching, so this one skips the
+/// thread-local bookkeeping (the guard's hot path).
+pub fn catch_nested<F: FnOnce() -> R + UnwindSafe, R>(f: F) -> std::thread::Result<R> {
+    debug_assert!(caught_by_library() || CATCHING.try_with(|_| ()).is_err());
     panic::catch_unwind(f)
 }
 

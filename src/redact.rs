@@ -978,6 +978,31 @@ fn escaped_space(b: &[u8], i: usize) -> bool {
     i > 0 && b[i - 1] == b'\\' && matches!(b[i], b'n' | b'r' | b't')
 }
 
+/// The BIP-39 English word list: the standard's `english.txt` as published
+/// (2048 sorted lowercase words, one per line; SHA-256 2f5eed53...24dbda),
+/// checked against the `bip39` crate by a test. Kept as one string rather
+/// than the crate's `[&str; 2048]`: a table of 2048 pointers costs the
+/// shipped library about 80 KB of relocations and pointer data.
+const BIP39_ENGLISH: &str = include_str!("redact/bip39-english.txt");
+
+/// Whether `word` is a line of `lines` (sorted, newline-separated): a
+/// binary search over the bytes, each probe widened to its line.
+fn is_sorted_line(lines: &[u8], word: &[u8]) -> bool {
+    // `lo` is a line's start; `hi` ends a line (a newline or the end).
+    let (mut lo, mut hi) = (0, lines.len());
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2;
+        let start = lines[lo..mid].iter().rposition(|&c| c == b'\n').map_or(lo, |p| lo + p + 1);
+        let end = lines[start..hi].iter().position(|&c| c == b'\n').map_or(hi, |p| start + p);
+        match lines[start..end].cmp(word) {
+            std::cmp::Ordering::Equal => return true,
+            std::cmp::Ordering::Less => lo = end + 1,
+            std::cmp::Ordering::Greater => hi = start,
+        }
+    }
+    false
+}
+
 fn is_bip39_word(word: &[u8]) -> bool {
     if !(3..=8).contains(&word.len()) {
         return false;
@@ -987,7 +1012,7 @@ fn is_bip39_word(word: &[u8]) -> bool {
         *l = c.to_ascii_lowercase();
     }
     let lower = &lower[..word.len()];
-    bip39::Language::English.word_list().binary_search_by(|w| w.as_bytes().cmp(lower)).is_ok()
+    is_sorted_line(BIP39_ENGLISH.as_bytes(), lower)
 }
 
 /// Runs of 12 or more BIP-39 English words separated only by whitespace,
@@ -1034,3 +1059,34 @@ fn mnemonics(b: &[u8], spans: &mut Vec<Span>) {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod word_list_tests {
+    use super::*;
+
+    #[test]
+    fn the_word_list_is_the_standard_one() {
+        let ours: Vec<&str> = BIP39_ENGLISH.lines().collect();
+        assert_eq!(ours, bip39::Language::English.word_list().to_vec());
+        assert!(ours.windows(2).all(|w| w[0] < w[1]), "sorted, no duplicates");
+    }
+
+    #[test]
+    fn every_word_is_found_and_nothing_else() {
+        for word in bip39::Language::English.word_list() {
+            assert!(is_bip39_word(word.as_bytes()), "{word}");
+            assert!(is_bip39_word(word.to_uppercase().as_bytes()), "{word} in capitals");
+            for other in [format!("{word}s"), format!("a{word}"), word[..word.len() - 1].to_owned()] {
+                let listed = bip39::Language::English.word_list().contains(&other.as_str());
+                assert_eq!(is_bip39_word(other.as_bytes()), listed, "{other}");
+            }
+        }
+        for odd in ["", "a", "\n", "abandon\nability", "zzzzzzzz", "aaaaaaaa", "zoo\n"] {
+            assert!(!is_bip39_word(odd.as_bytes()), "{odd:?}");
+        }
+        // The search itself, on edge lists.
+        assert!(!is_sorted_line(b"", b"a"));
+        assert!(is_sorted_line(b"a", b"a") && is_sorted_line(b"a\nb\n", b"b"));
+        assert!(!is_sorted_line(b"a\nc\n", b"b") && !is_sorted_line(b"a\nc\n", b""));
+    }
+}

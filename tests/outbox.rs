@@ -348,3 +348,61 @@ fn a_panic_storm_sends_a_bounded_number_of_events_and_counts_the_rest() {
         events.len()
     );
 }
+
+/// The send budget (10 a minute, bursts of 30): a client whose panics outrun
+/// it never sends faster, whatever its backlog; what it cannot send is
+/// evicted and counted, so every panic is still accounted for, and a flush
+/// sends what is left.
+#[test]
+fn one_client_never_sends_more_than_its_budget_and_counts_what_it_evicts() {
+    if !support::isolated() {
+        return;
+    }
+    const WINDOW_MS: u64 = 100;
+    const STORM: Duration = Duration::from_secs(8);
+    let receiver = Receiver::start();
+    let dir = data_dir();
+    set_environment("ci-main");
+    let started = Instant::now();
+    let answer = lib()
+        .init(json!({"dataDir": dir.path(), "sentryDSN": receiver.dsn(), "panicStormWindowMs": WINDOW_MS}));
+    assert!(answer.get("error").is_none(), "{answer}");
+    lib().opt_in(true);
+    // Up to 5 events per 100 ms window from one site: about 50 a second,
+    // five times what the budget lets out in a minute, every second.
+    let mut panics = 0u64;
+    while started.elapsed() < STORM {
+        assert_eq!(lib().intended_panic("over budget")["code"], "panic");
+        panics += 1;
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    std::thread::sleep(Duration::from_secs(1));
+    let elapsed = started.elapsed();
+    let sent = receiver.request_count();
+    let budget = 30 + (10.0 * elapsed.as_secs_f64() / 60.0).ceil() as usize;
+    println!(
+        "{panics} panics in {elapsed:?}: {sent} requests (budget {budget}), {} in the outbox",
+        outbox_files(dir.path())
+    );
+    assert!(sent <= budget, "{sent} requests in {elapsed:?}: over the budget of {budget}");
+    // The initial delay is at most 5 s and the burst goes out at once.
+    assert!(sent >= 30, "only {sent} requests in {elapsed:?}: the burst did not go out");
+    assert!(outbox_files(dir.path()) <= 30, "the outbox stays within its bound");
+
+    // After the window, one more panic carries the last counts; the flush
+    // sends what is pending regardless of the budget.
+    std::thread::sleep(Duration::from_millis(WINDOW_MS + 50));
+    lib().intended_panic("over budget");
+    panics += 1;
+    assert_eq!(lib().flush(20_000), 0);
+    let events = receiver.delivered_events();
+    let suppressed: u64 = events.iter().map(|e| extra_count(e, "libstatus.suppressed_since_last")).sum();
+    let dropped: u64 = events.iter().map(|e| extra_count(e, "libstatus.dropped_reports")).sum();
+    assert_eq!(
+        events.len() as u64 + suppressed + dropped,
+        panics,
+        "{} events + {suppressed} suppressed + {dropped} evicted",
+        events.len()
+    );
+    assert!(dropped > 0, "the storm outran the budget, so reports were evicted (and counted)");
+}

@@ -96,6 +96,10 @@ struct State {
     /// The random delay before the first send after an init (skipped by a
     /// flush), so a fleet that starts at once does not send at once.
     initial_until: Option<Instant>,
+    /// The send budget ([`policy::Budget`]) and, when it is spent, when the
+    /// next send may start (skipped by a flush and while the outbox is full).
+    budget: policy::Budget,
+    budget_until: Option<Instant>,
     rng: policy::Rng,
     /// The report being sent: never evicted meanwhile.
     in_flight: Option<PathBuf>,
@@ -137,6 +141,8 @@ impl State {
             backoff: policy::Backoff::default(),
             retry_at: None,
             initial_until: None,
+            budget: policy::Budget::default(),
+            budget_until: None,
             rng: policy::Rng::new(),
             in_flight: None,
             server_retry_at: None,
@@ -196,11 +202,6 @@ impl Outbox {
         state.pending = self.files(&mut state).len();
         self.changed.notify_all();
         Ok(())
-    }
-
-    /// Reports evicted by the bounds since the last call.
-    pub fn take_dropped(&self) -> u64 {
-        std::mem::take(&mut self.state.lock().dropped)
     }
 
     /// The gate or the target may have changed: look again.

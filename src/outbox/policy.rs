@@ -30,10 +30,11 @@
 //!   client sustained, and never more than [`BUDGET_BURST`] +
 //!   [`BUDGET_PER_MINUTE`] in any minute (a token bucket), whatever its
 //!   backlog (storm control is per site: 5 a minute from each of 256 sites
-//!   could otherwise be 1,280). A `FlushPanicReports` sends what is pending
-//!   (at most the outbox's bound) without waiting for the budget, and so does
-//!   a sender whose outbox is full ([`budget_applies`]): sending beats
-//!   evicting, and storm control bounds the inflow.
+//!   could otherwise be 1,280). Only a `FlushPanicReports` sends what is
+//!   pending (at most the outbox's bound) without waiting for the budget. A
+//!   client whose panics outrun the budget evicts its oldest reports and
+//!   counts them on the next event (see Bounds): the server's load is capped
+//!   per client, the host's record of what happened is not lost.
 //! - **Bounds**: the outbox keeps at most [`Bounds::max_items`] reports and
 //!   [`Bounds::max_bytes`] bytes; past that the oldest go first ([`evictions`]).
 //!
@@ -280,11 +281,6 @@ impl Backoff {
     pub fn reset(&mut self) {
         self.failures = 0;
     }
-
-    /// Failing at the moment.
-    pub fn is_failing(&self) -> bool {
-        self.failures > 0
-    }
 }
 
 /// The send budget: a token bucket of [`Policy::budget_burst`] tokens that
@@ -328,13 +324,6 @@ impl Budget {
         let missing = ((1.0 - self.tokens) / per_second).clamp(0.0, 3600.0);
         Err(after(now, Duration::from_secs_f64(missing)))
     }
-}
-
-/// Whether the send budget holds back the next send: not when the outbox is
-/// full, where every report not sent is a report evicted (the inflow is then
-/// bounded by storm control: 5 a minute per panic site).
-pub fn budget_applies(outbox_full: bool) -> bool {
-    !outbox_full
 }
 
 /// How much the outbox keeps (sentry-native keeps 30 items by default).
@@ -601,7 +590,6 @@ mod tests {
             );
         }
         backoff.reset();
-        assert!(!backoff.is_failing());
         assert_eq!(backoff.next(&policy, &mut rng), BACKOFF_START);
     }
 

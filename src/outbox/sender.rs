@@ -40,6 +40,35 @@ pub(super) fn agent() -> ureq::Agent {
 }
 
 impl Outbox {
+    /// When the next request may start: after our backoff, the initial delay
+    /// and the send budget (all three skipped by a flush) and after the
+    /// server's waits (never skipped).
+    fn not_before(&self, state: &State, now: Instant) -> Instant {
+        let ours = if state.skip_backoff {
+            [None; 3]
+        } else {
+            [state.retry_at, state.initial_until, state.budget_until]
+        };
+        ours.into_iter().chain([state.server_retry_at]).flatten().max().unwrap_or(now)
+    }
+
+    /// Takes one send from the budget: `false` (and the time it refills) when
+    /// it is spent. A flush sends anyway, and its sends still count.
+    fn spend_budget(&self, state: &mut State, now: Instant) -> bool {
+        match state.budget.take(&self.policy, now) {
+            Ok(()) => {
+                state.budget_until = None;
+                true
+            }
+            Err(_) if state.skip_backoff => true,
+            Err(refill) => {
+                log::debug!("send budget spent; next send in {:?}", refill.saturating_duration_since(now));
+                state.budget_until = Some(refill);
+                false
+            }
+        }
+    }
+
     /// Ends every request in flight and makes sure no request that passed
     /// the gate before this call can start: called by an opt-out, before it
     /// answers (after the consent switch is off).
@@ -64,13 +93,13 @@ impl Outbox {
                         return;
                     }
                     let now = Instant::now();
-                    let due = state.pending > 0 && !state.blocked && not_before(&state, now) <= now;
+                    let due = state.pending > 0 && !state.blocked && self.not_before(&state, now) <= now;
                     if due || state.kicked {
                         state.kicked = false;
                         break;
                     }
                     let wake_at = if state.pending > 0 && !state.blocked {
-                        not_before(&state, now)
+                        self.not_before(&state, now)
                     } else {
                         now + Duration::from_secs(60)
                     };
@@ -94,7 +123,7 @@ impl Outbox {
         for (path, _) in files {
             let epoch = {
                 let state = self.state.lock();
-                if state.closed || not_before(&state, Instant::now()) > Instant::now() {
+                if state.closed || self.not_before(&state, Instant::now()) > Instant::now() {
                     break;
                 }
                 state.epoch
@@ -124,7 +153,15 @@ impl Outbox {
                 (link.clone(), target)
             };
             let ((generation, agent), target) = agent;
-            self.state.lock().in_flight = Some(path.clone());
+            {
+                // Only a request spends the budget (not a file a purge or an
+                // eviction took meanwhile).
+                let mut state = self.state.lock();
+                if !self.spend_budget(&mut state, Instant::now()) {
+                    break;
+                }
+                state.in_flight = Some(path.clone());
+            }
             let classified = post(&agent, &target, &body);
             self.state.lock().in_flight = None;
             let failed = matches!(classified.verdict, Verdict::Retry(Wait::Backoff));
@@ -186,13 +223,6 @@ impl Outbox {
         }
         self.changed.notify_all();
     }
-}
-
-/// When the next request may start: after our backoff and the initial delay
-/// (both skipped by a flush) and after the server's waits (never skipped).
-fn not_before(state: &State, now: Instant) -> Instant {
-    let ours = if state.skip_backoff { [None, None] } else { [state.retry_at, state.initial_until] };
-    ours.into_iter().chain([state.server_retry_at]).flatten().max().unwrap_or(now)
 }
 
 /// One envelope request. Errors are logged by kind only: their text may name

@@ -95,12 +95,25 @@ impl Outbox {
         let path = self.dir.join(next_file_name());
         files::write_atomically(&path, envelope, TEMP_PREFIX, false)?;
         state.unsynced.push(path);
-        let mut reports = self.files(&mut state);
+        self.evict_over(&mut state, self.bounds());
+        state.kicked = true;
+        self.changed.notify_all();
+        Ok(())
+    }
+
+    /// The outbox's bounds, as the policy reads them.
+    fn bounds(&self) -> policy::Bounds {
+        policy::Bounds { max_items: self.limits.max_items, max_bytes: self.limits.max_bytes }
+    }
+
+    /// Evicts the oldest reports (never the one in flight) until `bounds`
+    /// hold, adding what each carried to the dropped count.
+    fn evict_over(&self, state: &mut State, bounds: policy::Bounds) {
+        let mut reports = self.files(state);
         // The report being sent is not the outbox's to evict.
         let in_flight = state.in_flight.clone();
         reports.retain(|(p, _)| Some(p) != in_flight.as_ref());
         let sizes: Vec<u64> = reports.iter().map(|(_, len)| *len).collect();
-        let bounds = policy::Bounds { max_items: self.limits.max_items, max_bytes: self.limits.max_bytes };
         let evict = policy::evictions(&sizes, bounds);
         for (oldest, _) in reports.drain(..evict) {
             // The counts an evicted report carried are not lost: they ride
@@ -111,9 +124,20 @@ impl Outbox {
             }
         }
         state.pending = reports.len() + usize::from(in_flight.is_some());
-        state.kicked = true;
-        self.changed.notify_all();
-        Ok(())
+    }
+
+    /// Called right before an event is built: makes room for one more report
+    /// (so that the eviction its write would cause happens now, and the counts
+    /// of what it evicts ride on this event rather than wait in memory for the
+    /// next one), then takes the dropped count for the event.
+    pub fn make_room_and_take_dropped(&self) -> u64 {
+        let mut state = self.state.lock();
+        if !state.closed && self.ensure_folder(&mut state).is_ok() {
+            let bounds = self.bounds();
+            let room = policy::Bounds { max_items: bounds.max_items.saturating_sub(1).max(1), ..bounds };
+            self.evict_over(&mut state, room);
+        }
+        std::mem::take(&mut state.dropped)
     }
 
     /// Makes the reports written since the last call durable (fsync of each
@@ -255,6 +279,10 @@ mod tests {
         outbox.files(&mut state).len()
     }
 
+    fn take_dropped(outbox: &Outbox) -> u64 {
+        std::mem::take(&mut outbox.state.lock().dropped)
+    }
+
     #[test]
     fn store_bounds_and_purge() {
         let dir = tempfile::tempdir().unwrap();
@@ -263,8 +291,8 @@ mod tests {
             outbox.store(format!("envelope {i}").as_bytes()).unwrap();
         }
         assert_eq!(pending(&outbox), 3);
-        assert_eq!(outbox.take_dropped(), 2);
-        assert_eq!(outbox.take_dropped(), 0);
+        assert_eq!(take_dropped(&outbox), 2);
+        assert_eq!(take_dropped(&outbox), 0);
         let kept: Vec<String> = {
             let mut state = outbox.state.lock();
             outbox.files(&mut state).iter().map(|(p, _)| fs::read_to_string(p).unwrap()).collect()
@@ -283,7 +311,26 @@ mod tests {
         }
         assert_eq!(pending(&outbox), 2);
         assert!(outbox.store(&vec![b'x'; MAX_ENVELOPE_BYTES + 1]).is_err());
-        assert_eq!(outbox.take_dropped(), 2);
+        assert_eq!(outbox.make_room_and_take_dropped(), 2);
+    }
+
+    #[test]
+    fn room_for_the_next_report_is_made_before_its_counts_are_taken() {
+        let dir = tempfile::tempdir().unwrap();
+        let outbox = Outbox::open(dir.path(), OutboxLimits { max_items: 3, max_bytes: 8 << 20 }).unwrap();
+        outbox
+            .store(br#"{"extra":{"libstatus.suppressed_since_last":7,"libstatus.dropped_reports":2}}"#)
+            .unwrap();
+        outbox.store(b"second").unwrap();
+        outbox.store(b"third").unwrap();
+        assert_eq!(pending(&outbox), 3, "full, nothing evicted yet");
+        // The next event's counts include the report its write would evict,
+        // and what that report carried (7 + 2).
+        assert_eq!(outbox.make_room_and_take_dropped(), 1 + 9);
+        assert_eq!(pending(&outbox), 2);
+        outbox.store(b"fourth").unwrap();
+        assert_eq!(pending(&outbox), 3);
+        assert_eq!(outbox.make_room_and_take_dropped(), 1, "the second report, which carried nothing");
     }
 
     #[test]

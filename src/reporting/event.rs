@@ -20,6 +20,7 @@ use sentry::Envelope;
 
 use super::config::ReportingConfig;
 use super::Origin;
+use crate::logging;
 use crate::panics::{self, PanicLocation, PanicRecord};
 
 /// The exception type of `IntendedPanic` events; real bugs have `panic`.
@@ -249,25 +250,32 @@ pub fn log_panic(origin: &Origin<'_>, message: &str, record: &PanicRecord, stack
             format_stacktrace(stacktrace)
         ));
     }
+    // Written where the logging configuration of this moment says.
+    let Some(destination) = logging::Destination::now() else { return };
     match log_queue() {
-        Some(queue) => match queue.try_send(line) {
+        Some(queue) => match queue.try_send((destination, line)) {
             Ok(()) => {}
             Err(TrySendError::Full(_)) => log::warn!("panic log queue full: a panic was not logged"),
-            Err(TrySendError::Disconnected(line)) => log::error!("{line}"),
+            Err(TrySendError::Disconnected((destination, line))) => {
+                destination.write(log::Level::Error, module_path!(), &line)
+            }
         },
-        None => log::error!("{line}"),
+        None => destination.write(log::Level::Error, module_path!(), &line),
     }
 }
 
+/// A panic's log line and where it goes.
+type QueuedLine = (logging::Destination, String);
+
 /// The panic log's queue and thread, started once.
-fn log_queue() -> Option<&'static SyncSender<String>> {
-    static QUEUE: OnceLock<Option<SyncSender<String>>> = OnceLock::new();
+fn log_queue() -> Option<&'static SyncSender<QueuedLine>> {
+    static QUEUE: OnceLock<Option<SyncSender<QueuedLine>>> = OnceLock::new();
     QUEUE
         .get_or_init(|| {
-            let (sender, receiver) = mpsc::sync_channel::<String>(64);
+            let (sender, receiver) = mpsc::sync_channel::<QueuedLine>(64);
             super::spawn_thread("libstatus-panic-log", move || {
-                for line in receiver {
-                    log::error!("{line}");
+                for (destination, line) in receiver {
+                    destination.write(log::Level::Error, module_path!(), &line);
                 }
             })
             .ok()?;

@@ -68,7 +68,7 @@ pub fn on_caught_panic(payload: &(dyn Any + Send), origin: Origin<'_>) -> String
     let counts = event::Counts {
         suppressed_here,
         suppressed_elsewhere,
-        dropped_reports: session.outbox.take_dropped(),
+        dropped_reports: session.outbox.make_room_and_take_dropped(),
     };
     let event = event::panic_event(&record, stacktrace, &origin, &session.config, counts);
     client.capture_event(event, None);
