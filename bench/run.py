@@ -178,6 +178,26 @@ def driver(lib, name, calls, arg=None, init=None):
     return float(out["ns_per_call"]) if "ns_per_call" in out else float("nan")
 
 
+def callgrind_instructions(lib, name, calls, arg=None, init=None):
+    """User-space instructions per call, counted by callgrind inside the export and `Free` only
+    (`--toggle-collect`: not the driver's loop, not init, not the library's other threads), over
+    every call the driver makes (`calls` + its warm-up of calls/10 + 1). Load does not change it."""
+    env = dict(BASE_ENV)
+    if init:
+        env["DRIVER_INIT"] = init
+    cmd = ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", "--toggle-collect=" + name,
+           "--toggle-collect=Free", os.path.join(PEERS, "driver"), lib, name, str(calls)]
+    cmd += [arg] if arg is not None else []
+    try:
+        proc = subprocess.run(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=300)
+    except subprocess.TimeoutExpired:
+        return float("nan")
+    found = [line.split(":", 1)[1] for line in proc.stderr.splitlines() if "Collected :" in line]
+    if proc.returncode != 0 or not found:
+        return float("nan")  # the Go runtime does not run under valgrind
+    return int(found[-1].strip()) / (calls + calls // 10 + 1)
+
+
 def percall():
     if not PEERS:
         print("(per call: skipped, no peers)\n")
@@ -223,6 +243,22 @@ def percall():
                          ratio(m, ours) if who != "libstatus" else "1.0x",
                          ratio(m, floor) if not math.isnan(floor) else "-"])
         table(["contestant", "export", "calls", "ns/call", "min-max", "x libstatus", "x bare floor"], rows)
+    if os.environ.get("INSTR", "1") != "1" or not shutil.which("valgrind"):
+        return
+    n = 2000 if QUICK else 5000
+    entries = [("libstatus", LIBSTATUS), ("bare floor", bare)] + ([("stock sentry", STOCK)] if STOCK else [])
+    counts = {}
+    for who, lib in entries:
+        counts[(who, "info")] = callgrind_instructions(lib, "CentralizedMetricsInfo", n, None, init)
+    counts[("libstatus", "fail")] = callgrind_instructions(LIBSTATUS, "ToggleCentralizedMetrics", n,
+                                                           '{"enabled":"x"}', init)
+    print("**User-space instructions per call** (callgrind, inside the export and `Free`, %d calls; unlike "
+          "the times above, load does not change it; the Go runtime does not run under valgrind):\n" % n)
+    rows = [[who, fmt(counts[(who, "info")], 0), ratio(counts[(who, "info")], counts[("bare floor", "info")])]
+            for who, _ in entries]
+    rows.append(["libstatus, failing call `{\"enabled\":\"x\"}`", fmt(counts[("libstatus", "fail")], 0),
+                 ratio(counts[("libstatus", "fail")], counts[("bare floor", "info")])])
+    table(["CentralizedMetricsInfo()", "instructions/call", "x bare floor"], rows)
 
 
 # ---------------------------------------------------------------- panics
