@@ -111,6 +111,12 @@ struct State {
     sender_running: bool,
     /// Reports an opt-out could not delete: never sent by this process.
     embargoed: Vec<PathBuf>,
+    /// The reports on disk (oldest first) as of the last look, kept up to
+    /// date by the writes and evictions of this process, so that a panicking
+    /// call does not list the folder: `None` means "look again" (the
+    /// sender's every pass looks, and so does anything that removed a file
+    /// some other way).
+    listing: Option<Vec<(PathBuf, u64)>>,
     /// Reports written but not yet fsynced (the sender syncs them).
     unsynced: Vec<PathBuf>,
     /// The folder and its lock file as opened.
@@ -149,6 +155,7 @@ impl State {
             closed: false,
             sender_running: false,
             embargoed: Vec::new(),
+            listing: None,
             unsynced: Vec::new(),
             folder: None,
             lock: None,

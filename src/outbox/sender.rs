@@ -133,6 +133,7 @@ impl Outbox {
                 Ok(odd) => {
                     log::warn!("removed an outbox entry that is not a report ({odd})");
                     remove_entry(&path);
+                    self.state.lock().listing = None;
                     continue;
                 }
                 Err(_) => continue, // deleted meanwhile (a purge)

@@ -43,6 +43,7 @@ impl Outbox {
         if state.folder.is_some() {
             log::warn!("the panic-report folder vanished or was replaced; re-creating it");
         }
+        state.listing = None;
         files::create_private_dir(&self.dir, true).map_err(OpenError::Io)?;
         let lock = match files::open_lock_file(&lock_path) {
             Ok(lock) => lock,
@@ -94,6 +95,10 @@ impl Outbox {
         })?;
         let path = self.dir.join(next_file_name());
         files::write_atomically(&path, envelope, TEMP_PREFIX, false)?;
+        if let Some(listing) = state.listing.as_mut() {
+            let at = listing.partition_point(|(p, _)| *p < path);
+            listing.insert(at, (path.clone(), envelope.len() as u64));
+        }
         state.unsynced.push(path);
         self.evict_over(&mut state, self.bounds());
         state.kicked = true;
@@ -109,7 +114,10 @@ impl Outbox {
     /// Evicts the oldest reports (never the one in flight) until `bounds`
     /// hold, adding what each carried to the dropped count.
     fn evict_over(&self, state: &mut State, bounds: policy::Bounds) {
-        let mut reports = self.files(state);
+        let mut reports = match &state.listing {
+            Some(listing) => listing.clone(),
+            None => self.files(state),
+        };
         // The report being sent is not the outbox's to evict.
         let in_flight = state.in_flight.clone();
         reports.retain(|(p, _)| Some(p) != in_flight.as_ref());
@@ -119,8 +127,13 @@ impl Outbox {
             // The counts an evicted report carried are not lost: they ride
             // on the next event with its own.
             let carried = carried_panics(&oldest);
-            if fs::remove_file(&oldest).is_ok() {
-                state.dropped += 1 + carried;
+            match fs::remove_file(&oldest) {
+                Ok(()) => state.dropped += 1 + carried,
+                // Gone already, or cannot go: the next look tells.
+                Err(_) => state.listing = None,
+            }
+            if let Some(listing) = state.listing.as_mut() {
+                listing.retain(|(p, _)| *p != oldest);
             }
         }
         state.pending = reports.len() + usize::from(in_flight.is_some());
@@ -169,7 +182,11 @@ impl Outbox {
                 state.embargoed.push(path);
             }
         }
-        files::sync_dir(&self.dir);
+        // (An opt-out, or an init without consent: most often nothing to
+        // delete, and then no fsync on the caller's thread.)
+        if deleted > 0 {
+            files::sync_dir(&self.dir);
+        }
         if !state.embargoed.is_empty() {
             log::warn!(
                 "{} panic reports could not be deleted after an opt-out; they will not be sent",
@@ -217,6 +234,7 @@ impl Outbox {
             reports.push((path, meta.len()));
         }
         reports.sort();
+        state.listing = Some(reports.clone());
         reports
     }
 }
