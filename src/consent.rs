@@ -16,7 +16,7 @@
 use std::fmt;
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 
 use parking_lot::{Mutex, MutexGuard};
 use serde::{Deserialize, Serialize};
@@ -104,8 +104,23 @@ const INITIALIZED: u8 = 1;
 const ENABLED: u8 = 2;
 const USER_CONFIRMED: u8 = 4;
 
+/// How many times consent was found off (an opt-out, an init of a dataDir
+/// whose user has not opted in). A panic records it when it happens; its
+/// report is written only if it has not changed since (see
+/// `reporting::pipeline`): a panic during an opt-out, or one whose
+/// handling an opt-out overtook, is never reported, whatever an opt-in
+/// does later.
+static OPT_OUTS: AtomicU64 = AtomicU64::new(0);
+
+pub fn opt_outs() -> u64 {
+    OPT_OUTS.load(Ordering::SeqCst)
+}
+
 /// Makes `info` the current value; `_held` proves the caller holds the lock.
 fn publish(_held: &State, info: MetricsInfo) {
+    if !info.enabled {
+        OPT_OUTS.fetch_add(1, Ordering::SeqCst);
+    }
     let bits =
         INITIALIZED + u8::from(info.enabled) * ENABLED + u8::from(info.user_confirmed) * USER_CONFIRMED;
     INFO.store(bits, Ordering::SeqCst);

@@ -84,7 +84,18 @@ impl Outbox {
     /// sender's, on its thread, right after (see [`Outbox::sync_written`]):
     /// never on the panicking caller's.
     pub fn store(&self, envelope: &[u8]) -> io::Result<()> {
+        self.store_if(envelope, || true)
+    }
+
+    /// [`Outbox::store`] if `still_wanted()`, asked under the outbox's lock
+    /// (which a purge takes too): a report is either written before a purge
+    /// (which then deletes it) or not written at all. Not wanted: `Ok`,
+    /// nothing written.
+    pub fn store_if(&self, envelope: &[u8], still_wanted: impl FnOnce() -> bool) -> io::Result<()> {
         let mut state = self.state.lock();
+        if !still_wanted() {
+            return Ok(());
+        }
         if envelope.len() > MAX_ENVELOPE_BYTES {
             state.dropped += 1;
             return Err(io::Error::new(io::ErrorKind::InvalidInput, "envelope over 1 MiB"));

@@ -2,6 +2,7 @@
 //! outbox: events are built, gated and scrubbed by the `sentry` crate's
 //! pipeline, then written to disk; the network is the sender's job.
 
+use std::cell::Cell;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -47,6 +48,22 @@ pub fn build(
     Arc::new(sentry::Client::with_options(options))
 }
 
+thread_local! {
+    /// The consent state ([`crate::consent::opt_outs`]) of the panic whose
+    /// event this thread is capturing: the transport writes the event only if
+    /// no opt-out happened since, checked under the outbox's lock, so that an
+    /// opt-out's purge and this write cannot cross.
+    static CAPTURING: Cell<Option<u64>> = const { Cell::new(None) };
+}
+
+/// Captures a panic's event (synchronously: the transport writes it before
+/// this returns) unless consent was withdrawn since `opt_outs` was read.
+pub fn capture(client: &sentry::Client, event: sentry::protocol::Event<'static>, opt_outs: u64) {
+    let _ = CAPTURING.try_with(|c| c.set(Some(opt_outs)));
+    client.capture_event(event, None);
+    let _ = CAPTURING.try_with(|c| c.set(None));
+}
+
 /// The `sentry` transport that writes to the outbox instead of the network:
 /// `send_envelope` returns once the event is on disk.
 struct OutboxTransport {
@@ -65,7 +82,9 @@ impl Transport for OutboxTransport {
                 return;
             }
         };
-        if let Err(e) = self.outbox.store(&bytes) {
+        let expected = CAPTURING.try_with(Cell::get).ok().flatten();
+        let still_consented = || expected.is_none_or(|n| n == crate::consent::opt_outs());
+        if let Err(e) = self.outbox.store_if(&bytes, still_consented) {
             log::warn!("cannot write a panic report to the outbox: {e}");
         }
     }

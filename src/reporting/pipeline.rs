@@ -52,7 +52,11 @@ pub fn on_caught_panic(payload: &(dyn Any + Send), origin: Origin<'_>) -> String
         log::debug!("panic in {origin} (storm control: not reported): {answer}");
         return answer;
     };
-    let reportable = session.as_ref().filter(|s| s.client.is_some() && s.gate().is_ok());
+    // Consent when the panic happened, not only now: a panic during an
+    // opt-out window whose handling an opt-in overtook is not reported.
+    let reportable = session
+        .as_ref()
+        .filter(|s| s.client.is_some() && s.gate().is_ok() && record.opt_outs == crate::consent::opt_outs());
     // Symbolication is the costly part: only for an event or a log line.
     if reportable.is_none() && !log::log_enabled!(log::Level::Error) {
         return answer;
@@ -71,7 +75,7 @@ pub fn on_caught_panic(payload: &(dyn Any + Send), origin: Origin<'_>) -> String
         dropped_reports: session.outbox.make_room_and_take_dropped(),
     };
     let event = event::panic_event(&record, stacktrace, &origin, &session.config, counts);
-    client.capture_event(event, None);
+    super::client::capture(client, event, record.opt_outs);
     answer
 }
 
