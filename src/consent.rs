@@ -13,12 +13,13 @@
 //! closed. An opt-out that cannot be written still holds for the life of the
 //! process for that dataDir (a re-init reads it, not the stale file).
 
+use std::cell::RefCell;
 use std::fmt;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 
-use parking_lot::{Mutex, MutexGuard};
 use serde::{Deserialize, Serialize};
 
 use crate::files;
@@ -170,7 +171,7 @@ impl fmt::Display for ToggleError {
 /// reporting side purges and cuts off requests there). An opt-out is applied
 /// even when the file cannot be written.
 pub fn toggle(enabled: bool, apply: impl FnOnce(bool)) -> Result<(), ToggleError> {
-    let mut state = STATE.lock();
+    let mut state = lock();
     let (Some(file), Some(dir)) = (state.file.clone(), state.data_dir.clone()) else {
         return Err(ToggleError::NotInitialized);
     };
@@ -197,7 +198,16 @@ pub struct Switch {
 
 /// Takes the consent lock for a switch-over.
 pub fn begin_switch() -> Switch {
-    Switch { state: STATE.lock() }
+    Switch { state: lock() }
+}
+
+/// The consent lock: std's (a futex word, nothing shared with other locks,
+/// so a `fork()` child inherits nothing half-held; see [`lock_for_fork`]).
+/// Every critical section completes its writes or makes none, so a panic
+/// under it (in a caller's `apply`) leaves the state whole: poisoning is
+/// ignored.
+fn lock() -> MutexGuard<'static, State> {
+    STATE.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 impl Switch {
@@ -218,23 +228,22 @@ impl Switch {
     }
 }
 
-/// Around `fork()` (see `reporting::fork`): the consent lock is held by the
-/// forking thread, so the child never inherits it held by a thread it lacks.
-pub(crate) fn lock_for_fork() {
-    std::mem::forget(STATE.lock());
+thread_local! {
+    /// The consent lock's guard while this thread forks.
+    static HELD_FOR_FORK: RefCell<Option<MutexGuard<'static, State>>> = const { RefCell::new(None) };
 }
 
-pub(crate) fn unlock_after_fork(in_child: bool) {
-    // SAFETY: `lock_for_fork` locked it on this thread and forgot the guard.
-    unsafe { STATE.force_unlock() }
-    // In the child, the threads that the parent had parked on the lock do not
-    // exist, but the unlock may hand the lock over to one of them
-    // (parking_lot's eventual fairness): it would stay held for ever. The
-    // child has one thread, ours, so any holder is a ghost: unlock until free.
-    while in_child && STATE.is_locked() {
-        // SAFETY: held by a thread that does not exist in this process.
-        unsafe { STATE.force_unlock() }
-    }
+/// Around `fork()` (see `reporting::fork`): the consent lock is held by the
+/// forking thread, so the child never inherits it held by a thread it lacks.
+/// std's lock keeps no queue of parked threads: unlocking it in the child,
+/// where the parent's other threads do not exist, simply frees it.
+pub(crate) fn lock_for_fork() {
+    let guard = lock();
+    let _ = HELD_FOR_FORK.try_with(|held| *held.borrow_mut() = Some(guard));
+}
+
+pub(crate) fn unlock_after_fork() {
+    let _ = HELD_FOR_FORK.try_with(|held| held.borrow_mut().take());
 }
 
 /// One dataDir, however it was spelled.

@@ -43,16 +43,16 @@ extern "C" fn prepare() {
 
 extern "C" fn parent() {
     let _ = crate::panics::catch(|| {
-        super::unlock_after_fork(false);
-        crate::consent::unlock_after_fork(false);
+        super::unlock_after_fork();
+        crate::consent::unlock_after_fork();
     });
 }
 
 extern "C" fn child() {
     FORKED.store(true, Ordering::Relaxed);
     let _ = crate::panics::catch(|| {
-        super::unlock_after_fork(true);
-        crate::consent::unlock_after_fork(true);
+        super::unlock_after_fork();
+        crate::consent::unlock_after_fork();
         crate::logging::disable_after_fork();
     });
 }

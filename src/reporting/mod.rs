@@ -33,8 +33,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use parking_lot::{Mutex, RwLock};
 use serde::Serialize;
+use std::cell::RefCell;
+use std::sync::{Mutex, MutexGuard, PoisonError, RwLock, RwLockWriteGuard};
 
 pub use self::config::{Blocker, BuildConfig, HostProfile, ReportingConfig, Secret};
 pub use self::error::ReportingError;
@@ -74,25 +75,33 @@ struct Session {
     consent: Arc<AtomicBool>,
 }
 
+// std's locks (futex words): the two a `fork()` child needs hold no queue of
+// parked threads that the child could inherit half-updated (see
+// `lock_for_fork`). No critical section leaves them half-written, so
+// poisoning is ignored.
 static SESSION: RwLock<Option<Arc<Session>>> = RwLock::new(None);
 static LIMITER: Mutex<Option<StormLimiter<event::Fingerprint>>> = Mutex::new(None);
 static PROFILE: RwLock<Option<Arc<HostProfile>>> = RwLock::new(None);
 
 fn session() -> Option<Arc<Session>> {
     // A statement of its own: the read guard ends here, never held across a wait.
-    let session = SESSION.read().clone();
+    let session = SESSION.read().unwrap_or_else(PoisonError::into_inner).clone();
     session
+}
+
+fn limiter() -> MutexGuard<'static, Option<StormLimiter<event::Fingerprint>>> {
+    LIMITER.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// Declares who embeds the library (status-backend does, at start-up); apps
 /// never call it. Applies from the next `InitializeApplication` on.
 pub fn set_host_profile(profile: HostProfile) {
-    *PROFILE.write() = Some(Arc::new(profile));
+    *PROFILE.write().unwrap_or_else(PoisonError::into_inner) = Some(Arc::new(profile));
 }
 
 /// The profile set by [`set_host_profile`], if any.
 pub fn host_profile() -> Option<Arc<HostProfile>> {
-    PROFILE.read().clone()
+    PROFILE.read().unwrap_or_else(PoisonError::into_inner).clone()
 }
 
 /// The one decision: may an event leave the process under this configuration
@@ -142,7 +151,7 @@ pub fn prepare(
 pub fn commit(prepared: Prepared, consent: bool) -> PanicReportingStatus {
     let Prepared { config, outbox, storm_window } = prepared;
     {
-        let mut limiter = LIMITER.lock();
+        let mut limiter = limiter();
         // The same window keeps the counts: a re-init does not reset storm control.
         if limiter.as_ref().is_none_or(|l| l.window() != storm_window) {
             *limiter = Some(StormLimiter::new(limiter::EVENTS_PER_WINDOW, storm_window, limiter::MAX_SITES));
@@ -161,7 +170,7 @@ pub fn commit(prepared: Prepared, consent: bool) -> PanicReportingStatus {
         client::build(&config, dsn.expose().clone(), consent.clone(), scrubber.clone(), outbox.clone())
     });
     let session = Arc::new(Session { config, outbox: outbox.clone(), client, scrubber, consent });
-    let previous = SESSION.write().replace(session.clone());
+    let previous = SESSION.write().unwrap_or_else(PoisonError::into_inner).replace(session.clone());
     match previous {
         Some(previous) if !Arc::ptr_eq(&previous.outbox, &outbox) => previous.outbox.close(),
         // A wait a server asked for is that server's, and a request to the
@@ -271,32 +280,24 @@ fn current_target(outbox: &Outbox) -> Option<Target> {
 /// `fork()` is about to run: hold the locks a child would need, so that no
 /// other thread holds them at that moment (see [`fork`]).
 fn lock_for_fork() {
-    std::mem::forget(SESSION.write());
-    std::mem::forget(LIMITER.lock());
+    let session = SESSION.write().unwrap_or_else(PoisonError::into_inner);
+    let limiter = limiter();
+    let _ = HELD_FOR_FORK.try_with(|held| *held.borrow_mut() = Some((session, limiter)));
 }
 
-fn unlock_after_fork(in_child: bool) {
-    // SAFETY: `lock_for_fork` took both locks on this thread (the forking
-    // thread, which is also the child's only thread) and forgot the guards.
-    unsafe {
-        LIMITER.force_unlock();
-        SESSION.force_unlock_write();
-    }
-    // In the child, an unlock may hand a lock to a thread the parent had
-    // parked on it (parking_lot's eventual fairness), which does not exist
-    // there: unlock until free (see `consent::unlock_after_fork`).
-    while in_child && LIMITER.is_locked() {
-        // SAFETY: held by a thread that does not exist in this process.
-        unsafe { LIMITER.force_unlock() }
-    }
-    while in_child && SESSION.is_locked() {
-        // SAFETY: as above; a parked reader may have been handed a share.
-        unsafe {
-            if SESSION.is_locked_exclusive() {
-                SESSION.force_unlock_write();
-            } else {
-                SESSION.force_unlock_read();
-            }
-        }
-    }
+/// Frees them again, in the parent and in the child alike: std's locks keep
+/// no queue of parked threads, so in the child (where the parent's other
+/// threads do not exist) an unlock simply leaves them free.
+fn unlock_after_fork() {
+    let _ = HELD_FOR_FORK.try_with(|held| held.borrow_mut().take());
+}
+
+type ForkGuards = (
+    RwLockWriteGuard<'static, Option<Arc<Session>>>,
+    MutexGuard<'static, Option<StormLimiter<event::Fingerprint>>>,
+);
+
+thread_local! {
+    /// The guards of [`lock_for_fork`] while this thread forks.
+    static HELD_FOR_FORK: RefCell<Option<ForkGuards>> = const { RefCell::new(None) };
 }

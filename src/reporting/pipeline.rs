@@ -5,7 +5,7 @@ use std::any::Any;
 use std::time::Instant;
 
 use super::limiter::{Admission, StormLimiter};
-use super::{event, fork, session, LIMITER};
+use super::{event, fork, limiter, session};
 use crate::panics;
 use crate::redact::redact;
 
@@ -44,8 +44,7 @@ pub fn on_caught_panic(payload: &(dyn Any + Send), origin: Origin<'_>) -> String
     if fork::in_forked_child() {
         return answer; // nothing of the parent's (logs, outbox) is ours to touch
     }
-    let admission = LIMITER
-        .lock()
+    let admission = limiter()
         .get_or_insert_with(StormLimiter::default)
         .admit(&event::fingerprint(&record), Instant::now());
     let Admission::Admit { suppressed_here, suppressed_elsewhere } = admission else {
