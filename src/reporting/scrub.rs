@@ -367,6 +367,33 @@ mod tests {
         }
     }
 
+    /// The machine's host name is masked by a scrubber built the way the
+    /// library builds it. The name is set here when the test may (a UTS
+    /// namespace of this thread's own, as root), else read independently of
+    /// `host_name()`.
+    #[test]
+    fn the_machines_host_name_is_masked() {
+        const NAME: &str = "libstatus-test-host";
+        // SAFETY: unshare and sethostname with a valid buffer; they affect
+        // this thread only (its own UTS namespace).
+        let own = unsafe {
+            libc::unshare(libc::CLONE_NEWUTS) == 0 && libc::sethostname(NAME.as_ptr().cast(), NAME.len()) == 0
+        };
+        let mut name = [0u8; 256];
+        // SAFETY: a writable buffer of the given length.
+        assert_eq!(unsafe { libc::gethostname(name.as_mut_ptr().cast(), name.len()) }, 0);
+        let len = name.iter().position(|&c| c == 0).unwrap_or(name.len());
+        let host = String::from_utf8_lossy(&name[..len]).trim().to_owned();
+        if own {
+            assert_eq!(host, NAME);
+        }
+        // Names under three characters are not masked (they would mask words).
+        if host.len() >= 3 {
+            let out = Scrubber::new(None).text(&format!("panic on {host}!"));
+            assert_eq!(out, "panic on ***!");
+        }
+    }
+
     #[test]
     fn relative_windows_paths_are_normalised() {
         assert_eq!(relative_source_path("src\\api\\mod.rs"), "src/api/mod.rs");
