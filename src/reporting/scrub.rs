@@ -410,10 +410,10 @@ mod tests {
         let out = s.bounded_text(&format!("{exact}x"), MAX_VALUE_CHARS);
         assert_eq!(out, format!("{exact}…"));
         let mut event = Event::default();
-        event.exception.values.push(sentry::protocol::Exception {
-            value: Some(format!("{exact}tail")),
-            ..Default::default()
-        });
+        event
+            .exception
+            .values
+            .push(sentry::protocol::Exception { value: Some(format!("{exact}tail")), ..Default::default() });
         let event = s.event(event);
         assert_eq!(event.exception.values[0].value.as_deref(), Some(format!("{exact}…").as_str()));
         // `{"pin":1}` becomes `{"pin":"***"}`: 819 of them grow past the bound.
