@@ -518,10 +518,11 @@ fn an_init_with_the_outbox_folder_replaced_by_a_file_takes_the_folder_back() {
     assert_eq!(receiver.delivered_events().len(), 1);
 }
 
-/// A host that forks while another of its threads toggles the opt-in (which
-/// holds the consent lock across a file write and its fsync): the child
-/// never inherits that lock held by a thread it does not have, so its own
-/// calls answer, and the parent's toggles go on.
+/// A host that forks while two of its threads toggle the opt-in (each holds
+/// the consent lock across a file write and its fsync, the other waits for
+/// it): the child never inherits that lock held by, or handed over to, a
+/// thread it does not have, so its own calls answer; the parent's toggles go
+/// on, one at a time (the file and the answer agree at the end).
 #[test]
 fn a_fork_during_toggles_never_leaves_the_child_or_the_parent_locked() {
     if !support::isolated() {
@@ -531,19 +532,21 @@ fn a_fork_during_toggles_never_leaves_the_child_or_the_parent_locked() {
     let answer = lib().init(json!({"dataDir": dir.path()}));
     assert!(answer.get("error").is_none(), "{answer}");
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let toggler = {
-        let stop = stop.clone();
-        #[allow(clippy::disallowed_methods)] // the test's own host thread
-        std::thread::spawn(move || {
-            let mut n = 0u32;
-            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-                assert_eq!(toggle(n % 2 == 0), r#"{"error":""}"#);
-                n += 1;
-            }
-            n
+    let togglers: Vec<_> = (0..2)
+        .map(|t| {
+            let stop = stop.clone();
+            #[allow(clippy::disallowed_methods)] // the test's own host threads
+            std::thread::spawn(move || {
+                let mut n = 0u32;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    assert_eq!(toggle((n + t) % 2 == 0), r#"{"error":""}"#);
+                    n += 1;
+                }
+                n
+            })
         })
-    };
-    for round in 0..30 {
+        .collect();
+    for round in 0..60 {
         // SAFETY: fork(2); the child makes library calls and _exits.
         let pid = unsafe { libc::fork() };
         if pid == 0 {
@@ -569,7 +572,14 @@ fn a_fork_during_toggles_never_leaves_the_child_or_the_parent_locked() {
         assert!(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0, "round {round}: status {status}");
     }
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
-    assert!(toggler.join().unwrap() > 0, "the parent's toggles went on");
+    for toggler in togglers {
+        assert!(toggler.join().unwrap() > 0, "the parent's toggles went on");
+    }
+    assert_eq!(
+        info_enabled(),
+        file_enabled(dir.path()),
+        "the last toggle is what the file and the answer say"
+    );
     assert_eq!(toggle(false), r#"{"error":""}"#);
     assert!(!info_enabled() && !file_enabled(dir.path()));
 }
