@@ -350,12 +350,12 @@ mod tests {
         assert_eq!(info(), Ok(off));
         fs::create_dir(&a).unwrap();
         ConsentFile::new(&a).store(on).unwrap();
-        assert_eq!(reinit(&a).enabled, false, "the unwritten opt-out holds over the stale file");
+        assert!(!reinit(&a).enabled, "the unwritten opt-out holds over the stale file");
         // ...for its dataDir only.
         assert_eq!(reinit(&b), on);
         assert_eq!(info(), Ok(on));
         // An opt-in that is stored ends it.
-        assert_eq!(reinit(&a).enabled, false);
+        assert!(!reinit(&a).enabled);
         toggle(true, |enabled| applied.push(enabled)).unwrap();
         assert_eq!(reinit(&a), on);
         assert_eq!(applied, [true, false, false, true]);

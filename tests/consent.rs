@@ -539,7 +539,7 @@ fn a_fork_during_toggles_never_leaves_the_child_or_the_parent_locked() {
             std::thread::spawn(move || {
                 let mut n = 0u32;
                 while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-                    assert_eq!(toggle((n + t) % 2 == 0), r#"{"error":""}"#);
+                    assert_eq!(toggle((n + t).is_multiple_of(2)), r#"{"error":""}"#);
                     n += 1;
                 }
                 n
