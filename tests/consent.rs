@@ -522,7 +522,8 @@ fn an_init_with_the_outbox_folder_replaced_by_a_file_takes_the_folder_back() {
 /// holds the consent lock across a file write and its fsync, and waits for
 /// it while the fork holds it): the child never inherits that lock held by,
 /// or handed over to, a thread it does not have, so its own calls answer;
-/// the parent's toggles go on (the file and the answer agree at the end).
+/// the parent's toggles go on (the children write the same file: only the
+/// parent's last toggle is checked).
 ///
 /// With two toggling threads the child still hangs now and then (see
 /// docs/hardening.md, "Mutation testing"): parking_lot's own bookkeeping of
@@ -579,11 +580,6 @@ fn a_fork_during_toggles_never_leaves_the_child_or_the_parent_locked() {
     for toggler in togglers {
         assert!(toggler.join().unwrap() > 0, "the parent's toggles went on");
     }
-    assert_eq!(
-        info_enabled(),
-        file_enabled(dir.path()),
-        "the last toggle is what the file and the answer say"
-    );
     assert_eq!(toggle(false), r#"{"error":""}"#);
     assert!(!info_enabled() && !file_enabled(dir.path()));
 }
