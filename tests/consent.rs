@@ -519,9 +519,16 @@ fn an_init_with_the_outbox_folder_replaced_by_a_file_takes_the_folder_back() {
 }
 
 /// A host that forks while another of its threads toggles the opt-in (which
-/// holds the consent lock across a file write and its fsync): the child
-/// never inherits that lock held by a thread it does not have, so its own
-/// calls answer, and the parent's toggles go on.
+/// holds the consent lock across a file write and its fsync, and waits for
+/// it while the fork holds it): the child never inherits that lock held by,
+/// or handed over to, a thread it does not have, so its own calls answer;
+/// the parent's toggles go on (the children write the same file: only the
+/// parent's last toggle is checked).
+///
+/// Two toggling threads, so that one is often parked on the lock when the
+/// fork happens: with parking_lot's locks the child hung now and then (its
+/// table of parked threads is process-wide and not fork-safe); the locks a
+/// child needs are std's now.
 #[test]
 fn a_fork_during_toggles_never_leaves_the_child_or_the_parent_locked() {
     if !support::isolated() {
@@ -531,19 +538,21 @@ fn a_fork_during_toggles_never_leaves_the_child_or_the_parent_locked() {
     let answer = lib().init(json!({"dataDir": dir.path()}));
     assert!(answer.get("error").is_none(), "{answer}");
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let toggler = {
-        let stop = stop.clone();
-        #[allow(clippy::disallowed_methods)] // the test's own host thread
-        std::thread::spawn(move || {
-            let mut n = 0u32;
-            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-                assert_eq!(toggle(n.is_multiple_of(2)), r#"{"error":""}"#);
-                n += 1;
-            }
-            n
+    let togglers: Vec<_> = (0..2)
+        .map(|t| {
+            let stop = stop.clone();
+            #[allow(clippy::disallowed_methods)] // the test's own host threads
+            std::thread::spawn(move || {
+                let mut n = 0u32;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    assert_eq!(toggle((n + t).is_multiple_of(2)), r#"{"error":""}"#);
+                    n += 1;
+                }
+                n
+            })
         })
-    };
-    for round in 0..30 {
+        .collect();
+    for round in 0..60 {
         // SAFETY: fork(2); the child makes library calls and _exits.
         let pid = unsafe { libc::fork() };
         if pid == 0 {
@@ -569,7 +578,9 @@ fn a_fork_during_toggles_never_leaves_the_child_or_the_parent_locked() {
         assert!(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0, "round {round}: status {status}");
     }
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
-    assert!(toggler.join().unwrap() > 0, "the parent's toggles went on");
+    for toggler in togglers {
+        assert!(toggler.join().unwrap() > 0, "the parent's toggles went on");
+    }
     assert_eq!(toggle(false), r#"{"error":""}"#);
     assert!(!info_enabled() && !file_enabled(dir.path()));
 }

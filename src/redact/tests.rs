@@ -646,3 +646,27 @@ fn detector_profile() {
         println!("{name}: {:?}", start.elapsed());
     }
 }
+
+/// A value after an escaped line break or tab (`{:?}` of multi-line text):
+/// the escape is skipped, the value masked whole from its first character.
+#[test]
+fn a_value_after_an_escaped_line_break_is_masked_whole() {
+    assert_eq!(redact(r"pin:\n 9876 x"), r"pin:\n *** x");
+    assert_eq!(redact(r"password:\t\thunter2 next"), r"password:\t\t*** next");
+}
+
+/// `null` is left only as a whole word: `nullsecret` is a value like any.
+#[test]
+fn only_a_whole_null_is_left_unmasked() {
+    assert_eq!(redact("password=nullsecret x"), "password=*** x");
+    assert_eq!(redact(r#"{"pin":null}"#), r#"{"pin":null}"#);
+}
+
+/// 15 or 16 digits are masked whatever their first digit and checksum (IMEI
+/// and card lengths); other lengths need a card's first digit and Luhn.
+#[test]
+fn fifteen_and_sixteen_digits_are_masked_without_a_checksum() {
+    assert_eq!(redact("id 912345678901234 x"), "id *** x");
+    assert_eq!(redact("id 0000-1111-2222-3333 x"), "id *** x");
+    assert_eq!(redact("id 91234567890123 x"), "id 91234567890123 x");
+}

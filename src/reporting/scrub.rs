@@ -328,6 +328,118 @@ mod tests {
         assert_eq!(frame.filename.as_deref(), Some("mod.rs"));
     }
 
+    /// Every kind of debug image loses the folders of its files (they name
+    /// the user or the build machine); only the file names are sent.
+    #[test]
+    fn debug_images_of_every_kind_keep_file_names_only() {
+        use sentry::protocol::{AppleDebugImage, WasmDebugImage};
+        let mut event = Event::default();
+        let images = &mut event.debug_meta.to_mut().images;
+        images.push(DebugImage::Apple(AppleDebugImage {
+            name: "/Users/alice/Library/Status.app/Status".into(),
+            arch: None,
+            cpu_type: None,
+            cpu_subtype: None,
+            image_addr: 0.into(),
+            image_size: 0,
+            image_vmaddr: 0.into(),
+            uuid: Default::default(),
+        }));
+        images.push(DebugImage::Wasm(WasmDebugImage {
+            name: "status".into(),
+            debug_id: Default::default(),
+            debug_file: Some("/home/alice/build/status.debug.wasm".into()),
+            code_id: None,
+            code_file: "/home/alice/build/status.wasm".into(),
+        }));
+        let event = Scrubber::new(None).event(event);
+        let images = &event.debug_meta.images;
+        match &images[0] {
+            DebugImage::Apple(image) => assert_eq!(image.name, "Status"),
+            other => panic!("{other:?}"),
+        }
+        match &images[1] {
+            DebugImage::Wasm(image) => {
+                assert_eq!(image.code_file, "status.wasm");
+                assert_eq!(image.debug_file.as_deref(), Some("status.debug.wasm"));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    /// The machine's host name is masked by a scrubber built the way the
+    /// library builds it. The name is set here when the test may (a UTS
+    /// namespace of this thread's own, as root), else read independently of
+    /// `host_name()`.
+    #[test]
+    fn the_machines_host_name_is_masked() {
+        const NAME: &str = "libstatus-test-host";
+        // SAFETY: unshare and sethostname with a valid buffer; they affect
+        // this thread only (its own UTS namespace).
+        let own = unsafe {
+            libc::unshare(libc::CLONE_NEWUTS) == 0 && libc::sethostname(NAME.as_ptr().cast(), NAME.len()) == 0
+        };
+        let mut name = [0u8; 256];
+        // SAFETY: a writable buffer of the given length.
+        assert_eq!(unsafe { libc::gethostname(name.as_mut_ptr().cast(), name.len()) }, 0);
+        let len = name.iter().position(|&c| c == 0).unwrap_or(name.len());
+        let host = String::from_utf8_lossy(&name[..len]).trim().to_owned();
+        if own {
+            assert_eq!(host, NAME);
+        }
+        // Names under three characters are not masked (they would mask words).
+        if host.len() >= 3 {
+            let out = Scrubber::new(None).text(&format!("panic on {host}!"));
+            assert_eq!(out, "panic on ***!");
+        }
+    }
+
+    #[test]
+    fn relative_windows_paths_are_normalised() {
+        assert_eq!(relative_source_path("src\\api\\mod.rs"), "src/api/mod.rs");
+    }
+
+    /// The bound is 8 KiB of characters: a value of exactly 8192 is kept
+    /// whole, one more is cut to 8192 and marked; a value that redaction
+    /// lengthens past the bound is cut too.
+    #[test]
+    fn the_value_bound_is_eight_kibibytes_of_characters() {
+        let s = Scrubber::new(None);
+        let exact = "é".repeat(8192);
+        assert_eq!(s.bounded_text(&exact, MAX_VALUE_CHARS), exact);
+        let out = s.bounded_text(&format!("{exact}x"), MAX_VALUE_CHARS);
+        assert_eq!(out, format!("{exact}…"));
+        let mut event = Event::default();
+        event
+            .exception
+            .values
+            .push(sentry::protocol::Exception { value: Some(format!("{exact}tail")), ..Default::default() });
+        let event = s.event(event);
+        assert_eq!(event.exception.values[0].value.as_deref(), Some(format!("{exact}…").as_str()));
+        // `{"pin":1}` becomes `{"pin":"***"}`: 819 of them grow past the bound.
+        let growing = format!("{}xx", r#"{"pin":1} "#.repeat(819));
+        assert_eq!(growing.chars().count(), 8192);
+        let out = s.bounded_text(&growing, MAX_VALUE_CHARS);
+        assert_eq!(out.chars().count(), 8193, "cut to the bound, then the mark");
+        assert!(out.starts_with(r#"{"pin":"***"} {"pin":"***"}"#) && out.ends_with('…'), "{}", &out[..40]);
+    }
+
+    /// The home folder (a needle, replaced before redaction) shrinks the text
+    /// that was cut at the bound plus the margin: the part of a secret that
+    /// the cut split must still stay out, though it now lies before the bound.
+    #[test]
+    fn a_secret_split_by_the_cut_stays_out_when_needles_shrink_the_text() {
+        let s = scrubber_with("alices-laptop", "/opt/alice-long-home");
+        let key = "4c0883a69102937d6231471b5dbb6204fe5129617082792ae468d01a3f362318";
+        let homes = "/opt/alice-long-home ".repeat(100); // 2100 characters, 200 after scrubbing
+        let pad = MAX_VALUE_CHARS + CUT_MARGIN_CHARS - 32 - homes.chars().count();
+        let text = format!("{homes}{}{key} and more", "y".repeat(pad));
+        let out = s.bounded_text(&text, MAX_VALUE_CHARS);
+        assert!(!out.contains(&key[..16]), "a prefix of a key split by the first cut leaked");
+        assert!(!out.contains("/opt/alice-long-home") && out.starts_with("~ ~ "), "{}", &out[..20]);
+        assert!(out.ends_with('…'));
+    }
+
     fn scrubber_with(host: &str, home: &str) -> Scrubber {
         Scrubber {
             secrets: vec![DSN.to_owned()],
