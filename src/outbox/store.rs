@@ -77,20 +77,22 @@ impl Outbox {
         }
     }
 
+    /// [`Outbox::store_if`] without a condition (tests, fuzzing).
+    #[cfg(any(test, feature = "fuzzing"))]
+    pub fn store(&self, envelope: &[u8]) -> io::Result<()> {
+        self.store_if(envelope, || true)
+    }
+
     /// Writes one envelope (temporary file, rename), enforces the bounds, and
     /// wakes the sender. Returns once the file is in place: from then on the
     /// report survives the process being killed (the page cache is the
     /// kernel's). The fsync that makes it survive a power loss is the
     /// sender's, on its thread, right after (see [`Outbox::sync_written`]):
     /// never on the panicking caller's.
-    pub fn store(&self, envelope: &[u8]) -> io::Result<()> {
-        self.store_if(envelope, || true)
-    }
-
-    /// [`Outbox::store`] if `still_wanted()`, asked under the outbox's lock
-    /// (which a purge takes too): a report is either written before a purge
-    /// (which then deletes it) or not written at all. Not wanted: `Ok`,
-    /// nothing written.
+    ///
+    /// Only if `still_wanted()`, asked under the outbox's lock (which a purge
+    /// takes too): a report is either written before a purge (which then
+    /// deletes it) or not written at all. Not wanted: `Ok`, nothing written.
     pub fn store_if(&self, envelope: &[u8], still_wanted: impl FnOnce() -> bool) -> io::Result<()> {
         let mut state = self.state.lock();
         if !still_wanted() {
