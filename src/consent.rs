@@ -117,6 +117,29 @@ pub fn opt_outs() -> u64 {
     OPT_OUTS.load(Ordering::SeqCst)
 }
 
+/// Consent as a panic saw it when it happened (the panic hook reads it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AtPanic {
+    pub opted_in: bool,
+    pub opt_outs: u64,
+}
+
+/// Reads the count before the opt-in (an opt-out bumps the count first): a
+/// panic racing an opt-out reads either "opted out" or a count that the
+/// opt-out has since passed.
+pub fn at_panic() -> AtPanic {
+    let opt_outs = opt_outs();
+    AtPanic { opted_in: INFO.load(Ordering::SeqCst) & ENABLED != 0, opt_outs }
+}
+
+impl AtPanic {
+    /// The user was opted in when the panic happened and has not withdrawn
+    /// consent since (whatever they chose in between).
+    pub fn still_opted_in(&self) -> bool {
+        self.opted_in && self.opt_outs == opt_outs()
+    }
+}
+
 /// Makes `info` the current value; `_held` proves the caller holds the lock.
 fn publish(_held: &State, info: MetricsInfo) {
     if !info.enabled {

@@ -185,8 +185,8 @@ pub struct PanicRecord {
     /// machinery included (see [`site_index`]); empty when the hook did not
     /// see the panic. Only addresses: nothing is symbolicated in process.
     pub frames: Vec<usize>,
-    /// [`crate::consent::opt_outs`] when the panic happened.
-    pub opt_outs: u64,
+    /// Consent when the panic happened.
+    pub consent: crate::consent::AtPanic,
 }
 
 /// Installs the hook once per process, in front of whatever hook was there:
@@ -215,7 +215,7 @@ fn record(info: &PanicHookInfo<'_>) {
             column: l.column(),
         }),
         frames: capture(),
-        opt_outs: crate::consent::opt_outs(),
+        consent: crate::consent::at_panic(),
     };
     // `try_with`/`try_borrow_mut`: a panic during thread-local teardown or
     // while the slot is borrowed must not turn into a second panic (an abort).
@@ -252,7 +252,7 @@ pub fn take_record(payload: &(dyn Any + Send)) -> PanicRecord {
             location: None,
             frames: Vec::new(),
             // Not seen when it happened: now is the best known.
-            opt_outs: crate::consent::opt_outs(),
+            consent: crate::consent::at_panic(),
         },
     }
 }

@@ -57,9 +57,10 @@ thread_local! {
 }
 
 /// Captures a panic's event (synchronously: the transport writes it before
-/// this returns) unless consent was withdrawn since `opt_outs` was read.
-pub fn capture(client: &sentry::Client, event: sentry::protocol::Event<'static>, opt_outs: u64) {
-    let _ = CAPTURING.try_with(|c| c.set(Some(opt_outs)));
+/// this returns) unless consent was withdrawn since `opt_outs` was read
+/// (`None`: consent is not required).
+pub fn capture(client: &sentry::Client, event: sentry::protocol::Event<'static>, opt_outs: Option<u64>) {
+    let _ = CAPTURING.try_with(|c| c.set(opt_outs));
     client.capture_event(event, None);
     let _ = CAPTURING.try_with(|c| c.set(None));
 }

@@ -5,7 +5,7 @@ use std::any::Any;
 use std::time::Instant;
 
 use super::limiter::{Admission, StormLimiter};
-use super::{event, fork, limiter, session};
+use super::{event, fork, limiter, session, Session};
 use crate::panics;
 use crate::redact::redact;
 
@@ -51,11 +51,11 @@ pub fn on_caught_panic(payload: &(dyn Any + Send), origin: Origin<'_>) -> String
         log::debug!("panic in {origin} (storm control: not reported): {answer}");
         return answer;
     };
-    // Consent when the panic happened, not only now: a panic during an
-    // opt-out window whose handling an opt-in overtook is not reported.
-    let reportable = session
-        .as_ref()
-        .filter(|s| s.client.is_some() && s.gate().is_ok() && record.opt_outs == crate::consent::opt_outs());
+    // Consent when the panic happened, not only now: a panic while opted
+    // out whose handling an opt-in overtook is not reported, nor one whose
+    // handling an opt-out overtook.
+    let consent_held = |s: &Session| !s.config.consent_required || record.consent.still_opted_in();
+    let reportable = session.as_ref().filter(|s| s.client.is_some() && s.gate().is_ok() && consent_held(s));
     // Symbolication is the costly part: only for an event or a log line.
     if reportable.is_none() && !log::log_enabled!(log::Level::Error) {
         return answer;
@@ -74,7 +74,8 @@ pub fn on_caught_panic(payload: &(dyn Any + Send), origin: Origin<'_>) -> String
         dropped_reports: session.outbox.make_room_and_take_dropped(),
     };
     let event = event::panic_event(&record, stacktrace, &origin, &session.config, counts);
-    super::client::capture(client, event, record.opt_outs);
+    let opt_outs = session.config.consent_required.then_some(record.consent.opt_outs);
+    super::client::capture(client, event, opt_outs);
     answer
 }
 
