@@ -178,11 +178,19 @@ fn an_opt_out_is_never_undone_by_a_racing_init() {
 /// kernel's receive times).
 #[derive(Debug, Clone)]
 enum Act {
-    OptIn { start: SystemTime },
-    OptOut { end: SystemTime },
+    OptIn {
+        start: SystemTime,
+    },
+    OptOut {
+        end: SystemTime,
+    },
     /// `background`: `IntendedBackgroundPanic` (the panic happens later, on
     /// a library thread).
-    Panic { id: String, start: SystemTime, background: bool },
+    Panic {
+        id: String,
+        start: SystemTime,
+        background: bool,
+    },
 }
 
 #[test]
@@ -355,7 +363,10 @@ fn no_report_of_an_opted_out_user_leaves_whatever_the_interleaving() {
         requests.len(),
         sent.len()
     );
-    assert!(sent.iter().any(|id| id == "race-final"), "the panic after the rounds was not reported: {sent:?}");
+    assert!(
+        sent.iter().any(|id| id == "race-final"),
+        "the panic after the rounds was not reported: {sent:?}"
+    );
     assert!(interleavings * 11 >= 2_000 && !panics_in_windows.is_empty());
 }
 
