@@ -36,18 +36,9 @@ pub use self::store::DIR_NAME;
 /// How long one HTTP request may take before it counts as a network error.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// How much the outbox keeps (sentry-native keeps 30 items by default).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct OutboxLimits {
-    pub max_items: usize,
-    pub max_bytes: u64,
-}
-
-impl Default for OutboxLimits {
-    fn default() -> Self {
-        Self { max_items: 30, max_bytes: 8 * 1024 * 1024 }
-    }
-}
+/// How much the outbox keeps: the policy's bounds (30 reports, 8 MiB by
+/// default), which the fleet simulation reads too.
+pub type OutboxLimits = policy::Bounds;
 
 /// What a host is told when another process holds a dataDir's outbox.
 pub const LOCKED: &str =
@@ -97,7 +88,7 @@ struct State {
     /// flush), so a fleet that starts at once does not send at once.
     initial_until: Option<Instant>,
     /// The send budget ([`policy::Budget`]) and, when it is spent, when the
-    /// next send may start (skipped by a flush and while the outbox is full).
+    /// next send may start (skipped by a flush).
     budget: policy::Budget,
     budget_until: Option<Instant>,
     rng: policy::Rng,

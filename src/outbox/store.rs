@@ -113,15 +113,10 @@ impl Outbox {
             listing.insert(at, (path.clone(), envelope.len() as u64));
         }
         state.unsynced.push(path);
-        self.evict_over(&mut state, self.bounds());
+        self.evict_over(&mut state, self.limits);
         state.kicked = true;
         self.changed.notify_all();
         Ok(())
-    }
-
-    /// The outbox's bounds, as the policy reads them.
-    fn bounds(&self) -> policy::Bounds {
-        policy::Bounds { max_items: self.limits.max_items, max_bytes: self.limits.max_bytes }
     }
 
     /// Evicts the oldest reports (never the one in flight) until `bounds`
@@ -159,8 +154,8 @@ impl Outbox {
     pub fn make_room_and_take_dropped(&self) -> u64 {
         let mut state = self.state.lock();
         if !state.closed && self.ensure_folder(&mut state).is_ok() {
-            let bounds = self.bounds();
-            let room = policy::Bounds { max_items: bounds.max_items.saturating_sub(1).max(1), ..bounds };
+            let room =
+                policy::Bounds { max_items: self.limits.max_items.saturating_sub(1).max(1), ..self.limits };
             self.evict_over(&mut state, room);
         }
         std::mem::take(&mut state.dropped)
