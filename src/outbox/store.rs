@@ -151,9 +151,11 @@ impl Outbox {
     /// (so that the eviction its write would cause happens now, and the counts
     /// of what it evicts ride on this event rather than wait in memory for the
     /// next one), then takes the dropped count for the event.
+    /// The folder is not checked here: the write right after checks it (and
+    /// an eviction in a vanished folder finds nothing to remove).
     pub fn make_room_and_take_dropped(&self) -> u64 {
         let mut state = self.state.lock();
-        if !state.closed && self.ensure_folder(&mut state).is_ok() {
+        if !state.closed {
             let room =
                 policy::Bounds { max_items: self.limits.max_items.saturating_sub(1).max(1), ..self.limits };
             self.evict_over(&mut state, room);
