@@ -226,12 +226,30 @@ fn record(info: &PanicHookInfo<'_>) {
     });
 }
 
+/// The address range of the module this code is linked into, once known
+/// (see [`set_own_image`]).
+static OWN_IMAGE: OnceLock<std::ops::Range<usize>> = OnceLock::new();
+
+/// Tells the hook where this library's image lies, so that its stack walk
+/// stops where the host's frames begin (an event carries our frames only).
+pub fn set_own_image(range: std::ops::Range<usize>) {
+    let _ = OWN_IMAGE.set(range);
+}
+
 /// The return addresses of this thread's stack, innermost first: one walk of
-/// the unwind tables, no symbolication.
+/// the unwind tables, no symbolication. The walk starts in this library (the
+/// hook) and stops at the first frame outside it once the library's frames
+/// have ended: the host's frames (a JNI or Qt stack can be deep) are not
+/// walked at all.
 fn capture() -> Vec<usize> {
+    let own = OWN_IMAGE.get();
     let mut frames = Vec::with_capacity(64);
     backtrace::trace(|frame| {
-        frames.push(frame.ip() as usize);
+        let ip = frame.ip() as usize;
+        if own.is_some_and(|own| !own.contains(&ip)) && !frames.is_empty() {
+            return false;
+        }
+        frames.push(ip);
         frames.len() < MAX_FRAMES
     });
     frames

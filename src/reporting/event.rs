@@ -1,5 +1,5 @@
 //! Turning a caught panic into a Sentry event (before scrubbing, which
-//! `before_send` does for every event), and into a line of `status.log`.
+//! the reporter does for every event), and into a line of `status.log`.
 //!
 //! Nothing is symbolicated in the process, in any build: an event carries the
 //! return addresses of the panicking thread's frames that lie in this
@@ -15,8 +15,13 @@ use std::borrow::Cow;
 use std::sync::mpsc::{self, SyncSender, TrySendError};
 use std::sync::OnceLock;
 
-use sentry::protocol::{Addr, DebugImage, Event, Exception, Frame, Level, Mechanism, Stacktrace, Value};
-use sentry::Envelope;
+use std::io::Write;
+
+use sentry::protocol::{
+    Addr, DebugImage, Event, Exception, Frame, Level, Mechanism, Stacktrace, SystemSdkInfo, Value,
+};
+use sentry::types::{CodeId, DebugId};
+use serde::Serialize;
 
 use super::config::ReportingConfig;
 use super::Origin;
@@ -204,6 +209,9 @@ fn calibration() -> Option<&'static panics::Calibration> {
 /// panic log's thread, so that the first panicking call pays for none of it.
 /// No debug information is read.
 pub fn warm_up_symbols() {
+    if let Some(own) = own_module_range() {
+        panics::set_own_image(own.start as usize..own.end as usize);
+    }
     let _ = calibration();
     let _ = own_image();
     let _ = log_queue();
@@ -292,40 +300,73 @@ fn log_queue() -> Option<&'static SyncSender<QueuedLine>> {
         .as_ref()
 }
 
-/// The envelope of an event, as the outbox stores it: the event only, with
-/// the debug image in the form Sentry's native symbolication reads (`type`
-/// `elf`, `code_file`, `debug_id`, `code_id`, `image_addr`, `image_size`),
-/// which the `sentry` crate's legacy `symbolic` image does not write.
-pub fn envelope_bytes(event: Event<'static>) -> std::io::Result<Vec<u8>> {
-    let mut raw = Vec::new();
-    Envelope::from(event).to_writer(&mut raw)?;
-    let mut parts = raw.splitn(3, |&b| b == b'\n');
-    let (Some(header), Some(_item), Some(payload)) = (parts.next(), parts.next(), parts.next()) else {
-        return Err(std::io::Error::other("unexpected envelope layout"));
-    };
-    let mut event: serde_json::Value = serde_json::from_slice(payload.trim_ascii_end())?;
-    if let Some(images) = event.pointer_mut("/debug_meta/images").and_then(|v| v.as_array_mut()) {
-        images.iter_mut().for_each(native_image);
+/// The envelope of one event, as the outbox stores it and the sender posts
+/// it: its header, the item header with the payload's length, the event.
+/// Serialised once; our own image goes out in Sentry's native form (`elf`,
+/// `macho`, `pe`, what symbolicators look up by code and debug id), which
+/// `sentry-types` cannot write (it has the older `symbolic` form only).
+pub fn envelope_bytes(mut event: Event<'static>) -> std::io::Result<Vec<u8>> {
+    let meta = std::mem::take(event.debug_meta.to_mut());
+    let mut payload = serde_json::to_vec(&event)?;
+    if !meta.is_empty() {
+        // `{...}` becomes `{...,"debug_meta":{...}}` (an event always has fields: its id).
+        if payload.pop() != Some(b'}') {
+            return Err(std::io::Error::other("an event that is not a JSON object"));
+        }
+        payload.push(b',');
+        payload.extend_from_slice(b"\"debug_meta\":");
+        let images = meta.images.iter().map(image_out).collect();
+        serde_json::to_writer(&mut payload, &DebugMetaOut { sdk_info: meta.sdk_info.as_ref(), images })?;
+        payload.push(b'}');
     }
-    let payload = serde_json::to_vec(&event)?;
-    let mut out = Vec::with_capacity(payload.len() + header.len() + 40);
-    out.extend_from_slice(header);
-    out.extend_from_slice(format!("\n{{\"type\":\"event\",\"length\":{}}}\n", payload.len()).as_bytes());
+    let mut out = Vec::with_capacity(payload.len() + 100);
+    write!(
+        out,
+        "{{\"event_id\":\"{}\"}}\n{{\"type\":\"event\",\"length\":{}}}\n",
+        event.event_id.hyphenated(),
+        payload.len()
+    )?;
     out.extend_from_slice(&payload);
     out.push(b'\n');
     Ok(out)
 }
 
-fn file_name(path: &str) -> &str {
-    path.rsplit(['/', '\\']).next().unwrap_or(path)
+#[derive(Serialize)]
+struct DebugMetaOut<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sdk_info: Option<&'a SystemSdkInfo>,
+    images: Vec<ImageOut<'a>>,
 }
 
-/// `{"type":"symbolic","name":..,"id":..}` into `{"type":"elf","code_file":..,"debug_id":..}`.
-fn native_image(image: &mut serde_json::Value) {
-    let Some(image) = image.as_object_mut() else { return };
-    if image.get("type").and_then(|t| t.as_str()) != Some("symbolic") {
-        return;
-    }
+#[derive(Serialize)]
+#[serde(untagged)]
+enum ImageOut<'a> {
+    Native(NativeImage<'a>),
+    Kept(&'a DebugImage),
+}
+
+/// A `symbolic` image in Sentry's native form: `name` is `code_file` (the
+/// file name only, never a path of the device), `id` is `debug_id`.
+#[derive(Serialize)]
+struct NativeImage<'a> {
+    #[serde(rename = "type")]
+    ty: &'static str,
+    code_file: &'a str,
+    debug_id: &'a DebugId,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    code_id: Option<&'a CodeId>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    debug_file: Option<&'a str>,
+    image_addr: Addr,
+    image_size: u64,
+    #[serde(skip_serializing_if = "Addr::is_null")]
+    image_vmaddr: Addr,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    arch: Option<&'a str>,
+}
+
+fn image_out(image: &DebugImage) -> ImageOut<'_> {
+    let DebugImage::Symbolic(image) = image else { return ImageOut::Kept(image) };
     let ty = if cfg!(target_vendor = "apple") {
         "macho"
     } else if cfg!(windows) {
@@ -333,34 +374,92 @@ fn native_image(image: &mut serde_json::Value) {
     } else {
         "elf"
     };
-    image.insert("type".into(), ty.into());
-    if let Some(name) = image.remove("name") {
-        let file = name.as_str().map(|n| file_name(n).to_owned()).unwrap_or_default();
-        image.insert("code_file".into(), file.into());
-    }
-    if let Some(id) = image.remove("id") {
-        image.insert("debug_id".into(), id);
-    }
-    image.remove("arch").filter(|a| !a.is_null()).map(|a| image.insert("arch".into(), a));
+    ImageOut::Native(NativeImage {
+        ty,
+        code_file: file_name(&image.name),
+        debug_id: &image.id,
+        code_id: image.code_id.as_ref(),
+        debug_file: image.debug_file.as_deref(),
+        image_addr: image.image_addr,
+        image_size: image.image_size,
+        image_vmaddr: image.image_vmaddr,
+        arch: image.arch.as_deref(),
+    })
+}
+
+fn file_name(path: &str) -> &str {
+    path.rsplit(['/', '\\']).next().unwrap_or(path)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn image(name: &str, arch: Option<&str>) -> sentry::protocol::SymbolicDebugImage {
+        sentry::protocol::SymbolicDebugImage {
+            name: name.into(),
+            arch: arch.map(str::to_owned),
+            image_addr: Addr(0x7f0000000000),
+            image_size: 4096,
+            image_vmaddr: Addr(0),
+            id: "c0ffee00-1234-5678-9abc-def012345678".parse().unwrap(),
+            code_id: Some("00eeffc03412".parse().unwrap()),
+            debug_file: None,
+        }
+    }
+
+    fn payload(event: Event<'static>) -> serde_json::Value {
+        let bytes = envelope_bytes(event).unwrap();
+        let text = String::from_utf8(bytes).unwrap();
+        serde_json::from_str(text.lines().nth(2).unwrap()).unwrap()
+    }
+
     #[test]
     fn images_are_written_as_native_images() {
-        let mut image = serde_json::json!({
-            "type": "symbolic", "name": "/data/app/lib/libstatus.so", "arch": null,
-            "image_addr": "0x7f0000000000", "image_size": 4096,
-            "id": "c0ffee00-1234-5678-9abc-def012345678", "code_id": "00eeffc03412"
-        });
-        native_image(&mut image);
+        let mut event = Event::default();
+        event
+            .debug_meta
+            .to_mut()
+            .images
+            .push(DebugImage::Symbolic(image("/data/app/lib/libstatus.so", None)));
+        let event = payload(event);
+        let image = &event["debug_meta"]["images"][0];
         assert_eq!(image["type"], "elf");
         assert_eq!(image["code_file"], "libstatus.so");
         assert_eq!(image["debug_id"], "c0ffee00-1234-5678-9abc-def012345678");
+        assert_eq!(image["code_id"], "00eeffc03412");
+        assert_eq!(image["image_addr"], "0x7f0000000000");
         assert!(image.get("name").is_none() && image.get("id").is_none() && image.get("arch").is_none());
+        assert!(image.get("image_vmaddr").is_none(), "{image}");
         assert_eq!(image["image_size"], 4096);
+        assert_eq!(image.as_object().unwrap().len(), 6, "{image}");
+    }
+
+    #[test]
+    fn an_architecture_and_other_image_kinds_are_kept() {
+        let mut event = Event::default();
+        let images = &mut event.debug_meta.to_mut().images;
+        images.push(DebugImage::Symbolic(image("C:\\apps\\status.dll", Some("x86_64"))));
+        images.push(DebugImage::Wasm(sentry::protocol::WasmDebugImage {
+            name: "m.wasm".into(),
+            debug_id: Default::default(),
+            debug_file: None,
+            code_id: None,
+            code_file: "m.wasm".into(),
+        }));
+        let event = payload(event);
+        let images = event["debug_meta"]["images"].as_array().unwrap();
+        assert_eq!(images[0]["code_file"], "status.dll");
+        assert_eq!(images[0]["arch"], "x86_64");
+        assert_eq!(images[1]["type"], "wasm");
+        assert_eq!(images[1]["code_file"], "m.wasm");
+    }
+
+    #[test]
+    fn an_event_without_images_has_no_debug_meta() {
+        let event = payload(Event { message: Some("m".into()), ..Default::default() });
+        assert!(event.get("debug_meta").is_none(), "{event}");
+        assert_eq!(event["message"], "m");
     }
 
     #[test]
@@ -376,10 +475,14 @@ mod tests {
             code_id: None,
             debug_file: None,
         }));
+        let id = event.event_id;
         let bytes = envelope_bytes(event).unwrap();
         let text = String::from_utf8(bytes).unwrap();
+        assert!(text.ends_with('\n'));
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines.len(), 3, "{text}");
+        let header: serde_json::Value = serde_json::from_str(lines[0]).unwrap();
+        assert_eq!(header, serde_json::json!({ "event_id": id.hyphenated().to_string() }));
         let item: serde_json::Value = serde_json::from_str(lines[1]).unwrap();
         assert_eq!(item["type"], "event");
         assert_eq!(item["length"], lines[2].len());

@@ -2,18 +2,19 @@
 //!
 //! - [`gate`] is the one place that decides whether an event may leave the
 //!   process: a DSN is known, the environment is reported, and the user opted
-//!   in. `before_send` asks it for every event, and the outbox's sender asks it
+//!   in. The reporter asks it for every event, and the outbox's sender asks it
 //!   again right before every request.
 //! - [`prepare`] / [`commit`]: an `InitializeApplication` opens everything it
 //!   needs first, then switches the process over in one step (under the
 //!   consent lock), so a failed init changes nothing.
 //! - [`pipeline`]: what happens to a caught panic; [`thread`]: the one
-//!   wrapper every library thread goes through; [`client`]: the `sentry`
-//!   client and its transport into the outbox.
+//!   wrapper every library thread goes through; [`client`]: the reporter,
+//!   which finishes an event (release, environment, gate, scrubbing) and
+//!   writes it to the outbox.
 //!
-//! One `sentry::Client` per configuration, held here, never bound to Sentry's
-//! thread-local hubs: every thread, including host threads that existed before
-//! `InitializeApplication`, reports through the same client, and a new
+//! One reporter per configuration, held here (no `sentry::Client`, no
+//! thread-local hubs): every thread, including host threads that existed
+//! before `InitializeApplication`, reports through the same one, and a new
 //! configuration applies to all of them at once.
 
 pub mod build_env;
@@ -64,7 +65,8 @@ pub struct PanicReportingStatus {
 struct Session {
     config: Arc<ReportingConfig>,
     outbox: Arc<Outbox>,
-    client: Option<Arc<sentry::Client>>,
+    /// `None` without a valid DSN.
+    reporter: Option<client::Reporter>,
     /// What must not leave the process under this configuration (its DSN,
     /// the host name, the home folder, every secret shape): for the events,
     /// and for the message a caught panic answers and logs.
@@ -166,10 +168,11 @@ pub fn commit(prepared: Prepared, consent: bool) -> PanicReportingStatus {
     }
     let consent = Arc::new(AtomicBool::new(consent));
     let scrubber = Scrubber::new(config.dsn.as_ref().map(|d| d.expose().as_str()));
-    let client = config.parsed_dsn.as_ref().map(|dsn| {
-        client::build(&config, dsn.expose().clone(), consent.clone(), scrubber.clone(), outbox.clone())
-    });
-    let session = Arc::new(Session { config, outbox: outbox.clone(), client, scrubber, consent });
+    let reporter = config
+        .parsed_dsn
+        .is_some()
+        .then(|| client::Reporter::new(&config, consent.clone(), scrubber.clone(), outbox.clone()));
+    let session = Arc::new(Session { config, outbox: outbox.clone(), reporter, scrubber, consent });
     let previous = SESSION.write().unwrap_or_else(PoisonError::into_inner).replace(session.clone());
     match previous {
         Some(previous) if !Arc::ptr_eq(&previous.outbox, &outbox) => previous.outbox.close(),

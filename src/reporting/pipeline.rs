@@ -55,7 +55,7 @@ pub fn on_caught_panic(payload: &(dyn Any + Send), origin: Origin<'_>) -> String
     // out whose handling an opt-in overtook is not reported, nor one whose
     // handling an opt-out overtook.
     let consent_held = |s: &Session| !s.config.consent_required || record.consent.still_opted_in();
-    let reportable = session.as_ref().filter(|s| s.client.is_some() && s.gate().is_ok() && consent_held(s));
+    let reportable = session.as_ref().filter(|s| s.reporter.is_some() && s.gate().is_ok() && consent_held(s));
     // Symbolication is the costly part: only for an event or a log line.
     if reportable.is_none() && !log::log_enabled!(log::Level::Error) {
         return answer;
@@ -65,7 +65,7 @@ pub fn on_caught_panic(payload: &(dyn Any + Send), origin: Origin<'_>) -> String
     let Some(session) = reportable else {
         return answer;
     };
-    let Some(client) = session.client.as_ref() else {
+    let Some(reporter) = session.reporter.as_ref() else {
         return answer;
     };
     let counts = event::Counts {
@@ -75,7 +75,7 @@ pub fn on_caught_panic(payload: &(dyn Any + Send), origin: Origin<'_>) -> String
     };
     let event = event::panic_event(&record, stacktrace, &origin, &session.config, counts);
     let opt_outs = session.config.consent_required.then_some(record.consent.opt_outs);
-    super::client::capture(client, event, opt_outs);
+    reporter.capture(event, opt_outs);
     answer
 }
 

@@ -1,6 +1,6 @@
 //! Privacy: what may not leave the process in an event, taken out of it.
 //!
-//! Applied in `before_send`, to every event whatever built it: no server name,
+//! Applied by the reporter to every event, whatever built it: no server name,
 //! no modules, no user, no request, no host name, no home directory, no DSN, no
 //! absolute path from the build machine or the user's disk, sensitive JSON
 //! values masked (the same [`crate::redact`] rule as the logs), and a fresh
@@ -94,7 +94,7 @@ impl Scrubber {
         out
     }
 
-    /// The whole event, in place. Returns it for `before_send`'s convenience.
+    /// The whole event, in place.
     pub fn event(&self, mut event: Event<'static>) -> Event<'static> {
         event.server_name = None;
         event.user = None;
