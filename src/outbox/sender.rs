@@ -1,15 +1,17 @@
 //! The sender: a loop on a library thread that delivers the outbox's files,
-//! oldest first, and the HTTP of one delivery.
+//! oldest first.
 //!
 //! Right before each request, under the `link` lock, it asks the gate (the
 //! `target` callback), checks that no purge happened since it read the file,
-//! and takes the agent it will send with. An opt-out replaces the agent under
-//! the same lock and shuts the old one down, which closes a connection in
-//! flight and fails any request that has not written a byte yet: no request
-//! starts after an opt-out has answered.
+//! and notes the link's generation. An opt-out moves the generation on under
+//! the same lock and shuts down the connection in flight: a request that has
+//! not written a byte yet never does, so no request starts after an
+//! opt-out has answered.
 
+use std::net::{Shutdown, TcpStream};
 use std::time::{Duration, Instant, SystemTime};
 
+use super::http::{self, Endpoint};
 use super::policy::{self, Classified, Headers, Verdict, Wait};
 use super::store::{remove_entry, MAX_ENVELOPE_BYTES};
 use super::{Outbox, State, REQUEST_TIMEOUT};
@@ -17,26 +19,18 @@ use crate::files;
 
 /// Where and how to deliver: built from the live DSN right before a request.
 pub struct Target {
-    pub url: String,
+    pub endpoint: Endpoint,
     pub auth: String,
 }
 
 const USER_AGENT: &str = concat!("libstatus/", env!("CARGO_PKG_VERSION"));
 
-/// A fresh HTTP agent for envelope requests.
-pub(super) fn agent() -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .timeout_global(Some(REQUEST_TIMEOUT))
-        .http_status_as_error(false)
-        // A guest in the host's process: the host's proxy variables do not
-        // redirect crash reports.
-        .proxy(None)
-        // The envelope and its credentials go to the DSN's host only: a 3xx
-        // is a retryable failure (as in Sentry's SDKs), never followed.
-        .max_redirects(0)
-        .user_agent(USER_AGENT)
-        .build()
-        .into()
+/// The sender's connection in flight, and the generation an opt-out (or a
+/// new DSN) moves on.
+#[derive(Default)]
+pub(super) struct Link {
+    generation: u64,
+    live: Option<TcpStream>,
 }
 
 impl Outbox {
@@ -74,9 +68,10 @@ impl Outbox {
     /// answers (after the consent switch is off).
     pub fn cut_off(&self) {
         let mut link = self.link.lock();
-        let generation = link.0 + 1;
-        let (_, old) = std::mem::replace(&mut *link, (generation, agent()));
-        old.shutdown();
+        link.generation += 1;
+        if let Some(live) = link.live.take() {
+            let _ = live.shutdown(Shutdown::Both);
+        }
     }
 
     /// The sender's loop; returns when the outbox is closed, releasing the
@@ -95,6 +90,16 @@ impl Outbox {
                     let now = Instant::now();
                     let due = state.pending > 0 && !state.blocked && self.not_before(&state, now) <= now;
                     if due || state.kicked {
+                        // A burst of writes first settles (a flush does not wait).
+                        match state.settle_until {
+                            Some(settle) if settle > now && !state.skip_backoff => {
+                                self.changed.wait_until(&mut state, settle);
+                                continue;
+                            }
+                            _ => {}
+                        }
+                        state.settle_until = None;
+                        state.settle_cap = None;
                         state.kicked = false;
                         break;
                     }
@@ -112,13 +117,14 @@ impl Outbox {
 
     /// One pass over the files, oldest first, until one must wait.
     fn send_pending(&self, target: &dyn Fn() -> Option<Target>) {
+        self.take_out_trash();
         self.sync_written();
         let files = {
             let mut state = self.state.lock();
             if let Err(e) = self.ensure_folder(&mut state) {
                 log::warn!("the panic-report folder cannot be re-opened: {e}");
             }
-            self.files(&mut state)
+            self.reports(&mut state)
         };
         for (path, _) in files {
             let epoch = {
@@ -136,11 +142,15 @@ impl Outbox {
                     self.state.lock().listing = None;
                     continue;
                 }
-                Err(_) => continue, // deleted meanwhile (a purge)
+                Err(_) => {
+                    // Deleted meanwhile (a purge, an eviction, a stranger).
+                    self.state.lock().forget(&path);
+                    continue;
+                }
             };
-            // The gate, the purge epoch and the agent, in one step with
+            // The gate, the purge epoch and the generation, in one step with
             // respect to an opt-out.
-            let agent = {
+            let (generation, target) = {
                 let link = self.link.lock();
                 let Some(target) = target() else {
                     drop(link);
@@ -151,9 +161,8 @@ impl Outbox {
                 if self.state.lock().epoch != epoch {
                     break;
                 }
-                (link.clone(), target)
+                (link.generation, target)
             };
-            let ((generation, agent), target) = agent;
             {
                 // Only a request spends the budget (not a file a purge or an
                 // eviction took meanwhile).
@@ -163,10 +172,10 @@ impl Outbox {
                 }
                 state.in_flight = Some(path.clone());
             }
-            let classified = post(&agent, &target, &body);
+            let classified = self.post(generation, &target, &body);
             self.state.lock().in_flight = None;
             let failed = matches!(classified.verdict, Verdict::Retry(Wait::Backoff));
-            if failed && self.link.lock().0 != generation {
+            if failed && self.link.lock().generation != generation {
                 // Cut off meanwhile (an opt-out, a new DSN): not the server's
                 // failure; look at the gate again.
                 let mut state = self.state.lock();
@@ -185,6 +194,7 @@ impl Outbox {
                         log::warn!("panic report rejected by the server with HTTP {status}; deleted");
                     }
                     if state.epoch == epoch {
+                        state.forget(&path);
                         if let Err(e) = std::fs::remove_file(&path) {
                             if e.kind() != std::io::ErrorKind::NotFound {
                                 // A read-only disk: answered for good, so never
@@ -211,14 +221,14 @@ impl Outbox {
                     state.skip_backoff = false;
                 }
             }
-            state.pending = self.files(&mut state).len();
+            state.pending = self.reports(&mut state).len();
             self.changed.notify_all();
             if matches!(classified.verdict, Verdict::Retry(_)) {
                 break;
             }
         }
         let mut state = self.state.lock();
-        state.pending = self.files(&mut state).len();
+        state.pending = self.reports(&mut state).len();
         if state.pending == 0 {
             state.skip_backoff = false;
         }
@@ -226,43 +236,51 @@ impl Outbox {
     }
 }
 
-/// One envelope request. Errors are logged by kind only: their text may name
-/// the DSN's host.
-fn post(agent: &ureq::Agent, target: &Target, body: &[u8]) -> Classified {
-    let response = agent
-        .post(&target.url)
-        .header("Content-Type", "application/x-sentry-envelope")
-        .header("X-Sentry-Auth", &target.auth)
-        .send(body);
-    match response {
-        Ok(response) => {
-            let header = |name: &str| response.headers().get(name).and_then(|v| v.to_str().ok());
-            let status = response.status().as_u16();
-            if (300..400).contains(&status) {
-                log::warn!(
-                    "the Sentry server answered a redirect (HTTP {status}); redirects are not followed"
-                );
+impl Outbox {
+    /// One envelope request, unless the link moved past `generation` (an
+    /// opt-out) before it could start. Failures are logged by kind only:
+    /// never the host or the URL.
+    fn post(&self, generation: u64, target: &Target, body: &[u8]) -> Classified {
+        let headers = [
+            ("User-Agent", USER_AGENT),
+            ("Content-Type", "application/x-sentry-envelope"),
+            ("X-Sentry-Auth", target.auth.as_str()),
+        ];
+        let register = |socket: &TcpStream| {
+            let mut link = self.link.lock();
+            if link.generation != generation {
+                return false;
             }
-            let headers =
-                Headers { retry_after: header("retry-after"), rate_limits: header("x-sentry-rate-limits") };
-            policy::classify(status, headers, SystemTime::now())
+            link.live = socket.try_clone().ok();
+            true
+        };
+        let deadline = Instant::now() + REQUEST_TIMEOUT;
+        let answer = http::post(&target.endpoint, &headers, body, deadline, register);
+        {
+            let mut link = self.link.lock();
+            if link.generation == generation {
+                link.live = None;
+            }
         }
-        Err(e) => {
-            log::debug!("panic report delivery failed: {}", error_kind(&e));
-            // Status 0: a network failure, for the policy.
-            policy::classify(0, Headers::default(), SystemTime::now())
+        match answer {
+            Ok(response) => {
+                let status = response.status;
+                if (300..400).contains(&status) {
+                    log::warn!(
+                        "the Sentry server answered a redirect (HTTP {status}); redirects are not followed"
+                    );
+                }
+                let headers = Headers {
+                    retry_after: response.retry_after.as_deref(),
+                    rate_limits: response.rate_limits.as_deref(),
+                };
+                policy::classify(status, headers, SystemTime::now())
+            }
+            Err(e) => {
+                log::debug!("panic report delivery failed: {e}");
+                // Status 0: a network failure, for the policy.
+                policy::classify(0, Headers::default(), SystemTime::now())
+            }
         }
-    }
-}
-
-/// What went wrong, without the host or URL that ureq's messages may carry.
-fn error_kind(e: &ureq::Error) -> String {
-    match e {
-        ureq::Error::Io(io) => format!("I/O error ({:?})", io.kind()),
-        ureq::Error::Timeout(_) => "timed out".to_owned(),
-        ureq::Error::HostNotFound => "host not found".to_owned(),
-        ureq::Error::ConnectionFailed => "connection failed".to_owned(),
-        ureq::Error::Tls(_) => "TLS error".to_owned(),
-        _ => "HTTP error".to_owned(),
     }
 }

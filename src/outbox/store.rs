@@ -8,9 +8,9 @@ use std::io;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use super::{policy, Identity, OpenError, Outbox, State};
+use super::{policy, Identity, OpenError, Outbox, State, MAX_SETTLE, SETTLE};
 use crate::files;
 
 /// The folder under `dataDir`.
@@ -18,6 +18,8 @@ pub const DIR_NAME: &str = "panic-reports";
 const LOCK_FILE: &str = ".lock";
 const SUFFIX: &str = ".envelope";
 const TEMP_PREFIX: &str = ".tmp";
+/// Evicted reports waiting for the sender to delete them (never sent).
+const TRASH_PREFIX: &str = ".evicted-";
 /// Sentry's own limit for one event item; larger files are never read.
 pub const MAX_ENVELOPE_BYTES: usize = 1024 * 1024;
 
@@ -65,12 +67,14 @@ impl Outbox {
         Ok(())
     }
 
-    /// Removes temporary files a crash may have left (at open only: in a
-    /// running process, they are being written).
+    /// Removes temporary files and evicted reports a crash may have left (at
+    /// open only: in a running process, they are being written or deleted).
     pub(super) fn remove_temporary_files(&self) {
         if let Ok(entries) = fs::read_dir(&self.dir) {
             for entry in entries.flatten() {
-                if entry.file_name().to_string_lossy().starts_with(TEMP_PREFIX) {
+                let name = entry.file_name();
+                let name = name.to_string_lossy();
+                if name.starts_with(TEMP_PREFIX) || name.starts_with(TRASH_PREFIX) {
                     remove_entry(&entry.path());
                 }
             }
@@ -112,8 +116,14 @@ impl Outbox {
             let at = listing.partition_point(|(p, _)| *p < path);
             listing.insert(at, (path.clone(), envelope.len() as u64));
         }
+        if let Some(name) = path.file_name() {
+            state.carried.insert(name.to_owned(), carried_in(envelope));
+        }
         state.unsynced.push(path);
         self.evict_over(&mut state, self.limits);
+        let now = Instant::now();
+        let cap = *state.settle_cap.get_or_insert(now + MAX_SETTLE);
+        state.settle_until = Some((now + SETTLE).min(cap));
         state.kicked = true;
         self.changed.notify_all();
         Ok(())
@@ -122,29 +132,43 @@ impl Outbox {
     /// Evicts the oldest reports (never the one in flight) until `bounds`
     /// hold, adding what each carried to the dropped count.
     fn evict_over(&self, state: &mut State, bounds: policy::Bounds) {
-        let mut reports = match &state.listing {
-            Some(listing) => listing.clone(),
-            None => self.files(state),
-        };
-        // The report being sent is not the outbox's to evict.
+        if state.listing.is_none() {
+            self.files(state);
+        }
+        // The report being sent is not the outbox's to evict. (Paths are
+        // compared as bytes: `Path`'s `==` walks components, and this runs
+        // on a panicking thread.)
         let in_flight = state.in_flight.clone();
-        reports.retain(|(p, _)| Some(p) != in_flight.as_ref());
-        let sizes: Vec<u64> = reports.iter().map(|(_, len)| *len).collect();
+        let is_in_flight = |p: &PathBuf| in_flight.as_ref().is_some_and(|f| f.as_os_str() == p.as_os_str());
+        let listing = state.listing.as_deref().unwrap_or_default();
+        let sizes: Vec<u64> = listing.iter().filter(|(p, _)| !is_in_flight(p)).map(|(_, len)| *len).collect();
         let evict = policy::evictions(&sizes, bounds);
-        for (oldest, _) in reports.drain(..evict) {
+        let oldest: Vec<PathBuf> =
+            listing.iter().filter(|(p, _)| !is_in_flight(p)).take(evict).map(|(p, _)| p.clone()).collect();
+        for oldest in oldest {
             // The counts an evicted report carried are not lost: they ride
             // on the next event with its own.
-            let carried = carried_panics(&oldest);
-            match fs::remove_file(&oldest) {
-                Ok(()) => state.dropped += 1 + carried,
+            let known = oldest.file_name().and_then(|name| state.carried.get(name)).copied();
+            let carried = known.unwrap_or_else(|| carried_panics(&oldest));
+            // Out of the listing's way at once, deleted by the sender (a
+            // rename costs the panicking thread far less than a deletion).
+            let trash = trash_path(&oldest);
+            match fs::rename(&oldest, &trash) {
+                Ok(()) => {
+                    state.dropped += 1 + carried;
+                    state.trash.push(trash);
+                }
                 // Gone already, or cannot go: the next look tells.
                 Err(_) => state.listing = None,
             }
-            if let Some(listing) = state.listing.as_mut() {
-                listing.retain(|(p, _)| *p != oldest);
-            }
+            state.forget(&oldest);
         }
-        state.pending = reports.len() + usize::from(in_flight.is_some());
+        // A sender stuck in a request does not let evicted reports pile up:
+        // past one outbox's worth, they are deleted here.
+        if state.trash.len() > bounds.max_items {
+            empty_trash(std::mem::take(&mut state.trash));
+        }
+        state.pending = sizes.len() - evict + usize::from(in_flight.is_some());
     }
 
     /// Called right before an event is built: makes room for one more report
@@ -161,6 +185,12 @@ impl Outbox {
             self.evict_over(&mut state, room);
         }
         std::mem::take(&mut state.dropped)
+    }
+
+    /// Deletes the evicted reports (the sender, off the host's threads).
+    pub(super) fn take_out_trash(&self) {
+        let trash = std::mem::take(&mut self.state.lock().trash);
+        empty_trash(trash);
     }
 
     /// Makes the reports written since the last call durable (fsync of each
@@ -184,6 +214,7 @@ impl Outbox {
     pub fn purge(&self) -> usize {
         let mut state = self.state.lock();
         state.epoch += 1;
+        empty_trash(std::mem::take(&mut state.trash));
         let mut deleted = 0;
         for (path, _) in self.files(&mut state) {
             if fs::remove_file(&path).is_ok() {
@@ -205,10 +236,20 @@ impl Outbox {
         }
         state.pending = self.files(&mut state).len();
         state.dropped = 0;
+        state.carried.clear();
         state.retry_at = None;
         state.backoff.reset();
         self.changed.notify_all();
         deleted
+    }
+
+    /// Reports waiting, oldest first, with their sizes: the listing kept in
+    /// memory, or a fresh look at the folder when there is none.
+    pub(super) fn reports(&self, state: &mut State) -> Vec<(PathBuf, u64)> {
+        match &state.listing {
+            Some(listing) => listing.clone(),
+            None => self.files(state),
+        }
     }
 
     /// Reports waiting, oldest first, with their sizes. Anything at an
@@ -267,16 +308,41 @@ pub(super) fn remove_entry(path: &Path) {
 /// that ride on an event): an eviction passes them on. Reads a bounded,
 /// regular file only.
 fn carried_panics(path: &Path) -> u64 {
-    let Ok(files::Read::Bytes(body)) = files::read_regular(path, MAX_ENVELOPE_BYTES as u64) else { return 0 };
-    let text = String::from_utf8_lossy(&body);
-    ["libstatus.suppressed_since_last", "libstatus.suppressed_other_sites", "libstatus.dropped_reports"]
-        .iter()
-        .filter_map(|key| {
-            let at = text.find(&format!("\"{key}\":"))? + key.len() + 3;
-            let digits: String = text[at..].trim_start().chars().take_while(char::is_ascii_digit).collect();
-            digits.parse::<u64>().ok()
-        })
-        .fold(0u64, u64::saturating_add)
+    match files::read_regular(path, MAX_ENVELOPE_BYTES as u64) {
+        Ok(files::Read::Bytes(body)) => carried_in(&body),
+        _ => 0,
+    }
+}
+
+/// [`carried_panics`] of an envelope in memory.
+fn carried_in(envelope: &[u8]) -> u64 {
+    let text = String::from_utf8_lossy(envelope);
+    [
+        "\"libstatus.suppressed_since_last\":",
+        "\"libstatus.suppressed_other_sites\":",
+        "\"libstatus.dropped_reports\":",
+    ]
+    .iter()
+    .filter_map(|key| {
+        let value = text[text.find(key)? + key.len()..].trim_start();
+        let digits = value.bytes().take_while(u8::is_ascii_digit).count();
+        value[..digits].parse::<u64>().ok()
+    })
+    .fold(0u64, u64::saturating_add)
+}
+
+/// Where an evicted report waits for its deletion: a hidden name in the
+/// same folder, which no listing counts and no sender sends.
+fn trash_path(report: &Path) -> PathBuf {
+    let name = report.file_name().map(|n| n.to_string_lossy()).unwrap_or_default();
+    let stem = name.strip_suffix(SUFFIX).unwrap_or(&name);
+    report.with_file_name(format!("{TRASH_PREFIX}{stem}"))
+}
+
+fn empty_trash(trash: Vec<PathBuf>) {
+    for path in trash {
+        let _ = fs::remove_file(path);
+    }
 }
 
 /// `<24 digits>-<8 digits>-<digits>.envelope`: the names [`next_file_name`] writes.

@@ -46,7 +46,7 @@ pub use self::limiter::EVENTS_PER_WINDOW;
 pub use self::pipeline::{on_caught_panic, Origin};
 use self::scrub::Scrubber;
 pub use self::thread::{spawn_supervised, spawn_thread};
-use crate::outbox::{Outbox, OutboxLimits, Target};
+use crate::outbox::{Endpoint, Outbox, OutboxLimits, Target};
 use crate::panics;
 
 /// The answer's `panicReporting` object.
@@ -275,7 +275,7 @@ fn current_target(outbox: &Outbox) -> Option<Target> {
     session.gate().ok()?;
     let dsn = session.config.parsed_dsn.as_ref()?.expose();
     Some(Target {
-        url: dsn.envelope_api_url().to_string(),
+        endpoint: Endpoint::from_url(&dsn.envelope_api_url())?,
         auth: dsn.to_auth(Some(client::USER_AGENT)).to_string(),
     })
 }

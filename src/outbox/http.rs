@@ -1,0 +1,361 @@
+//! One HTTP/1.1 request: the POST of one envelope to the DSN's host, over
+//! TLS (rustls with ring, the Mozilla roots of `webpki-roots`, TLS 1.2 and
+//! 1.3) or plain TCP for an `http://` DSN.
+//!
+//! Not a general client, and deliberately so: it replaces ureq, whose pool,
+//! proxy, redirect, cookie and body machinery cost the shipped library about
+//! 200 KB while a delivery needs none of it (see BENCHMARKS.md). What it does:
+//!
+//! - one connection per request, `Connection: close`: at most a few requests a
+//!   minute (the send budget), so a handshake each is cheap, and no idle
+//!   connection is kept open in the host's process;
+//! - no proxy (a guest in the host's process: the host's proxy variables do
+//!   not redirect crash reports), no redirect followed (a 3xx is the server's
+//!   answer, which the policy classifies; the envelope and its credentials go
+//!   to the DSN's host only);
+//! - one deadline for the whole request ([`super::REQUEST_TIMEOUT`]): connect,
+//!   handshake, write and every read get what is left of it, so a server that
+//!   trickles its answer a byte at a time cannot hold the sender longer. Name
+//!   resolution is the system's `getaddrinfo`, bounded by the resolver's own
+//!   timeouts, on the sender's thread (no thread of its own);
+//! - the status and the two headers the policy reads (`Retry-After`,
+//!   `X-Sentry-Rate-Limits`) are all it reads: at most [`MAX_HEAD`] bytes, the
+//!   body never. Informational answers (`100 Continue`, `103 Early Hints`)
+//!   are skipped;
+//! - the caller sees the socket once it is connected (`register`), before a
+//!   byte is written, so that an opt-out can shut it down from another thread
+//!   or stop the request from starting at all.
+
+use std::fmt;
+use std::io::{self, Read, Write};
+use std::net::{TcpStream, ToSocketAddrs};
+use std::sync::{Arc, OnceLock};
+use std::time::Instant;
+
+use rustls::pki_types::ServerName;
+
+/// The most a response's status line and headers may take.
+pub const MAX_HEAD: usize = 16 * 1024;
+
+/// Where to deliver, from the DSN.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Endpoint {
+    pub tls: bool,
+    /// A DNS name or an IP address (an IPv6 one without brackets).
+    pub host: String,
+    pub port: u16,
+    /// The path and query of the envelope endpoint.
+    pub path: String,
+}
+
+impl Endpoint {
+    /// From the envelope URL of a DSN: `http` or `https` only.
+    pub fn from_url(url: &url::Url) -> Option<Self> {
+        let tls = match url.scheme() {
+            "https" => true,
+            "http" => false,
+            _ => return None,
+        };
+        let host = match url.host()? {
+            url::Host::Domain(name) => name.to_owned(),
+            url::Host::Ipv4(ip) => ip.to_string(),
+            url::Host::Ipv6(ip) => ip.to_string(),
+        };
+        let mut path = url.path().to_owned();
+        if let Some(query) = url.query() {
+            path.push('?');
+            path.push_str(query);
+        }
+        Some(Self { tls, host, port: url.port_or_known_default()?, path })
+    }
+
+    /// The `Host` header: the port only when it is not the scheme's.
+    fn authority(&self) -> String {
+        let host = if self.host.contains(':') { format!("[{}]", self.host) } else { self.host.clone() };
+        let default = if self.tls { 443 } else { 80 };
+        if self.port == default {
+            host
+        } else {
+            format!("{host}:{}", self.port)
+        }
+    }
+}
+
+/// What the server answered (what the delivery policy reads of it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Response {
+    pub status: u16,
+    pub retry_after: Option<String>,
+    pub rate_limits: Option<String>,
+}
+
+/// Why a request got no answer. Never names the host or the URL (a log line
+/// must not carry the DSN's parts).
+#[derive(Debug)]
+pub enum Failure {
+    /// The name did not resolve.
+    HostNotFound,
+    /// No address accepted a connection.
+    ConnectionFailed,
+    /// The handshake or the certificate failed.
+    Tls,
+    TimedOut,
+    /// A malformed or oversized answer, or a connection closed before one.
+    Protocol(&'static str),
+    Io(io::ErrorKind),
+    /// Stopped by the caller (an opt-out) before anything was sent.
+    CutOff,
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Failure::HostNotFound => f.write_str("host not found"),
+            Failure::ConnectionFailed => f.write_str("connection failed"),
+            Failure::Tls => f.write_str("TLS error"),
+            Failure::TimedOut => f.write_str("timed out"),
+            Failure::Protocol(what) => write!(f, "bad HTTP answer ({what})"),
+            Failure::Io(kind) => write!(f, "I/O error ({kind:?})"),
+            Failure::CutOff => f.write_str("cut off"),
+        }
+    }
+}
+
+fn io_failure(e: io::Error) -> Failure {
+    match e.kind() {
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => Failure::TimedOut,
+        // rustls reports a failed handshake or certificate as InvalidData.
+        io::ErrorKind::InvalidData if e.get_ref().is_some_and(|inner| inner.is::<rustls::Error>()) => {
+            Failure::Tls
+        }
+        kind => Failure::Io(kind),
+    }
+}
+
+/// The TLS configuration, built once (the root store is about 150 anchors).
+fn tls_config() -> Result<Arc<rustls::ClientConfig>, Failure> {
+    static CONFIG: OnceLock<Option<Arc<rustls::ClientConfig>>> = OnceLock::new();
+    CONFIG
+        .get_or_init(|| {
+            #[allow(unused_mut)]
+            let mut roots = rustls::RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() };
+            // Test builds only: one more root, for a certificate authority
+            // made up by tests/tls.rs.
+            #[cfg(feature = "test-tls-root")]
+            if let Some(der) = std::env::var_os("LIBSTATUS_TEST_TLS_ROOT").and_then(|p| std::fs::read(p).ok())
+            {
+                let _ = roots.add(rustls::pki_types::CertificateDer::from(der));
+            }
+            let provider = Arc::new(rustls::crypto::ring::default_provider());
+            let config = rustls::ClientConfig::builder_with_provider(provider)
+                .with_safe_default_protocol_versions()
+                .ok()?
+                .with_root_certificates(roots)
+                .with_no_client_auth();
+            Some(Arc::new(config))
+        })
+        .clone()
+        .ok_or(Failure::Tls)
+}
+
+/// What is left until `deadline`, or a time-out.
+fn remaining(deadline: Instant) -> Result<std::time::Duration, Failure> {
+    let left = deadline.saturating_duration_since(Instant::now());
+    if left.is_zero() {
+        Err(Failure::TimedOut)
+    } else {
+        Ok(left)
+    }
+}
+
+fn connect(endpoint: &Endpoint, deadline: Instant) -> Result<TcpStream, Failure> {
+    let addresses: Vec<_> = (endpoint.host.as_str(), endpoint.port)
+        .to_socket_addrs()
+        .map_err(|_| Failure::HostNotFound)?
+        .collect();
+    if addresses.is_empty() {
+        return Err(Failure::HostNotFound);
+    }
+    let mut last = Failure::ConnectionFailed;
+    for address in addresses {
+        match TcpStream::connect_timeout(&address, remaining(deadline)?) {
+            Ok(stream) => {
+                let _ = stream.set_nodelay(true);
+                return Ok(stream);
+            }
+            Err(e) if matches!(e.kind(), io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock) => {
+                last = Failure::TimedOut
+            }
+            Err(_) => {}
+        }
+    }
+    Err(last)
+}
+
+/// POSTs `body` to `endpoint` with `headers` (name, value; the request line,
+/// `Host`, `Content-Length` and `Connection` are added) and reads the
+/// answer's head, all before `deadline`. `register` sees the connected socket
+/// before anything is written and may stop the request (`false`).
+pub fn post(
+    endpoint: &Endpoint,
+    headers: &[(&str, &str)],
+    body: &[u8],
+    deadline: Instant,
+    register: impl FnOnce(&TcpStream) -> bool,
+) -> Result<Response, Failure> {
+    let mut head = format!("POST {} HTTP/1.1\r\nHost: {}\r\n", endpoint.path, endpoint.authority());
+    for (name, value) in headers {
+        // A value with a line break would smuggle headers: never sent.
+        if value.contains(['\r', '\n']) || name.contains(['\r', '\n', ':']) {
+            return Err(Failure::Protocol("a header that cannot be sent"));
+        }
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    head.push_str(&format!("Content-Length: {}\r\nConnection: close\r\n\r\n", body.len()));
+
+    let socket = connect(endpoint, deadline)?;
+    if !register(&socket) {
+        return Err(Failure::CutOff);
+    }
+    let timed = |socket: &TcpStream| -> Result<(), Failure> {
+        let left = remaining(deadline)?;
+        socket.set_read_timeout(Some(left)).map_err(io_failure)?;
+        socket.set_write_timeout(Some(left)).map_err(io_failure)
+    };
+    if endpoint.tls {
+        let name = ServerName::try_from(endpoint.host.clone()).map_err(|_| Failure::Tls)?;
+        let connection = rustls::ClientConnection::new(tls_config()?, name).map_err(|_| Failure::Tls)?;
+        let mut stream = rustls::StreamOwned::new(connection, socket);
+        exchange(&mut stream, &head, body, &mut |s: &mut rustls::StreamOwned<_, TcpStream>| timed(&s.sock))
+    } else {
+        let mut stream = socket;
+        exchange(&mut stream, &head, body, &mut |s: &mut TcpStream| timed(s))
+    }
+}
+
+/// Writes the request and reads the answer's head, re-arming the socket's
+/// time-outs (`timed`) before each step.
+fn exchange<S: Read + Write>(
+    stream: &mut S,
+    head: &str,
+    body: &[u8],
+    timed: &mut dyn FnMut(&mut S) -> Result<(), Failure>,
+) -> Result<Response, Failure> {
+    timed(stream)?;
+    stream.write_all(head.as_bytes()).map_err(io_failure)?;
+    stream.write_all(body).map_err(io_failure)?;
+    stream.flush().map_err(io_failure)?;
+    let mut buffer = Vec::with_capacity(1024);
+    let mut chunk = [0u8; 2048];
+    loop {
+        if let Some(response) = parse_head(&mut buffer)? {
+            return Ok(response);
+        }
+        if buffer.len() >= MAX_HEAD {
+            return Err(Failure::Protocol("answer head over 16 KiB"));
+        }
+        timed(stream)?;
+        let read = match stream.read(&mut chunk) {
+            Ok(0) => return Err(Failure::Protocol("connection closed before an answer")),
+            Ok(read) => read,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(io_failure(e)),
+        };
+        buffer.extend_from_slice(&chunk[..read]);
+    }
+}
+
+/// The final answer's head if `buffer` holds it all; informational (1xx)
+/// answers in front of it are taken off the buffer.
+fn parse_head(buffer: &mut Vec<u8>) -> Result<Option<Response>, Failure> {
+    loop {
+        let mut fields = [httparse::EMPTY_HEADER; 64];
+        let mut response = httparse::Response::new(&mut fields);
+        let length = match response.parse(buffer) {
+            Ok(httparse::Status::Complete(length)) => length,
+            Ok(httparse::Status::Partial) => return Ok(None),
+            Err(httparse::Error::TooManyHeaders) => return Err(Failure::Protocol("over 64 header fields")),
+            Err(_) => return Err(Failure::Protocol("malformed head")),
+        };
+        let status = response.code.ok_or(Failure::Protocol("no status"))?;
+        if (100..200).contains(&status) && status != 101 {
+            buffer.drain(..length);
+            continue;
+        }
+        let header = |name: &str| {
+            response
+                .headers
+                .iter()
+                .find(|h| h.name.eq_ignore_ascii_case(name))
+                .and_then(|h| std::str::from_utf8(h.value).ok())
+                .map(|v| v.trim().to_owned())
+        };
+        return Ok(Some(Response {
+            status,
+            retry_after: header("retry-after"),
+            rate_limits: header("x-sentry-rate-limits"),
+        }));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn head(text: &str) -> Result<Option<Response>, Failure> {
+        parse_head(&mut text.as_bytes().to_vec())
+    }
+
+    #[test]
+    fn the_final_answer_and_its_two_headers_are_read() {
+        let answer =
+            head("HTTP/1.1 429 Too Many\r\nretry-after: 60 \r\nX-Sentry-Rate-Limits: 60:error\r\n\r\nbody")
+                .unwrap()
+                .unwrap();
+        assert_eq!(answer.status, 429);
+        assert_eq!(answer.retry_after.as_deref(), Some("60"));
+        assert_eq!(answer.rate_limits.as_deref(), Some("60:error"));
+    }
+
+    #[test]
+    fn informational_answers_are_skipped_and_a_partial_head_waits() {
+        let answer =
+            head("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early\r\nLink: x\r\n\r\nHTTP/1.0 200 OK\r\n\r\n");
+        assert_eq!(answer.unwrap().unwrap().status, 200);
+        assert!(head("HTTP/1.1 200 OK\r\nRetry-After: 1").unwrap().is_none());
+        assert!(head("HTTP/1.1 100 Continue\r\n\r\n").unwrap().is_none());
+    }
+
+    #[test]
+    fn odd_answers_are_failures_not_statuses() {
+        assert!(matches!(head("HELLO\r\n\r\n"), Err(Failure::Protocol(_))));
+        let many: String = (0..70).map(|i| format!("X-{i}: y\r\n")).collect();
+        assert!(matches!(head(&format!("HTTP/1.1 200 OK\r\n{many}\r\n")), Err(Failure::Protocol(_))));
+        let binary = head("HTTP/1.1 429 No\r\nRetry-After: \u{ff}\r\n\r\n").unwrap().unwrap();
+        assert_eq!(binary.status, 429);
+    }
+
+    #[test]
+    fn endpoints_come_from_http_and_https_urls_only() {
+        let url = |u: &str| url::Url::parse(u).unwrap();
+        let e = Endpoint::from_url(&url("https://sentry.example/api/1/envelope/")).unwrap();
+        assert_eq!(
+            (e.tls, e.port, e.authority().as_str(), e.path.as_str()),
+            (true, 443, "sentry.example", "/api/1/envelope/")
+        );
+        let e = Endpoint::from_url(&url("http://[::1]:9000/api/2/envelope/?x=1")).unwrap();
+        assert_eq!(
+            (e.tls, e.host.as_str(), e.authority().as_str(), e.path.as_str()),
+            (false, "::1", "[::1]:9000", "/api/2/envelope/?x=1")
+        );
+        assert!(Endpoint::from_url(&url("ftp://h/x")).is_none());
+    }
+
+    #[test]
+    fn a_header_with_a_line_break_is_never_sent() {
+        let endpoint = Endpoint { tls: false, host: "127.0.0.1".into(), port: 9, path: "/".into() };
+        let deadline = Instant::now() + std::time::Duration::from_secs(1);
+        let sent = post(&endpoint, &[("X-Sentry-Auth", "a\r\nEvil: 1")], b"", deadline, |_| true);
+        assert!(matches!(sent, Err(Failure::Protocol(_))));
+    }
+}

@@ -1,0 +1,151 @@
+//! Delivery over TLS, through the built `.so`: a real TLS 1.3 / 1.2 server on
+//! loopback with a certificate for `localhost` from a certificate authority
+//! made up here. The library trusts the Mozilla roots only, so a server it
+//! cannot verify gets no report (and the report stays); the test build's
+//! `test-tls-root` feature lets this test add its authority
+//! (`LIBSTATUS_TEST_TLS_ROOT`) to see a verified delivery end to end.
+
+mod support;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
+use std::sync::mpsc;
+use std::sync::Arc;
+use std::time::Duration;
+
+use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+use serde_json::json;
+use support::{data_dir, envelope_event, lib, outbox_files, set_environment, KEY, PROJECT};
+
+struct Authority {
+    root: CertificateDer<'static>,
+    chain: Vec<CertificateDer<'static>>,
+    key: PrivateKeyDer<'static>,
+}
+
+/// A certificate authority and a `localhost` certificate it signed.
+fn authority() -> Authority {
+    let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca = CertifiedIssuer::self_signed(params, KeyPair::generate().unwrap()).unwrap();
+    let leaf_key = KeyPair::generate().unwrap();
+    let leaf =
+        CertificateParams::new(vec!["localhost".to_owned()]).unwrap().signed_by(&leaf_key, &ca).unwrap();
+    Authority {
+        root: ca.der().clone(),
+        chain: vec![leaf.der().clone()],
+        key: PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(leaf_key.serialize_der())),
+    }
+}
+
+/// What one TLS connection sent: the request head and body, or the error.
+type Seen = Result<(String, Vec<u8>), String>;
+
+/// A TLS server on 127.0.0.1 that answers every request 200 and reports what
+/// each connection sent. `versions`: the TLS versions it accepts.
+fn serve(
+    authority: &Authority,
+    versions: &[&'static rustls::SupportedProtocolVersion],
+) -> (u16, mpsc::Receiver<Seen>) {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_protocol_versions(versions)
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(authority.chain.clone(), authority.key.clone_key())
+        .unwrap();
+    let config = Arc::new(config);
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (tx, rx) = mpsc::channel();
+    #[allow(clippy::disallowed_methods)] // the test's own server thread
+    std::thread::spawn(move || {
+        for socket in listener.incoming().flatten() {
+            socket.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+            let connection = rustls::ServerConnection::new(config.clone()).unwrap();
+            let mut tls = rustls::StreamOwned::new(connection, socket);
+            let seen = (|| -> std::io::Result<(String, Vec<u8>)> {
+                let mut reader = BufReader::new(&mut tls);
+                let mut head = String::new();
+                loop {
+                    let mut line = String::new();
+                    if reader.read_line(&mut line)? == 0 || line == "\r\n" {
+                        break;
+                    }
+                    head.push_str(&line);
+                }
+                let length = head
+                    .lines()
+                    .find_map(|l| {
+                        l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().to_owned())
+                    })
+                    .and_then(|v| v.parse::<usize>().ok())
+                    .unwrap_or(0);
+                let mut body = vec![0; length];
+                reader.read_exact(&mut body)?;
+                tls.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}")?;
+                tls.flush()?;
+                Ok((head, body))
+            })();
+            let _ = tx.send(seen.map_err(|e| e.to_string()));
+        }
+    });
+    (port, rx)
+}
+
+fn dsn(port: u16) -> String {
+    format!("https://{KEY}@localhost:{port}/{PROJECT}")
+}
+
+fn panic_once(dir: &std::path::Path, dsn: &str, message: &str) {
+    set_environment("ci-main");
+    lib().init(json!({"dataDir": dir, "sentryDSN": dsn}));
+    lib().opt_in(true);
+    lib().intended_panic(message);
+}
+
+#[test]
+fn a_report_goes_out_over_verified_tls_1_3_and_1_2() {
+    if !support::isolated() {
+        return;
+    }
+    let authority = authority();
+    let root = data_dir();
+    let root_file = root.path().join("root.der");
+    std::fs::write(&root_file, &authority.root).unwrap();
+    std::env::set_var("LIBSTATUS_TEST_TLS_ROOT", &root_file);
+    for (versions, name) in
+        [(&[&rustls::version::TLS13][..], "TLS 1.3"), (&[&rustls::version::TLS12][..], "TLS 1.2")]
+    {
+        let (port, seen) = serve(&authority, versions);
+        let dir = data_dir();
+        panic_once(dir.path(), &dsn(port), &format!("over {name}"));
+        assert_eq!(lib().flush(10_000), 0, "{name}: delivered");
+        let (head, body) = seen.recv_timeout(Duration::from_secs(10)).unwrap().unwrap();
+        assert!(head.starts_with(&format!("POST /api/{PROJECT}/envelope/ HTTP/1.1\r\n")), "{head}");
+        assert!(head.contains(&format!("Host: localhost:{port}\r\n")), "{head}");
+        assert!(head.to_ascii_lowercase().contains("x-sentry-auth: sentry sentry_key="), "{head}");
+        let event = envelope_event(&body).expect("an envelope with an event");
+        assert_eq!(event["exception"]["values"][0]["value"], format!("over {name}"));
+        assert_eq!(outbox_files(dir.path()), 0);
+    }
+}
+
+#[test]
+fn a_server_the_library_cannot_verify_gets_nothing_and_the_report_stays() {
+    if !support::isolated() {
+        return;
+    }
+    std::env::remove_var("LIBSTATUS_TEST_TLS_ROOT");
+    let (port, seen) = serve(&authority(), &[&rustls::version::TLS13, &rustls::version::TLS12]);
+    let dir = data_dir();
+    panic_once(dir.path(), &dsn(port), "not for an unverified server");
+    assert_eq!(lib().flush(3_000), 1, "not delivered: still pending");
+    // (A flush retries at once: perhaps several attempts, each refused.)
+    let first = seen.recv_timeout(Duration::from_secs(10)).unwrap();
+    for attempt in std::iter::once(first).chain(seen.try_iter()) {
+        assert!(attempt.is_err(), "the handshake must fail before any request: {attempt:?}");
+    }
+    assert_eq!(outbox_files(dir.path()), 1, "the report is kept for a server that can be verified");
+}
