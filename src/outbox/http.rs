@@ -158,6 +158,30 @@ fn tls_config() -> Result<Arc<rustls::ClientConfig>, Failure> {
         .ok_or(Failure::Tls)
 }
 
+/// The socket as rustls writes to it: every write a `send` with
+/// `MSG_NOSIGNAL` (std's `TcpStream::write`; `SO_NOSIGPIPE` on Apple
+/// systems), one buffer at a time. rustls writes with `write_vectored`, which
+/// `TcpStream` makes a `writev`: on a socket an opt-out shut down, or that the
+/// server reset, that raises SIGPIPE, and a host that is not a Rust program
+/// (a C, Nim or Qt one) dies of it. Not overriding `write_vectored` makes the
+/// default one call `write`.
+struct Socket(TcpStream);
+
+impl Read for Socket {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.0.read(buf)
+    }
+}
+
+impl Write for Socket {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.write(buf)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.0.flush()
+    }
+}
+
 /// What is left until `deadline`, or a time-out.
 fn remaining(deadline: Instant) -> Result<std::time::Duration, Failure> {
     let left = deadline.saturating_duration_since(Instant::now());
@@ -225,11 +249,11 @@ pub fn post(
     if endpoint.tls {
         let name = ServerName::try_from(endpoint.host.clone()).map_err(|_| Failure::Tls)?;
         let connection = rustls::ClientConnection::new(tls_config()?, name).map_err(|_| Failure::Tls)?;
-        let mut stream = rustls::StreamOwned::new(connection, socket);
-        exchange(&mut stream, &head, body, &mut |s: &mut rustls::StreamOwned<_, TcpStream>| timed(&s.sock))
+        let mut stream = rustls::StreamOwned::new(connection, Socket(socket));
+        exchange(&mut stream, &head, body, &mut |s: &mut rustls::StreamOwned<_, Socket>| timed(&s.sock.0))
     } else {
-        let mut stream = socket;
-        exchange(&mut stream, &head, body, &mut |s: &mut TcpStream| timed(s))
+        let mut stream = Socket(socket);
+        exchange(&mut stream, &head, body, &mut |s: &mut Socket| timed(&s.0))
     }
 }
 
@@ -357,5 +381,30 @@ mod tests {
         let deadline = Instant::now() + std::time::Duration::from_secs(1);
         let sent = post(&endpoint, &[("X-Sentry-Auth", "a\r\nEvil: 1")], b"", deadline, |_| true);
         assert!(matches!(sent, Err(Failure::Protocol(_))));
+    }
+}
+
+#[cfg(test)]
+mod sigpipe {
+    use super::*;
+
+    /// A host that is not a Rust program does not ignore SIGPIPE: a write to a
+    /// socket that an opt-out shut down (or that the server reset) must fail
+    /// with an error, never raise the signal that kills the process. rustls
+    /// writes records with `write_vectored`, which std's `TcpStream` makes a
+    /// `writev` (no `MSG_NOSIGNAL`).
+    #[test]
+    fn a_tls_write_to_a_shut_down_socket_raises_no_sigpipe() {
+        // SAFETY: restores the default action of SIGPIPE for this test
+        // process (the test harness ignores it, as every Rust program does).
+        unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let socket = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        socket.shutdown(std::net::Shutdown::Both).unwrap();
+        let name = ServerName::try_from("localhost").unwrap();
+        let connection = rustls::ClientConnection::new(tls_config().unwrap(), name).unwrap();
+        let mut stream = rustls::StreamOwned::new(connection, Socket(socket));
+        let written = stream.write_all(b"POST / HTTP/1.1\r\n\r\n");
+        assert!(written.is_err(), "the ClientHello cannot go out on a shut-down socket");
     }
 }

@@ -251,8 +251,9 @@ impl Outbox {
             if link.generation != generation {
                 return false;
             }
+            // Without a handle for cut_off to shut down, no request.
             link.live = socket.try_clone().ok();
-            true
+            link.live.is_some()
         };
         let deadline = Instant::now() + REQUEST_TIMEOUT;
         let answer = http::post(&target.endpoint, &headers, body, deadline, register);
