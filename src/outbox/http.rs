@@ -201,8 +201,12 @@ fn connect(endpoint: &Endpoint, deadline: Instant) -> Result<TcpStream, Failure>
         return Err(Failure::HostNotFound);
     }
     let mut last = Failure::ConnectionFailed;
-    for address in addresses {
-        match TcpStream::connect_timeout(&address, remaining(deadline)?) {
+    let count = addresses.len() as u32;
+    for (tried, address) in (0..).zip(addresses) {
+        // An address that swallows packets (a dead IPv6 route) leaves the
+        // others their share of the deadline.
+        let share = remaining(deadline)? / (count - tried);
+        match TcpStream::connect_timeout(&address, share) {
             Ok(stream) => {
                 let _ = stream.set_nodelay(true);
                 return Ok(stream);
@@ -266,9 +270,26 @@ fn exchange<S: Read + Write>(
     timed: &mut dyn FnMut(&mut S) -> Result<(), Failure>,
 ) -> Result<Response, Failure> {
     timed(stream)?;
-    stream.write_all(head.as_bytes()).map_err(io_failure)?;
-    stream.write_all(body).map_err(io_failure)?;
-    stream.flush().map_err(io_failure)?;
+    let sent =
+        stream.write_all(head.as_bytes()).and_then(|()| stream.write_all(body)).and_then(|()| stream.flush());
+    match sent {
+        Ok(()) => read_head(stream, timed),
+        Err(e) => {
+            let failure = io_failure(e);
+            if matches!(failure, Failure::TimedOut | Failure::Tls) {
+                return Err(failure);
+            }
+            // A server may answer (a 413) and close before it has read the
+            // whole request: that answer is the one that counts.
+            read_head(stream, timed).map_err(|_| failure)
+        }
+    }
+}
+
+fn read_head<S: Read + Write>(
+    stream: &mut S,
+    timed: &mut dyn FnMut(&mut S) -> Result<(), Failure>,
+) -> Result<Response, Failure> {
     let mut buffer = Vec::with_capacity(1024);
     let mut chunk = [0u8; 2048];
     loop {

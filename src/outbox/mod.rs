@@ -35,6 +35,8 @@ use parking_lot::{Condvar, Mutex};
 
 pub use self::http::Endpoint;
 pub use self::sender::Target;
+#[cfg(test)]
+pub(crate) use self::store::carried_in;
 pub use self::store::DIR_NAME;
 
 /// How long one HTTP request may take before it counts as a network error.
@@ -138,7 +140,8 @@ struct State {
     settle_cap: Option<Instant>,
     /// The folder and its lock file as opened.
     folder: Option<Identity>,
-    lock: Option<File>,
+    /// The locked lock file, and its identity.
+    lock: Option<(File, Identity)>,
 }
 
 pub struct Outbox {

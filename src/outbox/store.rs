@@ -33,11 +33,14 @@ impl Outbox {
             .filter(|m| m.is_dir())
             .map(|m| Identity { dev: m.dev(), ino: m.ino() });
         let lock_path = self.dir.join(LOCK_FILE);
+        // (The held lock file's identity is the one it had when locked: a
+        // descriptor's inode does not change.)
         let lock_intact = || {
-            let (Some(lock), Ok(on_disk)) = (state.lock.as_ref(), fs::symlink_metadata(&lock_path)) else {
+            let (Some((_, held)), Ok(on_disk)) = (state.lock.as_ref(), fs::symlink_metadata(&lock_path))
+            else {
                 return false;
             };
-            lock.metadata().is_ok_and(|held| held.ino() == on_disk.ino() && held.dev() == on_disk.dev())
+            *held == Identity { dev: on_disk.dev(), ino: on_disk.ino() }
         };
         if current.is_some() && current == state.folder && lock_intact() {
             return Ok(());
@@ -63,7 +66,8 @@ impl Outbox {
         }
         let meta = fs::symlink_metadata(&self.dir).map_err(OpenError::Io)?;
         state.folder = Some(Identity { dev: meta.dev(), ino: meta.ino() });
-        state.lock = Some(lock);
+        let held = lock.metadata().map_err(OpenError::Io)?;
+        state.lock = Some((lock, Identity { dev: held.dev(), ino: held.ino() }));
         Ok(())
     }
 
@@ -84,7 +88,7 @@ impl Outbox {
     /// [`Outbox::store_if`] without a condition (tests, fuzzing).
     #[cfg(any(test, feature = "fuzzing"))]
     pub fn store(&self, envelope: &[u8]) -> io::Result<()> {
-        self.store_if(envelope, || true)
+        self.store_if(envelope, carried_in(envelope), || true)
     }
 
     /// Writes one envelope (temporary file, rename), enforces the bounds, and
@@ -97,7 +101,16 @@ impl Outbox {
     /// Only if `still_wanted()`, asked under the outbox's lock (which a purge
     /// takes too): a report is either written before a purge (which then
     /// deletes it) or not written at all. Not wanted: `Ok`, nothing written.
-    pub fn store_if(&self, envelope: &[u8], still_wanted: impl FnOnce() -> bool) -> io::Result<()> {
+    ///
+    /// `carried`: the panics the envelope counts for others (what
+    /// [`carried_panics`] would read back from it), which its eviction
+    /// passes on.
+    pub fn store_if(
+        &self,
+        envelope: &[u8],
+        carried: u64,
+        still_wanted: impl FnOnce() -> bool,
+    ) -> io::Result<()> {
         let mut state = self.state.lock();
         if !still_wanted() {
             return Ok(());
@@ -117,7 +130,7 @@ impl Outbox {
             listing.insert(at, (path.clone(), envelope.len() as u64));
         }
         if let Some(name) = path.file_name() {
-            state.carried.insert(name.to_owned(), carried_in(envelope));
+            state.carried.insert(name.to_owned(), carried);
         }
         state.unsynced.push(path);
         self.evict_over(&mut state, self.limits);
@@ -315,7 +328,7 @@ fn carried_panics(path: &Path) -> u64 {
 }
 
 /// [`carried_panics`] of an envelope in memory.
-fn carried_in(envelope: &[u8]) -> u64 {
+pub(crate) fn carried_in(envelope: &[u8]) -> u64 {
     let text = String::from_utf8_lossy(envelope);
     [
         "\"libstatus.suppressed_since_last\":",

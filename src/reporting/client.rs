@@ -52,7 +52,9 @@ impl Reporter {
     /// `opt_outs` was read ([`crate::consent::opt_outs`]; `None`: consent is
     /// not required). That last check is made under the outbox's lock, the
     /// one an opt-out's purge takes, so that the two cannot cross.
-    pub fn capture(&self, mut event: Event<'static>, opt_outs: Option<u64>) {
+    /// `carried`: the panics the event counts for others (its
+    /// [`super::event::Counts`]), which its eviction would pass on.
+    pub fn capture(&self, mut event: Event<'static>, carried: u64, opt_outs: Option<u64>) {
         if super::gate(&self.config, self.consent.load(Ordering::SeqCst)).is_err() {
             return;
         }
@@ -71,7 +73,7 @@ impl Reporter {
             }
         };
         let still_consented = || opt_outs.is_none_or(|n| n == crate::consent::opt_outs());
-        if let Err(e) = self.outbox.store_if(&bytes, still_consented) {
+        if let Err(e) = self.outbox.store_if(&bytes, carried, still_consented) {
             log::warn!("cannot write a panic report to the outbox: {e}");
         }
     }

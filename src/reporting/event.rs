@@ -43,6 +43,13 @@ pub struct Counts {
     pub dropped_reports: u64,
 }
 
+impl Counts {
+    /// Every panic the event counts besides its own.
+    pub fn carried(&self) -> u64 {
+        self.suppressed_here.saturating_add(self.suppressed_elsewhere).saturating_add(self.dropped_reports)
+    }
+}
+
 fn kind(record: &PanicRecord) -> &'static str {
     if record.intended {
         INTENDED_PANIC_TYPE
@@ -453,6 +460,28 @@ mod tests {
         assert_eq!(images[0]["arch"], "x86_64");
         assert_eq!(images[1]["type"], "wasm");
         assert_eq!(images[1]["code_file"], "m.wasm");
+    }
+
+    #[test]
+    fn the_count_an_event_carries_is_what_its_eviction_reads_back() {
+        let record = PanicRecord {
+            message: "m".into(),
+            intended: false,
+            location: None,
+            frames: Vec::new(),
+            consent: crate::consent::at_panic(),
+        };
+        for counts in [
+            Counts { suppressed_here: 3, suppressed_elsewhere: 40, dropped_reports: 500 },
+            Counts { suppressed_here: 0, suppressed_elsewhere: 0, dropped_reports: 7 },
+            Counts::default(),
+        ] {
+            let config =
+                ReportingConfig::resolve(&super::super::config::BuildConfig::current(), None, None, None);
+            let event = panic_event(&record, None, &Origin::Api("X"), &config, counts);
+            let bytes = envelope_bytes(event).unwrap();
+            assert_eq!(crate::outbox::carried_in(&bytes), counts.carried(), "{counts:?}");
+        }
     }
 
     #[test]

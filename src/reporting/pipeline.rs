@@ -75,7 +75,7 @@ pub fn on_caught_panic(payload: &(dyn Any + Send), origin: Origin<'_>) -> String
     };
     let event = event::panic_event(&record, stacktrace, &origin, &session.config, counts);
     let opt_outs = session.config.consent_required.then_some(record.consent.opt_outs);
-    reporter.capture(event, opt_outs);
+    reporter.capture(event, counts.carried(), opt_outs);
     answer
 }
 
