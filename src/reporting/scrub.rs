@@ -173,17 +173,16 @@ impl Scrubber {
     }
 }
 
-/// A source path without the machine it was built on: crate-relative for this
-/// crate, `<crate>-<version>/...` for registry crates, `library/...` for std,
-/// and the bare file name for anything else absolute.
+/// A source path without the machine it was built on: `<crate>-<version>/...`
+/// for registry crates, `library/...` for std, and the bare file name for
+/// anything else absolute. This crate's own panic locations are relative
+/// already (`src/api/mod.rs`: cargo names the sources of the package it
+/// builds relative to it); the build's folder is not compiled in to strip
+/// it, since that would put the build machine's path into the library.
 pub fn relative_source_path(path: &str) -> Cow<'_, str> {
     let normalized = path.replace('\\', "/");
     if !is_absolute(&normalized) {
         return if normalized == path { Cow::Borrowed(path) } else { Cow::Owned(normalized) };
-    }
-    let manifest = concat!(env!("CARGO_MANIFEST_DIR"), "/");
-    if let Some(rest) = normalized.strip_prefix(manifest) {
-        return Cow::Owned(rest.to_owned());
     }
     // ~/.cargo/registry/src/<index>/<crate>-<version>/src/lib.rs
     if let Some((_, rest)) = normalized.split_once("/registry/src/") {
@@ -240,8 +239,11 @@ mod tests {
 
     #[test]
     fn source_paths_lose_the_machine() {
+        // This crate's own locations need nothing: they are relative.
+        assert_eq!(file!(), "src/reporting/scrub.rs");
+        assert_eq!(relative_source_path(file!()), "src/reporting/scrub.rs");
         let manifest = env!("CARGO_MANIFEST_DIR");
-        assert_eq!(relative_source_path(&format!("{manifest}/src/api/mod.rs")), "src/api/mod.rs");
+        assert_eq!(relative_source_path(&format!("{manifest}/src/api/mod.rs")), "mod.rs");
         assert_eq!(
             relative_source_path("/home/alice/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f/sentry-core-0.49.5/src/client/mod.rs"),
             "sentry-core-0.49.5/src/client/mod.rs"
@@ -255,6 +257,7 @@ mod tests {
             "library/core/src/panicking.rs"
         );
         assert_eq!(relative_source_path("/Users/carol/work/x/main.c"), "main.c");
+
         assert_eq!(relative_source_path("C:\\Users\\dan\\x\\y.rs"), "y.rs");
         assert_eq!(relative_source_path("src/lib.rs"), "src/lib.rs");
     }
