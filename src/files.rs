@@ -158,6 +158,25 @@ pub fn write_atomically(path: &Path, bytes: &[u8], temp_prefix: &str, durable: b
     Ok(())
 }
 
+/// Puts `bytes` at `to` by reusing the file at `from` (a file of ours that
+/// is no longer needed, under a name nothing reads): overwritten in place,
+/// cut to length, renamed over `to`. Like [`write_atomically`], a crash
+/// leaves `to` absent or whole; unlike it, no inode is created (the costliest
+/// step of a write on some filesystems, and a deletion saved too). Only a
+/// regular file is reused: a link is not followed, a FIFO not waited on.
+pub fn rewrite_and_rename(from: &Path, bytes: &[u8], to: &Path) -> io::Result<()> {
+    let mut file = OpenOptions::new()
+        .write(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC)
+        .open(from)?;
+    if !file.metadata()?.is_file() {
+        return Err(io::Error::new(io::ErrorKind::InvalidInput, "not a regular file"));
+    }
+    file.write_all(bytes)?;
+    file.set_len(bytes.len() as u64)?;
+    fs::rename(from, to)
+}
+
 /// Makes renames and deletions in `dir` durable (best effort: some
 /// filesystems refuse to sync a folder).
 pub fn sync_dir(dir: &Path) {

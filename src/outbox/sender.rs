@@ -182,6 +182,7 @@ impl Outbox {
                 state.kicked = true;
                 break;
             }
+            let mut answered = None;
             let mut state = self.state.lock();
             let now = Instant::now();
             if let Some(limit) = classified.rate_limit {
@@ -194,16 +195,11 @@ impl Outbox {
                         log::warn!("panic report rejected by the server with HTTP {status}; deleted");
                     }
                     if state.epoch == epoch {
+                        // Off the listing now, off the disk once the lock is
+                        // released (a deletion must not hold up a panicking
+                        // thread that waits for this lock).
                         state.forget(&path);
-                        if let Err(e) = std::fs::remove_file(&path) {
-                            if e.kind() != std::io::ErrorKind::NotFound {
-                                // A read-only disk: answered for good, so never
-                                // sent again by this process (it would be, at once
-                                // and forever).
-                                log::warn!("a panic report the server answered cannot be deleted ({e}); this process will not send it again");
-                                state.embargoed.push(path.clone());
-                            }
-                        }
+                        answered = Some(path.clone());
                     }
                     state.backoff.reset();
                     state.retry_at = None;
@@ -221,8 +217,25 @@ impl Outbox {
                     state.skip_backoff = false;
                 }
             }
+            if let Some(path) = answered {
+                drop(state);
+                let deleted = std::fs::remove_file(&path);
+                state = self.state.lock();
+                if let Err(e) = deleted {
+                    if e.kind() != std::io::ErrorKind::NotFound {
+                        // A read-only disk: answered for good, so never sent
+                        // again by this process (it would be, at once and
+                        // forever).
+                        log::warn!("a panic report the server answered cannot be deleted ({e}); this process will not send it again");
+                        state.embargoed.push(path);
+                    }
+                }
+            }
+            // (Only now: a flush waiting for nothing pending finds the
+            // delivered file gone from the disk too.)
             state.pending = self.reports(&mut state).len();
             self.changed.notify_all();
+            drop(state);
             if matches!(classified.verdict, Verdict::Retry(_)) {
                 break;
             }

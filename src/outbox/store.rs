@@ -124,7 +124,15 @@ impl Outbox {
             other => io::Error::other(other.to_string()),
         })?;
         let path = self.dir.join(next_file_name());
-        files::write_atomically(&path, envelope, TEMP_PREFIX, false)?;
+        // An evicted report's file, when there is one (an outbox at its
+        // bound: offline, or a server that does not answer), becomes this
+        // report's: no new inode, no deletion on this thread.
+        let recycled = state.trash.pop().map(|old| {
+            files::rewrite_and_rename(&old, envelope, &path).inspect_err(|_| empty_trash(vec![old])).is_ok()
+        });
+        if recycled != Some(true) {
+            files::write_atomically(&path, envelope, TEMP_PREFIX, false)?;
+        }
         if let Some(listing) = state.listing.as_mut() {
             let at = listing.partition_point(|(p, _)| *p < path);
             listing.insert(at, (path.clone(), envelope.len() as u64));
@@ -176,11 +184,12 @@ impl Outbox {
             }
             state.forget(&oldest);
         }
-        // A sender stuck in a request does not let evicted reports pile up:
-        // past one outbox's worth, they are deleted here.
-        if state.trash.len() > bounds.max_items {
-            empty_trash(std::mem::take(&mut state.trash));
-        }
+        // A sender held in a request (a server that never answers) does not
+        // let evicted reports pile up: past one outbox's worth, the oldest
+        // is deleted here, one per eviction (never a whole backlog at once
+        // on one panicking thread).
+        let over = state.trash.len().saturating_sub(self.limits.max_items);
+        empty_trash(state.trash.drain(..over).collect());
         state.pending = sizes.len() - evict + usize::from(in_flight.is_some());
     }
 
@@ -438,6 +447,47 @@ mod tests {
         outbox.store(b"fourth").unwrap();
         assert_eq!(pending(&outbox), 3);
         assert_eq!(outbox.make_room_and_take_dropped(), 1, "the second report, which carried nothing");
+    }
+
+    /// At its bound, the outbox's next report reuses the evicted report's
+    /// file: the same inode, the new content only (nothing of the old one
+    /// left past its end), no hidden file left; a purge deletes evicted
+    /// reports not yet reused (they hold events).
+    #[test]
+    fn an_evicted_report_s_file_becomes_the_next_report_and_a_purge_takes_what_is_left() {
+        use std::os::unix::fs::MetadataExt;
+        let dir = tempfile::tempdir().unwrap();
+        let outbox = Outbox::open(dir.path(), OutboxLimits { max_items: 2, max_bytes: 8 << 20 }).unwrap();
+        let folder = dir.path().join(DIR_NAME);
+        let names = || -> Vec<String> {
+            let mut names: Vec<String> = fs::read_dir(&folder)
+                .unwrap()
+                .flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect();
+            names.sort();
+            names.retain(|n| n != LOCK_FILE);
+            names
+        };
+        outbox.store(&[b'o'; 3000]).unwrap();
+        outbox.store(b"second").unwrap();
+        let oldest = folder.join(&names()[0]);
+        let inode = fs::metadata(&oldest).unwrap().ino();
+        assert_eq!(outbox.make_room_and_take_dropped(), 1);
+        assert!(!oldest.exists());
+        assert!(names()[0].starts_with(TRASH_PREFIX), "evicted, not yet deleted: {:?}", names());
+        outbox.store(b"new").unwrap();
+        let listed = names();
+        assert_eq!(listed.len(), 2, "{listed:?}");
+        assert!(listed.iter().all(|n| is_report_name(n)), "nothing hidden left: {listed:?}");
+        let newest = folder.join(&listed[1]);
+        assert_eq!(fs::read(&newest).unwrap(), b"new");
+        assert_eq!(fs::metadata(&newest).unwrap().ino(), inode, "the evicted report's file was reused");
+        // Evicted and not reused: a purge deletes it with the rest.
+        assert_eq!(outbox.make_room_and_take_dropped(), 1);
+        assert!(names().iter().any(|n| n.starts_with(TRASH_PREFIX)));
+        outbox.purge();
+        assert!(names().is_empty(), "{:?}", names());
     }
 
     #[test]
