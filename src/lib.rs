@@ -53,12 +53,12 @@ pub mod internals {
 }
 
 /// For the fuzz targets in `fuzz/` only (feature `fuzzing`), not an API:
-/// re-exports of the crate-private pieces they drive directly (the outbox and
-/// its server-response policy, the bounded file reader). Re-exports only, no
-/// code of its own: keep it that tiny.
+/// re-exports of the crate-private pieces they drive directly (the outbox,
+/// its HTTP answer parser and server-response policy, the bounded file
+/// reader). Re-exports only, no code of its own: keep it that tiny.
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 pub mod fuzzing {
     pub use crate::files::{read_regular, Read};
-    pub use crate::outbox::{policy, Outbox, OutboxLimits, DIR_NAME};
+    pub use crate::outbox::{parse_head, policy, Outbox, OutboxLimits, DIR_NAME, MAX_HEAD};
 }

@@ -34,10 +34,10 @@ fuzz_target!(
             0 => c_call(endpoint, &rest),
             1 => {
                 let text = String::from_utf8_lossy(&rest);
-                guard::run(endpoint, || Ok(Arg::Str(&text)))
+                guard::run(endpoint, || Ok(Arg::Str(&text))).json.into_owned()
             }
-            2 => guard::run(endpoint, || Ok(Arg::Int(int_arg(endpoint, &rest)))),
-            _ => guard::run(endpoint, || Ok(Arg::None)),
+            2 => guard::run(endpoint, || Ok(Arg::Int(int_arg(endpoint, &rest)))).json.into_owned(),
+            _ => guard::run(endpoint, || Ok(Arg::None)).json.into_owned(),
         };
         let value = common::check_answer(endpoint, &answer);
         // IntendedPanic with text answers `panic`; bytes that are not UTF-8

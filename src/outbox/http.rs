@@ -312,7 +312,7 @@ fn read_head<S: Read + Write>(
 
 /// The final answer's head if `buffer` holds it all; informational (1xx)
 /// answers in front of it are taken off the buffer.
-fn parse_head(buffer: &mut Vec<u8>) -> Result<Option<Response>, Failure> {
+pub fn parse_head(buffer: &mut Vec<u8>) -> Result<Option<Response>, Failure> {
     loop {
         let mut fields = [httparse::EMPTY_HEADER; 64];
         let mut response = httparse::Response::new(&mut fields);
