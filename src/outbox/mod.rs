@@ -128,6 +128,9 @@ struct State {
     /// (see `store::carried_in`), by file name: an eviction passes them on
     /// without reading the file back on the panicking thread.
     carried: HashMap<OsString, u64>,
+    /// The sender is deleting a delivered report, outside this lock: a flush
+    /// waits for that too (its answer of 0 means the disk is clean).
+    deleting: bool,
     /// Reports written but not yet fsynced (the sender syncs them).
     unsynced: Vec<PathBuf>,
     /// Evicted reports, renamed out of the way (never sent, never listed),
@@ -179,6 +182,7 @@ impl State {
             embargoed: Vec::new(),
             listing: None,
             carried: HashMap::new(),
+            deleting: false,
             unsynced: Vec::new(),
             trash: Vec::new(),
             settle_until: None,
@@ -299,7 +303,7 @@ impl Outbox {
         state.initial_until = None;
         state.blocked = false;
         self.changed.notify_all();
-        while state.pending > 0 && !state.blocked && !state.closed {
+        while (state.pending > 0 || state.deleting) && !state.blocked && !state.closed {
             if self.changed.wait_until(&mut state, deadline).timed_out() {
                 break;
             }

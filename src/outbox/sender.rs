@@ -218,9 +218,11 @@ impl Outbox {
                 }
             }
             if let Some(path) = answered {
+                state.deleting = true;
                 drop(state);
                 let deleted = std::fs::remove_file(&path);
                 state = self.state.lock();
+                state.deleting = false;
                 if let Err(e) = deleted {
                     if e.kind() != std::io::ErrorKind::NotFound {
                         // A read-only disk: answered for good, so never sent
@@ -231,8 +233,6 @@ impl Outbox {
                     }
                 }
             }
-            // (Only now: a flush waiting for nothing pending finds the
-            // delivered file gone from the disk too.)
             state.pending = self.reports(&mut state).len();
             self.changed.notify_all();
             drop(state);
