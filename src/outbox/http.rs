@@ -177,8 +177,9 @@ impl Write for Socket {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         self.0.write(buf)
     }
+    /// (A socket has nothing to flush.)
     fn flush(&mut self) -> io::Result<()> {
-        self.0.flush()
+        Ok(())
     }
 }
 
@@ -201,12 +202,9 @@ fn connect(endpoint: &Endpoint, deadline: Instant) -> Result<TcpStream, Failure>
         return Err(Failure::HostNotFound);
     }
     let mut last = Failure::ConnectionFailed;
-    let count = addresses.len() as u32;
-    for (tried, address) in (0..).zip(addresses) {
-        // An address that swallows packets (a dead IPv6 route) leaves the
-        // others their share of the deadline.
-        let share = remaining(deadline)? / (count - tried);
-        match TcpStream::connect_timeout(&address, share) {
+    let count = addresses.len();
+    for (tried, address) in addresses.into_iter().enumerate() {
+        match TcpStream::connect_timeout(&address, share(remaining(deadline)?, count - tried)) {
             Ok(stream) => {
                 let _ = stream.set_nodelay(true);
                 return Ok(stream);
@@ -218,6 +216,13 @@ fn connect(endpoint: &Endpoint, deadline: Instant) -> Result<TcpStream, Failure>
         }
     }
     Err(last)
+}
+
+/// How long one connection attempt may take when `untried` addresses (this
+/// one included) share what is `left` of the deadline: an address that
+/// swallows packets (a dead IPv6 route) leaves the others their share.
+fn share(left: std::time::Duration, untried: usize) -> std::time::Duration {
+    left / u32::try_from(untried.max(1)).unwrap_or(u32::MAX)
 }
 
 /// POSTs `body` to `endpoint` with `headers` (name, value; the request line,
@@ -394,6 +399,84 @@ mod tests {
             (false, "::1", "[::1]:9000", "/api/2/envelope/?x=1")
         );
         assert!(Endpoint::from_url(&url("ftp://h/x")).is_none());
+    }
+
+    /// A loopback server that reads the request's head and body, then
+    /// answers `answer` and closes, or (`hold`) keeps the connection open
+    /// until the client goes.
+    fn answering(answer: Vec<u8>, hold: bool) -> Endpoint {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        #[allow(clippy::disallowed_methods)] // the test's own server thread
+        std::thread::spawn(move || {
+            let (mut socket, _) = listener.accept().unwrap();
+            let mut request = Vec::new();
+            let mut chunk = [0u8; 4096];
+            while !request.ends_with(b"body") {
+                match socket.read(&mut chunk) {
+                    Ok(0) | Err(_) => return,
+                    Ok(n) => request.extend_from_slice(&chunk[..n]),
+                }
+            }
+            let _ = socket.write_all(&answer);
+            if hold {
+                let _ = socket.read(&mut chunk);
+            }
+        });
+        Endpoint { tls: false, host: "127.0.0.1".into(), port, path: "/api/1/envelope/".into() }
+    }
+
+    fn ask(endpoint: &Endpoint) -> Result<Response, Failure> {
+        let deadline = Instant::now() + std::time::Duration::from_secs(10);
+        post(endpoint, &[("X-Sentry-Auth", "Sentry sentry_key=k")], b"body", deadline, |_| true)
+    }
+
+    #[test]
+    fn a_long_answer_head_is_read_up_to_sixteen_kibibytes_and_no_further() {
+        let pad = |n: usize| format!("X-Pad: {}\r\n", "p".repeat(n));
+        let long = format!("HTTP/1.1 429 Slow\r\n{}Retry-After: 7\r\n\r\n", pad(12 * 1024));
+        let answer = ask(&answering(long.into_bytes(), true)).unwrap();
+        assert_eq!((answer.status, answer.retry_after.as_deref()), (429, Some("7")));
+        let endless = format!("HTTP/1.1 200 OK\r\n{}", pad(MAX_HEAD + 1024)).into_bytes();
+        assert!(matches!(ask(&answering(endless, true)), Err(Failure::Protocol(_))));
+    }
+
+    #[test]
+    fn a_server_that_closes_without_answering_is_a_failure_not_a_status() {
+        assert!(matches!(ask(&answering(b"HTTP/1.1 200".to_vec(), false)), Err(Failure::Protocol(_))));
+    }
+
+    #[test]
+    fn each_address_gets_its_share_of_what_is_left_and_a_refusal_is_not_a_time_out() {
+        let second = std::time::Duration::from_secs(1);
+        assert_eq!(share(30 * second, 3), 10 * second);
+        assert_eq!(share(30 * second, 1), 30 * second);
+        assert_eq!(share(30 * second, 0), 30 * second);
+        let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let endpoint = Endpoint { tls: false, host: "127.0.0.1".into(), port: closed, path: "/".into() };
+        let refused = connect(&endpoint, Instant::now() + 10 * second);
+        assert!(matches!(refused, Err(Failure::ConnectionFailed)), "{refused:?}");
+    }
+
+    /// What the sender logs of a failure: its kind, never a host or a URL.
+    #[test]
+    fn failures_say_their_kind() {
+        let tls = io::Error::new(io::ErrorKind::InvalidData, rustls::Error::DecryptError);
+        assert!(matches!(io_failure(tls), Failure::Tls));
+        let other = io::Error::new(io::ErrorKind::InvalidData, "not TLS");
+        assert!(matches!(io_failure(other), Failure::Io(io::ErrorKind::InvalidData)));
+        assert!(matches!(io_failure(io::ErrorKind::WouldBlock.into()), Failure::TimedOut));
+        for (failure, text) in [
+            (Failure::HostNotFound, "host not found"),
+            (Failure::ConnectionFailed, "connection failed"),
+            (Failure::Tls, "TLS error"),
+            (Failure::TimedOut, "timed out"),
+            (Failure::Protocol("malformed head"), "bad HTTP answer (malformed head)"),
+            (Failure::Io(io::ErrorKind::ConnectionReset), "I/O error (ConnectionReset)"),
+            (Failure::CutOff, "cut off"),
+        ] {
+            assert_eq!(failure.to_string(), text);
+        }
     }
 
     #[test]
