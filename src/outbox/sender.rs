@@ -124,7 +124,7 @@ impl Outbox {
             if let Err(e) = self.ensure_folder(&mut state) {
                 log::warn!("the panic-report folder cannot be re-opened: {e}");
             }
-            self.reports(&mut state)
+            self.listing(&mut state).to_vec()
         };
         for (path, _) in files {
             let epoch = {
@@ -233,7 +233,7 @@ impl Outbox {
                     }
                 }
             }
-            state.pending = self.reports(&mut state).len();
+            state.pending = self.listing(&mut state).len();
             self.changed.notify_all();
             drop(state);
             if matches!(classified.verdict, Verdict::Retry(_)) {
@@ -241,7 +241,7 @@ impl Outbox {
             }
         }
         let mut state = self.state.lock();
-        state.pending = self.reports(&mut state).len();
+        state.pending = self.listing(&mut state).len();
         if state.pending == 0 {
             state.skip_backoff = false;
         }

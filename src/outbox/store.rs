@@ -153,19 +153,16 @@ impl Outbox {
     /// Evicts the oldest reports (never the one in flight) until `bounds`
     /// hold, adding what each carried to the dropped count.
     fn evict_over(&self, state: &mut State, bounds: policy::Bounds) {
-        if state.listing.is_none() {
-            self.files(state);
-        }
         // The report being sent is not the outbox's to evict. (Paths are
         // compared as bytes: `Path`'s `==` walks components, and this runs
         // on a panicking thread.)
         let in_flight = state.in_flight.clone();
         let is_in_flight = |p: &PathBuf| in_flight.as_ref().is_some_and(|f| f.as_os_str() == p.as_os_str());
-        let listing = state.listing.as_deref().unwrap_or_default();
-        let sizes: Vec<u64> = listing.iter().filter(|(p, _)| !is_in_flight(p)).map(|(_, len)| *len).collect();
+        let candidates: Vec<&(PathBuf, u64)> =
+            self.listing(state).iter().filter(|(p, _)| !is_in_flight(p)).collect();
+        let sizes: Vec<u64> = candidates.iter().map(|(_, len)| *len).collect();
         let evict = policy::evictions(&sizes, bounds);
-        let oldest: Vec<PathBuf> =
-            listing.iter().filter(|(p, _)| !is_in_flight(p)).take(evict).map(|(p, _)| p.clone()).collect();
+        let oldest: Vec<PathBuf> = candidates.iter().take(evict).map(|(p, _)| p.clone()).collect();
         for oldest in oldest {
             // The counts an evicted report carried are not lost: they ride
             // on the next event with its own.
@@ -266,12 +263,14 @@ impl Outbox {
     }
 
     /// Reports waiting, oldest first, with their sizes: the listing kept in
-    /// memory, or a fresh look at the folder when there is none.
-    pub(super) fn reports(&self, state: &mut State) -> Vec<(PathBuf, u64)> {
-        match &state.listing {
-            Some(listing) => listing.clone(),
-            None => self.files(state),
+    /// memory (borrowed, not copied: a count needs no copy under the lock a
+    /// panicking thread may wait for), or a fresh look at the folder when
+    /// there is none.
+    pub(super) fn listing<'s>(&self, state: &'s mut State) -> &'s [(PathBuf, u64)] {
+        if state.listing.is_none() {
+            self.files(state);
         }
+        state.listing.as_deref().unwrap_or_default()
     }
 
     /// Reports waiting, oldest first, with their sizes. Anything at an
