@@ -25,15 +25,27 @@ fn error(message: &str, code: &str) -> *mut c_char {
     answer(serde_json::json!({"error": message, "code": code}).to_string())
 }
 
+/// The text of a C string argument, or the error answer for NULL.
+///
+/// # Safety
+/// `arg` is NULL or a NUL-terminated string.
+unsafe fn text_arg(arg: *const c_char, what: &str) -> Result<String, *mut c_char> {
+    if arg.is_null() {
+        return Err(error(&format!("null {what}"), "invalid-request"));
+    }
+    // SAFETY: the caller passes a NUL-terminated string (checked non-NULL above).
+    Ok(unsafe { CStr::from_ptr(arg) }.to_string_lossy().into_owned())
+}
+
 /// # Safety
 /// `json` is NULL or a NUL-terminated string.
 #[no_mangle]
 pub unsafe extern "C" fn InitializeApplication(json: *const c_char) -> *mut c_char {
-    if json.is_null() {
-        return error("null request", "invalid-request");
-    }
-    // SAFETY: the caller passes a NUL-terminated string (checked non-NULL above).
-    let text = unsafe { CStr::from_ptr(json) }.to_string_lossy().into_owned();
+    // SAFETY: as this function's contract says.
+    let text = match unsafe { text_arg(json, "request") } {
+        Ok(text) => text,
+        Err(answer) => return answer,
+    };
     let result = catch_unwind(move || {
         let request: serde_json::Value = match serde_json::from_str(&text) {
             Ok(v) => v,
@@ -58,11 +70,11 @@ pub unsafe extern "C" fn InitializeApplication(json: *const c_char) -> *mut c_ch
 /// `json` is NULL or a NUL-terminated string.
 #[no_mangle]
 pub unsafe extern "C" fn ToggleCentralizedMetrics(json: *const c_char) -> *mut c_char {
-    if json.is_null() {
-        return error("null request", "invalid-request");
-    }
-    // SAFETY: the caller passes a NUL-terminated string (checked non-NULL above).
-    let text = unsafe { CStr::from_ptr(json) }.to_string_lossy().into_owned();
+    // SAFETY: as this function's contract says.
+    let text = match unsafe { text_arg(json, "request") } {
+        Ok(text) => text,
+        Err(answer) => return answer,
+    };
     let result = catch_unwind(move || {
         match serde_json::from_str::<serde_json::Value>(&text)
             .ok()
@@ -91,11 +103,11 @@ pub extern "C" fn CentralizedMetricsInfo() -> *mut c_char {
 /// `message` is NULL or a NUL-terminated string.
 #[no_mangle]
 pub unsafe extern "C" fn IntendedPanic(message: *const c_char) -> *mut c_char {
-    if message.is_null() {
-        return error("null message", "invalid-request");
-    }
-    // SAFETY: the caller passes a NUL-terminated string (checked non-NULL above).
-    let text = unsafe { CStr::from_ptr(message) }.to_string_lossy().into_owned();
+    // SAFETY: as this function's contract says.
+    let text = match unsafe { text_arg(message, "message") } {
+        Ok(text) => text,
+        Err(answer) => return answer,
+    };
     let message = text.clone();
     match catch_unwind(AssertUnwindSafe(move || -> *mut c_char { panic!("{message}") })) {
         Ok(r) => r,
