@@ -51,8 +51,8 @@ impl Answer {
 /// `AssertUnwindSafe` is sound here: after a panic, nothing the closures
 /// borrowed is looked at again except the payload, and the library's shared
 /// state is behind locks that no panic can leave half-updated (every critical
-/// section either completes or does not write; `parking_lot` does not poison,
-/// and the std locks' poisoning is ignored for that reason).
+/// section either completes or does not write, and the locks' poisoning is
+/// ignored for that reason: see `crate::sync`).
 #[inline(always)] // per export: the shipped build optimises for size
 pub fn run<'a>(endpoint: Endpoint, read: impl FnOnce() -> Result<Arg<'a>, ApiError>) -> Answer {
     match panics::catch(AssertUnwindSafe(|| run_guarded(endpoint, read))) {

@@ -42,6 +42,7 @@ pub(crate) mod outbox;
 pub mod panics;
 pub(crate) mod redact;
 pub mod reporting;
+pub(crate) mod sync;
 
 /// The pure decision code (the delivery policy, storm control), for the fleet
 /// simulation (`sim/`, feature `sim`). Not part of the library's API.

@@ -17,10 +17,10 @@ use std::sync::{Arc, Once};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use log::{Level, LevelFilter, Log, Metadata, Record};
-use parking_lot::{Mutex, RwLock};
 
 use crate::files;
 use crate::redact::redact;
+use crate::sync::{Mutex, RwLock};
 
 pub const STATUS_LOG: &str = "status";
 pub const API_LOG: &str = "api";

@@ -9,7 +9,6 @@ use std::borrow::Cow;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
 
 pub use self::error::{ApiError, ErrorCode};
@@ -18,6 +17,7 @@ use crate::files;
 use crate::logging::{self, LogSettings};
 use crate::panics::panic_intended;
 use crate::reporting::{self, limiter, BuildConfig, PanicReportingStatus, ReportingConfig, ReportingError};
+use crate::sync::Mutex;
 
 /// The answer of endpoints without a payload (status-go's convention; Android's
 /// bridge checks this prefix).
