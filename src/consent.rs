@@ -194,6 +194,7 @@ impl fmt::Display for ToggleError {
 /// reporting side purges and cuts off requests there). An opt-out is applied
 /// even when the file cannot be written.
 pub fn toggle(enabled: bool, apply: impl FnOnce(bool)) -> Result<(), ToggleError> {
+    crate::reporting::install_fork_handlers(); // before this lock is first taken
     let mut state = lock();
     let (Some(file), Some(dir)) = (state.file.clone(), state.data_dir.clone()) else {
         return Err(ToggleError::NotInitialized);

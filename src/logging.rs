@@ -6,7 +6,8 @@
 //! The library logs through the `log` facade; this module is the logger behind
 //! it. `InitializeApplication` opens the new files first ([`prepare`]) and
 //! swaps them in at its switch-over ([`commit`]), for every thread at once.
-//! After `fork()`, the child logs nothing (the parent's file locks may be held).
+//! After `fork()`, the child logs nothing and never touches the writers' locks
+//! (a parent's thread may have held them at the fork).
 
 use std::fmt::Write as _;
 use std::fs::{self, File};
@@ -145,7 +146,9 @@ fn is_own(target: &str) -> bool {
 
 impl Log for Logger {
     fn enabled(&self, metadata: &Metadata<'_>) -> bool {
-        is_own(metadata.target()) && WRITERS.read().as_ref().is_some_and(|w| metadata.level() <= w.level)
+        is_own(metadata.target())
+            && !DISABLED.load(Ordering::Relaxed)
+            && WRITERS.read().as_ref().is_some_and(|w| metadata.level() <= w.level)
     }
 
     fn log(&self, record: &Record<'_>) {
@@ -247,8 +250,13 @@ pub fn prepare(settings: &LogSettings) -> Result<Writers, LoggingError> {
     Ok(Writers { level, status, to_stderr: settings.to_stderr, api })
 }
 
-/// Puts prepared writers in effect; the previous files are closed.
+/// Puts prepared writers in effect; the previous files are closed. In a
+/// `fork()` child, nothing: the child logs nothing, and the writers' lock may
+/// be held (read) by a parent's thread it does not have.
 pub fn commit(writers: Writers) {
+    if DISABLED.load(Ordering::Relaxed) {
+        return;
+    }
     static INSTALL: Once = Once::new();
     INSTALL.call_once(|| {
         // Fails only when the process already has a logger (a Rust host); then

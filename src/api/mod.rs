@@ -142,8 +142,29 @@ fn to_json<T: Serialize>(answer: &T) -> Result<Reply, ApiError> {
 }
 
 /// Serialises `InitializeApplication`s (toggles are ordered against them by
-/// the consent lock, taken only for the switch-over).
+/// the consent lock, taken only for the switch-over). Held across `fork()`
+/// ([`lock_for_fork`]): a child's init never waits for a parent's thread.
 static INITIALIZING: Mutex<()> = Mutex::new(());
+
+thread_local! {
+    /// [`INITIALIZING`]'s guard while this thread forks.
+    static HELD_FOR_FORK: std::cell::RefCell<Option<crate::sync::MutexGuard<'static, ()>>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// `fork()` is about to run (see `reporting::fork`): no init is in progress
+/// on another thread while it does, so the child never inherits
+/// [`INITIALIZING`] held by a thread it does not have.
+pub(crate) fn lock_for_fork() {
+    let guard = INITIALIZING.lock();
+    let _ = HELD_FOR_FORK.try_with(|held| *held.borrow_mut() = Some(guard));
+}
+
+/// In the parent and in the child alike: a std lock's unlock in the child,
+/// where the parent's other threads do not exist, simply frees it.
+pub(crate) fn unlock_after_fork() {
+    let _ = HELD_FOR_FORK.try_with(|held| held.borrow_mut().take());
+}
 
 /// status-go's request, minus what this library does not do. Other keys
 /// (mixpanel, waku, metricsEnabled...) are accepted and ignored.
@@ -215,6 +236,7 @@ fn initialize_application(request: InitializeApplicationRequest) -> Result<Reply
             ))
         })?,
     };
+    reporting::install_fork_handlers();
     let _initializing = INITIALIZING.lock();
     files::create_private_dir(&data_dir, false)
         .map_err(|e| ApiError::internal(format!("cannot create dataDir: {e}; nothing changed")))?;

@@ -64,7 +64,8 @@ pub struct PanicReportingStatus {
 /// One configuration, from one `InitializeApplication`.
 struct Session {
     config: Arc<ReportingConfig>,
-    outbox: Arc<Outbox>,
+    /// `None` in a `fork()` child, which opens no outbox (see [`fork`]).
+    outbox: Option<Arc<Outbox>>,
     /// `None` without a valid DSN.
     reporter: Option<client::Reporter>,
     /// What must not leave the process under this configuration (its DSN,
@@ -77,8 +78,8 @@ struct Session {
     consent: Arc<AtomicBool>,
 }
 
-// std's locks (futex words): the two a `fork()` child needs hold no queue of
-// parked threads that the child could inherit half-updated (see
+// std's locks (futex words): the three a `fork()` child needs hold no queue
+// of parked threads that the child could inherit half-updated (see
 // `lock_for_fork`). No critical section leaves them half-written, so
 // poisoning is ignored.
 static SESSION: RwLock<Option<Arc<Session>>> = RwLock::new(None);
@@ -130,12 +131,15 @@ impl Session {
 /// Everything a new configuration needs, opened but not yet in effect.
 pub struct Prepared {
     config: Arc<ReportingConfig>,
-    outbox: Arc<Outbox>,
+    outbox: Option<Arc<Outbox>>,
     storm_window: Duration,
 }
 
 /// Opens what `config` needs under `data_dir` (the outbox, its lock): the
-/// part of an init that can fail. Nothing changes until [`commit`].
+/// part of an init that can fail. Nothing changes until [`commit`]. A
+/// `fork()` child opens no outbox: not the parent's (its state may be held by
+/// a parent's thread the child lacks, and its folder and lock file are the
+/// parent's), nor another dataDir's (it would report nothing from there).
 pub fn prepare(
     config: ReportingConfig,
     data_dir: &Path,
@@ -143,8 +147,22 @@ pub fn prepare(
 ) -> Result<Prepared, ReportingError> {
     panics::install_hook();
     fork::install_handlers();
-    let outbox = Outbox::open(data_dir, OutboxLimits::default())?;
+    let outbox = match fork::in_forked_child() {
+        true => None,
+        false => Some(Outbox::open(data_dir, OutboxLimits::default())?),
+    };
     Ok(Prepared { config: Arc::new(config), outbox, storm_window })
+}
+
+/// See [`fork::install_handlers`]: called before the locks that a `fork()`
+/// holds are first taken.
+pub fn install_fork_handlers() {
+    fork::install_handlers();
+}
+
+/// Whether this process is a `fork()` child of one that set the library up.
+pub fn in_forked_child() -> bool {
+    fork::in_forked_child()
 }
 
 /// Switches the process over to a prepared configuration, with the user's
@@ -159,23 +177,31 @@ pub fn commit(prepared: Prepared, consent: bool) -> PanicReportingStatus {
             *limiter = Some(StormLimiter::new(limiter::EVENTS_PER_WINDOW, storm_window, limiter::MAX_SITES));
         }
     }
-    if config.consent_required && !consent {
+    let consent = Arc::new(AtomicBool::new(consent));
+    let scrubber = Scrubber::new(config.dsn.as_ref().map(|d| d.expose().as_str()));
+    let Some(outbox) = outbox else {
+        // A `fork()` child: no outbox, no reporter, no sender; the parent's
+        // outbox (the previous session's) is not the child's to close.
+        let session = Arc::new(Session { config, outbox: None, reporter: None, scrubber, consent });
+        let previous = SESSION.write().unwrap_or_else(PoisonError::into_inner).replace(session.clone());
+        drop(previous);
+        return status_of(Some(&session));
+    };
+    if config.consent_required && !consent.load(Ordering::SeqCst) {
         outbox.cut_off();
         let purged = outbox.purge();
         if purged > 0 {
             log::info!("deleted {purged} pending panic reports: the user has not opted in");
         }
     }
-    let consent = Arc::new(AtomicBool::new(consent));
-    let scrubber = Scrubber::new(config.dsn.as_ref().map(|d| d.expose().as_str()));
     let reporter = config
         .parsed_dsn
         .is_some()
         .then(|| client::Reporter::new(&config, consent.clone(), scrubber.clone(), outbox.clone()));
-    let session = Arc::new(Session { config, outbox: outbox.clone(), reporter, scrubber, consent });
+    let session = Arc::new(Session { config, outbox: Some(outbox.clone()), reporter, scrubber, consent });
     let previous = SESSION.write().unwrap_or_else(PoisonError::into_inner).replace(session.clone());
-    match previous {
-        Some(previous) if !Arc::ptr_eq(&previous.outbox, &outbox) => previous.outbox.close(),
+    match previous.as_deref() {
+        Some(Session { outbox: Some(old), .. }) if !Arc::ptr_eq(old, &outbox) => old.close(),
         // A wait a server asked for is that server's, and a request to the
         // old server is abandoned: a new DSN starts afresh.
         Some(previous) if previous.config.dsn != session.config.dsn => {
@@ -214,11 +240,12 @@ pub fn apply_consent(enabled: bool) {
     if fork::in_forked_child() {
         return; // the parent's outbox is not ours to touch
     }
+    let Some(outbox) = &session.outbox else { return };
     if enabled {
-        session.outbox.wake();
+        outbox.wake();
     } else {
-        session.outbox.cut_off();
-        let purged = session.outbox.purge();
+        outbox.cut_off();
+        let purged = outbox.purge();
         log::info!("panic reporting turned off by the user; deleted {purged} pending reports");
     }
 }
@@ -259,8 +286,8 @@ pub fn flush(timeout: Duration) -> usize {
     if fork::in_forked_child() {
         return 0;
     }
-    match session() {
-        Some(session) => session.outbox.flush(timeout),
+    match session().and_then(|session| session.outbox.clone()) {
+        Some(outbox) => outbox.flush(timeout),
         None => 0,
     }
 }
@@ -269,7 +296,7 @@ pub fn flush(timeout: Duration) -> usize {
 /// this outbox is no longer the current one or the gate is closed.
 fn current_target(outbox: &Outbox) -> Option<Target> {
     let session = session()?;
-    if !std::ptr::eq(Arc::as_ptr(&session.outbox), outbox) {
+    if !session.outbox.as_ref().is_some_and(|current| std::ptr::eq(Arc::as_ptr(current), outbox)) {
         return None;
     }
     session.gate().ok()?;
@@ -285,7 +312,8 @@ fn current_target(outbox: &Outbox) -> Option<Target> {
 fn lock_for_fork() {
     let session = SESSION.write().unwrap_or_else(PoisonError::into_inner);
     let limiter = limiter();
-    let _ = HELD_FOR_FORK.try_with(|held| *held.borrow_mut() = Some((session, limiter)));
+    let profile = PROFILE.write().unwrap_or_else(PoisonError::into_inner);
+    let _ = HELD_FOR_FORK.try_with(|held| *held.borrow_mut() = Some((session, limiter, profile)));
 }
 
 /// Frees them again, in the parent and in the child alike: std's locks keep
@@ -298,6 +326,7 @@ fn unlock_after_fork() {
 type ForkGuards = (
     RwLockWriteGuard<'static, Option<Arc<Session>>>,
     MutexGuard<'static, Option<StormLimiter<event::Fingerprint>>>,
+    RwLockWriteGuard<'static, Option<Arc<HostProfile>>>,
 );
 
 thread_local! {

@@ -32,6 +32,7 @@ impl std::fmt::Display for Origin<'_> {
 /// open, writes its event to the outbox. Returns the message for the host
 /// (with sensitive values masked).
 pub fn on_caught_panic(payload: &(dyn Any + Send), origin: Origin<'_>) -> String {
+    fork::install_handlers(); // before the storm limiter's lock is first taken
     let mut record = panics::take_record(payload);
     // One snapshot of the session: its configuration, its consent and its
     // scrubber go together, whatever an init on another thread switches meanwhile.
@@ -71,7 +72,7 @@ pub fn on_caught_panic(payload: &(dyn Any + Send), origin: Origin<'_>) -> String
     let counts = event::Counts {
         suppressed_here,
         suppressed_elsewhere,
-        dropped_reports: session.outbox.make_room_and_take_dropped(),
+        dropped_reports: session.outbox.as_ref().map_or(0, |outbox| outbox.make_room_and_take_dropped()),
     };
     let event = event::panic_event(&record, stacktrace, &origin, &session.config, counts);
     let opt_outs = session.config.consent_required.then_some(record.consent.opt_outs);
