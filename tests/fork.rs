@@ -7,6 +7,8 @@
 //! anything a parent's thread held. The child never touches the parent's
 //! outbox (no report of the child's arrives, the parent's still does).
 
+#![cfg(unix)]
+
 mod support;
 
 use std::ffi::{c_char, c_int, c_void, CStr};
