@@ -35,7 +35,10 @@ use serde::de::{DeserializeOwned, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 use serde_json::{Map, Value};
 
+use zeroize::Zeroizing;
+
 use super::{ApiError, InitializeApplicationRequest, ToggleCentralizedMetricsRequest};
+use crate::redact::{RedactList, MAX_KEYS, MAX_KEY_BYTES, MAX_VALUES, MAX_VALUE_BYTES};
 
 /// A request type read with Go's rules.
 pub trait GoRequest: DeserializeOwned {
@@ -55,6 +58,7 @@ impl GoRequest for InitializeApplicationRequest {
         "logToStderr",
         "apiLoggingEnabled",
         "panicStormWindowMs",
+        "redact",
     ];
 }
 
@@ -114,6 +118,48 @@ fn fold(name: &str) -> String {
             c => c.to_ascii_uppercase(),
         })
         .collect()
+}
+
+/// `redact`: `{"values": [string...], "keys": [string...]}`, both optional,
+/// read with Go's key rules (exact name, then case-insensitive; `null` is
+/// absent; other keys ignored). A wrong type or an entry over the bounds is
+/// `invalid-request`, whose message never quotes the list: serde's own
+/// messages would (`invalid type: string "<the value>"`), and the answer and
+/// `api.log` would then hold it.
+impl<'de> Deserialize<'de> for RedactList {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        let Entries(entries) =
+            Entries::deserialize(deserializer).map_err(|_| D::Error::custom("`redact` must be an object"))?;
+        let mut list = RedactList::default();
+        for (key, value) in entries {
+            let (name, target, max_count, max_bytes) = match field_for(&["values", "keys"], &key) {
+                Some("values") => ("values", &mut list.values, MAX_VALUES, MAX_VALUE_BYTES),
+                Some(_) => ("keys", &mut list.keys, MAX_KEYS, MAX_KEY_BYTES),
+                None => continue,
+            };
+            let items = match value {
+                Value::Null => continue,
+                Value::Array(items) => items,
+                _ => return Err(D::Error::custom(format!("`redact.{name}` must be an array of strings"))),
+            };
+            target.clear(); // given twice: the last wins
+            if items.len() > max_count {
+                return Err(D::Error::custom(format!("`redact.{name}` holds more than {max_count} entries")));
+            }
+            for item in items {
+                let Value::String(text) = item else {
+                    return Err(D::Error::custom(format!("`redact.{name}` must be an array of strings")));
+                };
+                let text = Zeroizing::new(text);
+                if text.len() > max_bytes {
+                    return Err(D::Error::custom(format!("an entry of `redact.{name}` is over {max_bytes} bytes")));
+                }
+                target.push(text);
+            }
+        }
+        Ok(list)
+    }
 }
 
 /// A JSON object's entries in order, duplicates kept (a `serde_json::Map`

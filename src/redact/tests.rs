@@ -167,7 +167,7 @@ fn raw_keys_pem_bearer_and_url_credentials_are_masked() {
     assert_eq!(redact(&format!("key 0x{KEY_HEX}.")), "key 0x***.");
     assert_eq!(redact(&format!("k={}", KEY_HEX.to_uppercase())), "k=***");
     let address = "0x52908400098527886E0F7030069857D2E4169EE7";
-    assert_eq!(redact(address), address, "40-hex addresses are not keys");
+    assert_eq!(redact(address), "0x***", "40-hex wallet addresses are masked too (issue 21)");
     let pem = "a -----BEGIN RSA PRIVATE KEY-----\nMIIEow\nIBAAK==\n-----END RSA PRIVATE KEY----- b";
     assert_eq!(redact(pem), "a *** b");
     assert_eq!(redact("x -----BEGIN PRIVATE KEY-----\\nMIIEcut"), "x ***");
@@ -626,7 +626,7 @@ fn detector_profile() {
     let b = text.as_bytes();
     type Detector = fn(&[u8], &mut Vec<Span>);
     let detectors: [(&str, Detector); 12] = [
-        ("key_values", key_values),
+        ("key_values", |b, s| key_values(b, s, None)),
         ("paths", paths),
         ("pem", pem_blocks),
         ("bearer", bearer_tokens),
