@@ -74,8 +74,20 @@ pub const SENSITIVE_KEY_PARTS: &[&str] = &[
 /// `PIN_CODE` are sensitive, `shipping`, `ping` and `spinner` are not; `auth`
 /// and `authToken` are, `author` is not; `seed` and `seedWords` are,
 /// `seeded` is not.
-pub const SENSITIVE_KEY_WORDS: &[&str] =
-    &["pin", "pwd", "pass", "auth", "oauth", "authorization", "seed", "session", "sid", "otp", "jwt", "redact"];
+pub const SENSITIVE_KEY_WORDS: &[&str] = &[
+    "pin",
+    "pwd",
+    "pass",
+    "auth",
+    "oauth",
+    "authorization",
+    "seed",
+    "session",
+    "sid",
+    "otp",
+    "jwt",
+    "redact",
+];
 
 /// `token` marks a key when it is its **last** word (`token`, `accessToken`,
 /// `csrf_token`): the key then names a token. In a wallet `tokenAddress`,
@@ -291,7 +303,8 @@ fn sensitive(key: &[u8], scratch: &mut Vec<u8>, known: Option<&Known>) -> bool {
     let mut last: &[u8] = &[];
     let mut hit = false;
     for_each_word(key, |word| {
-        hit |= SENSITIVE_KEY_WORDS.iter().any(|w| word.eq_ignore_ascii_case(w.as_bytes())) || run_together(word);
+        hit |=
+            SENSITIVE_KEY_WORDS.iter().any(|w| word.eq_ignore_ascii_case(w.as_bytes())) || run_together(word);
         last = word;
     });
     // `token`, `accessToken` and `ACCESSTOKEN` alike.
@@ -304,12 +317,12 @@ fn sensitive(key: &[u8], scratch: &mut Vec<u8>, known: Option<&Known>) -> bool {
 /// its camelCase or snake_case form (`newPin`, `pin_code`...), whose humps
 /// or separators the split into words would have seen.
 const BEFORE_WORD: &[&str] = &[
-    "new", "old", "current", "confirm", "user", "access", "refresh", "api", "app", "wallet", "account", "login",
-    "device", "client", "master", "x", "id",
+    "new", "old", "current", "confirm", "user", "access", "refresh", "api", "app", "wallet", "account",
+    "login", "device", "client", "master", "x", "id",
 ];
 const AFTER_WORD: &[&str] = &[
-    "code", "id", "key", "token", "hash", "number", "num", "value", "words", "word", "phrase", "secret", "data",
-    "hex", "str", "string",
+    "code", "id", "key", "token", "hash", "number", "num", "value", "words", "word", "phrase", "secret",
+    "data", "hex", "str", "string",
 ];
 
 /// Whether `word` (one word of a key, no visible boundary inside) is a short
@@ -1117,9 +1130,9 @@ fn mnemonics(b: &[u8], spans: &mut Vec<Span>) {
 mod identifiers;
 mod known;
 
-pub use known::{install as install_known, Known, RedactList};
 #[cfg(test)]
 pub(crate) use known::MIN_VALUE_CHARS;
+pub use known::{install as install_known, Known, RedactList};
 pub use known::{MAX_KEYS, MAX_KEY_BYTES, MAX_VALUES, MAX_VALUE_BYTES};
 
 #[cfg(test)]

@@ -230,8 +230,10 @@ fn stderr_holds_no_secret_at_all() {
 /// identifiers only the pattern detectors know. The values and the
 /// identifiers and what follows the host's extra key may show nowhere.
 fn host_values_and_secrets() -> (Vec<String>, String, Vec<String>) {
-    let chat_key = format!("z{}", bs58::encode([&[0xe7, 0x01, 0x02][..], &[0x5a; 32]].concat()).into_string());
-    let peer = bs58::encode([&[0x00, 0x25, 0x08, 0x02, 0x12, 0x21, 0x03][..], &[0x6b; 32]].concat()).into_string();
+    let chat_key =
+        format!("z{}", bs58::encode([&[0xe7, 0x01, 0x02][..], &[0x5a; 32]].concat()).into_string());
+    let peer =
+        bs58::encode([&[0x00, 0x25, 0x08, 0x02, 0x12, 0x21, 0x03][..], &[0x6b; 32]].concat()).into_string();
     let values = vec![
         chat_key.clone(),
         "Zoë Quixote".to_owned(),

@@ -153,7 +153,9 @@ impl<'de> Deserialize<'de> for RedactList {
                 };
                 let text = Zeroizing::new(text);
                 if text.len() > max_bytes {
-                    return Err(D::Error::custom(format!("an entry of `redact.{name}` is over {max_bytes} bytes")));
+                    return Err(D::Error::custom(format!(
+                        "an entry of `redact.{name}` is over {max_bytes} bytes"
+                    )));
                 }
                 target.push(text);
             }
@@ -318,7 +320,8 @@ mod tests {
 
     #[test]
     fn the_redact_list_is_read_the_go_way_and_never_quoted_in_errors() {
-        let r = init(r#"{"dataDir":"/d","REDACT":{"Values":["Zoë","alice.eth"],"keys":null,"other":5}}"#).unwrap();
+        let r = init(r#"{"dataDir":"/d","REDACT":{"Values":["Zoë","alice.eth"],"keys":null,"other":5}}"#)
+            .unwrap();
         let list = r.redact.unwrap();
         let values: Vec<&str> = list.values.iter().map(|v| v.as_str()).collect();
         assert_eq!(values, ["Zoë", "alice.eth"]);

@@ -61,8 +61,8 @@ fn generated_examples_have_their_documented_shapes() {
     assert!(peer_id(&key, 2).starts_with("16Uiu2"), "{}", peer_id(&key, 2));
     // The EIP-55 test vector of the standard.
     let addr: [u8; 20] = [
-        0x5a, 0xae, 0xb6, 0x05, 0x3f, 0x3e, 0x94, 0xc9, 0xb9, 0xa0, 0x9f, 0x33, 0x66, 0x94, 0x35, 0xe7, 0xef, 0x1b,
-        0xea, 0xed,
+        0x5a, 0xae, 0xb6, 0x05, 0x3f, 0x3e, 0x94, 0xc9, 0xb9, 0xa0, 0x9f, 0x33, 0x66, 0x94, 0x35, 0xe7, 0xef,
+        0x1b, 0xea, 0xed,
     ];
     assert_eq!(eip55(&addr), "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed");
 }
@@ -164,8 +164,24 @@ fn keys_match_across_case_and_separators() {
         assert_eq!(redact(&format!(r#"{{"{key}":"Qsecret77"}}"#)), format!(r#"{{"{key}":"***"}}"#));
     }
     for key in [
-        "ping", "PING", "shipping", "SHIPPING", "spinner", "author", "AUTHOR", "seeded", "passed", "sidebar", "tokens",
-        "tokenId", "TOKENID", "tokenaddress", "passenger", "redacted", "mapping", "sessions",
+        "ping",
+        "PING",
+        "shipping",
+        "SHIPPING",
+        "spinner",
+        "author",
+        "AUTHOR",
+        "seeded",
+        "passed",
+        "sidebar",
+        "tokens",
+        "tokenId",
+        "TOKENID",
+        "tokenaddress",
+        "passenger",
+        "redacted",
+        "mapping",
+        "sessions",
     ] {
         assert!(!is_sensitive_key(key), "{key} should not be sensitive");
     }
@@ -211,6 +227,15 @@ fn the_survive_corpus_is_left_alone() {
     }
 }
 
+/// A real `16Uiu2…` peer id (for the benchmark).
+pub(super) fn example_peer_id() -> String {
+    peer_id(&[0x42; 32], 2)
+}
+
+pub(super) fn known_list(values: &[&str], keys: &[&str]) -> Known {
+    known(values, keys)
+}
+
 fn known(values: &[&str], keys: &[&str]) -> Known {
     let list = RedactList {
         values: values.iter().map(|v| zeroize::Zeroizing::new((*v).to_owned())).collect(),
@@ -225,7 +250,10 @@ fn redact_known(text: &str, k: &Known) -> String {
 
 #[test]
 fn known_values_are_masked_in_every_form() {
-    let k = known(&["Zoë Bright", "vitalik", "0xAb5801a7D398351b8bE11C439e05C5B3259aeC9B"], &["customSecretField"]);
+    let k = known(
+        &["Zoë Bright", "vitalik", "0xAb5801a7D398351b8bE11C439e05C5B3259aeC9B"],
+        &["customSecretField"],
+    );
     let cases = [
         ("hello Zoë Bright!", "hello ***!"),
         ("hello zoë bright and ZOË BRIGHT", "hello *** and ***"),
@@ -236,7 +264,10 @@ fn known_values_are_masked_in_every_form() {
         (r#"q=Zo%C3%AB%20Bright&r"#, "q=***&r"),
         ("q=Zo%C3%AB+Bright&r", "q=***&r"),
         ("addr 0xab5801a7d398351b8be11c439e05c5b3259aec9b", "addr ***"),
-        (r#"{"customSecretField":"Qv7","CUSTOM_SECRET_FIELD":"Qv8"}"#, r#"{"customSecretField":"***","CUSTOM_SECRET_FIELD":"***"}"#),
+        (
+            r#"{"customSecretField":"Qv7","CUSTOM_SECRET_FIELD":"Qv8"}"#,
+            r#"{"customSecretField":"***","CUSTOM_SECRET_FIELD":"***"}"#,
+        ),
     ];
     for (input, want) in cases {
         assert_eq!(redact_known(input, &k), want, "{input}");
@@ -319,8 +350,8 @@ mod property {
                 };
                 (text, vec![hex(&a[..10]), hex(&b[..10])])
             }),
-            ("[a-z0-9][a-z0-9-]{1,14}[a-z0-9]", proptest::option::of("[a-z0-9]{3,10}"), any::<bool>()).prop_map(
-                |(label, parent, upper)| {
+            ("[a-z0-9][a-z0-9-]{1,14}[a-z0-9]", proptest::option::of("[a-z0-9]{3,10}"), any::<bool>())
+                .prop_map(|(label, parent, upper)| {
                     let name = match &parent {
                         Some(p) => format!("{label}.{p}.eth"),
                         None => format!("{label}.eth"),
@@ -329,12 +360,13 @@ mod property {
                     let mut gone = vec![format!("{label}.").to_uppercase(), format!("{label}.")];
                     gone.extend(parent.map(|p| format!(".{p}.")));
                     (name, gone)
-                }
-            ),
+                }),
             (key, any::<u8>(), any::<[u8; 4]>(), 1000u16..65535, any::<bool>()).prop_map(
                 |(k, kind, ip, port, dns)| {
                     let p = peer_id(&k, kind);
-                    let host = if dns { "/dns4/node-01.example.org".to_owned() } else {
+                    let host = if dns {
+                        "/dns4/node-01.example.org".to_owned()
+                    } else {
                         format!("/ip4/{}.{}.{}.{}", ip[0], ip[1], ip[2], ip[3])
                     };
                     (format!("{host}/tcp/{port}/p2p/{p}"), vec![p[2..].to_owned()])

@@ -177,7 +177,8 @@ pub(super) fn phone_numbers(b: &[u8], spans: &mut Vec<Span>) {
         let from = if plus { i + 1 } else { i };
         let (end, n, paren) = digit_groups(b, from, &mut groups);
         let ends_clean = !b.get(end).is_some_and(|&c| c.is_ascii_alphanumeric() || c == b'_')
-            && !(matches!(b.get(end), Some(b'.' | b':' | b'-')) && b.get(end + 1).is_some_and(u8::is_ascii_digit));
+            && !(matches!(b.get(end), Some(b'.' | b':' | b'-'))
+                && b.get(end + 1).is_some_and(u8::is_ascii_digit));
         let digits: usize = groups[..n].iter().sum();
         let lens_ok = groups[..n].iter().all(|g| (2..=4).contains(g));
         let national = paren && (9..=12).contains(&digits) && n >= 2
@@ -261,7 +262,11 @@ pub(super) fn jwts(b: &[u8], spans: &mut Vec<Span>) {
             while t < b.len() && is_base64url(b[t]) {
                 t += 1;
             }
-            if t == e + 1 && t < b.len() && !b[t].is_ascii_whitespace() && !matches!(b[t], b'"' | b'\'' | b'\\') {
+            if t == e + 1
+                && t < b.len()
+                && !b[t].is_ascii_whitespace()
+                && !matches!(b[t], b'"' | b'\'' | b'\\')
+            {
                 break;
             }
             segments += usize::from(t > e + 1);

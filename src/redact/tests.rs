@@ -349,6 +349,12 @@ fn redact_benchmark() {
         std::time::Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
     }
     let phrase_run = format!("{PHRASE_24} ");
+    // Issue 21's detectors at their worst: a word that passes the base58
+    // length and first-character filters and is decoded (a real peer id,
+    // and one that fails the check), `.eth` names, phone-like digit groups,
+    // `eyJ` words, `/p2p/` segments.
+    let peer = format!("{} ", super::identifier_tests::example_peer_id());
+    let not_peer = format!("Qm{} ", "z".repeat(44));
     for unit in [
         "/home/",
         r#""password":""#,
@@ -357,6 +363,15 @@ fn redact_benchmark() {
         "0123456789abcdef",
         "1.2.3.4 ",
         "plain words of a log line without secrets, ",
+        &peer,
+        &not_peer,
+        "a.eth ",
+        "a.b.",
+        "+41 79 123 45 67 ",
+        "1 2 3 4 5 6 7 8 9 ",
+        "eyJhbGciOiJIUzI1NiJ9.x.y ",
+        "eyJeyJeyJ",
+        "/p2p/",
     ] {
         let text = unit.repeat((1 << 20) / unit.len());
         let (wall, start) = (std::time::Instant::now(), cpu());
@@ -376,6 +391,31 @@ fn redact_benchmark() {
         std::hint::black_box(redact(std::hint::black_box(line)));
     }
     println!("redact one {}-byte API log line: {:?} CPU per call", line.len(), (cpu() - start) / calls);
+    // The same line with a host's list in force (64 values of 40 bytes: the
+    // search is one automaton pass), and 1 MiB of the worst list case.
+    let values: Vec<String> = (0..64).map(|n| format!("Qvalue{n:02}{}", "x".repeat(32))).collect();
+    let refs: Vec<&str> = values.iter().map(String::as_str).collect();
+    let k = super::identifier_tests::known_list(&refs, &["customSecretField"]);
+    let start = cpu();
+    for _ in 0..calls {
+        std::hint::black_box(redact_prefix_with(std::hint::black_box(line), line.len(), Some(&k)));
+    }
+    println!("the same line with a 64-value list: {:?} CPU per call", (cpu() - start) / calls);
+    let text = values.join(" ").repeat((1 << 20) / (64 * 41));
+    let start = cpu();
+    let out = redact_prefix_with(&text, text.len(), Some(&k));
+    println!(
+        "redact 1 MiB of list values with the 64-value list: {:?} CPU, {} bytes out",
+        cpu() - start,
+        out.len()
+    );
+    let full: Vec<String> = (0..64).map(|n| format!("{n:02}{}", "é".repeat(127))).collect();
+    let refs: Vec<&str> = full.iter().map(String::as_str).collect();
+    let k = super::identifier_tests::known_list(&refs, &[]);
+    println!(
+        "the largest list (64 values of 256 bytes, every form): {} bytes of automaton",
+        k.memory_usage()
+    );
 }
 
 mod property {
