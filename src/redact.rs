@@ -297,7 +297,9 @@ fn sensitive(key: &[u8], scratch: &mut Vec<u8>, known: Option<&Known>) -> bool {
             .iter()
             .any(|part| part.as_bytes()[0] == rest[0] && rest.starts_with(part.as_bytes()))
     });
-    if hit || known.is_some_and(|k| k.is_sensitive_key(scratch)) {
+    // `redact` in any case (`ReDaCt` is read as InitializeApplication's
+    // `redact` too, but split into other words).
+    if hit || scratch.as_slice() == b"redact" || known.is_some_and(|k| k.is_sensitive_key(scratch)) {
         return true;
     }
     let mut last: &[u8] = &[];

@@ -158,6 +158,7 @@ fn keys_match_across_case_and_separators() {
         "MNEMONIC",
         "KEYUID",
         "redact",
+        "ReDaCt",
         "redactValues",
     ] {
         assert!(is_sensitive_key(key), "{key} should be sensitive");

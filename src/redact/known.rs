@@ -124,8 +124,8 @@ pub fn normalize_key(key: &[u8]) -> Vec<u8> {
 /// The forms a value travels in.
 fn forms(value: &str) -> Vec<Zeroizing<String>> {
     let json = |s: &str| {
-        let quoted = serde_json::Value::String(s.to_owned()).to_string();
-        Zeroizing::new(quoted[1..quoted.len() - 1].to_owned())
+        let quoted = Zeroizing::new(serde_json::to_string(s).unwrap_or_default());
+        Zeroizing::new(quoted.get(1..quoted.len().saturating_sub(1)).unwrap_or_default().to_owned())
     };
     let debug = |s: &str| Zeroizing::new(s.escape_debug().to_string());
     let json_once = json(value);
