@@ -20,7 +20,7 @@ use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 use parking_lot::RwLock;
 use zeroize::Zeroizing;
 
@@ -80,6 +80,9 @@ impl Known {
             let automaton = AhoCorasickBuilder::new()
                 .ascii_case_insensitive(true)
                 .match_kind(MatchKind::Standard)
+                // Not a DFA (the crate's pick for few patterns): a list's
+                // tables stay small on a phone, and the search stays linear.
+                .kind(Some(AhoCorasickKind::ContiguousNFA))
                 .build(needles.iter().map(|n| n.as_bytes()))
                 .map_err(|_| "the redact list cannot be compiled".to_owned())?;
             Some(automaton)

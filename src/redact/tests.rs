@@ -416,6 +416,19 @@ fn redact_benchmark() {
         "the largest list (64 values of 256 bytes, every form): {} bytes of automaton",
         k.memory_usage()
     );
+    let typical = super::identifier_tests::known_list(
+        &[
+            "zQ3shPyZJnxZK4Bwyx9QsaksNKDYTPmpwPvGSjMYVHoXHeEgB",
+            "Zoë Bright",
+            "zoe.stateofus.eth",
+            "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed",
+        ],
+        &[],
+    );
+    println!(
+        "a typical list (chat key, name, ENS name, address): {} bytes of automaton",
+        typical.memory_usage()
+    );
 }
 
 mod property {
@@ -665,7 +678,7 @@ fn detector_profile() {
     let text = "plain words of a log line without secrets, ".repeat(1 << 14);
     let b = text.as_bytes();
     type Detector = fn(&[u8], &mut Vec<Span>);
-    let detectors: [(&str, Detector); 12] = [
+    let detectors: [(&str, Detector); 17] = [
         ("key_values", |b, s| key_values(b, s, None)),
         ("paths", paths),
         ("pem", pem_blocks),
@@ -678,6 +691,11 @@ fn detector_profile() {
         ("numbers", long_numbers),
         ("ibans", ibans),
         ("mnemonics", mnemonics),
+        ("base58 ids", identifiers::base58_identifiers),
+        ("p2p and enr", identifiers::multiaddr_peers_and_enr),
+        ("ens", identifiers::ens_names),
+        ("phones", identifiers::phone_numbers),
+        ("jwts", identifiers::jwts),
     ];
     for (name, f) in detectors {
         let mut spans = Vec::new();
