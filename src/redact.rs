@@ -74,8 +74,20 @@ pub const SENSITIVE_KEY_PARTS: &[&str] = &[
 /// `PIN_CODE` are sensitive, `shipping`, `ping` and `spinner` are not; `auth`
 /// and `authToken` are, `author` is not; `seed` and `seedWords` are,
 /// `seeded` is not.
-pub const SENSITIVE_KEY_WORDS: &[&str] =
-    &["pin", "pwd", "pass", "auth", "oauth", "authorization", "seed", "session", "sid", "otp", "jwt"];
+pub const SENSITIVE_KEY_WORDS: &[&str] = &[
+    "pin",
+    "pwd",
+    "pass",
+    "auth",
+    "oauth",
+    "authorization",
+    "seed",
+    "session",
+    "sid",
+    "otp",
+    "jwt",
+    "redact",
+];
 
 /// `token` marks a key when it is its **last** word (`token`, `accessToken`,
 /// `csrf_token`): the key then names a token. In a wallet `tokenAddress`,
@@ -95,7 +107,7 @@ const STORAGE: &str = "<storage>";
 /// through it).
 #[cfg(test)]
 pub fn is_sensitive_key(key: &str) -> bool {
-    sensitive(key.as_bytes(), &mut Vec::new())
+    sensitive(key.as_bytes(), &mut Vec::new(), None)
 }
 
 /// Returns `text` with every secret and identifier described in the module
@@ -110,10 +122,19 @@ pub fn redact(text: &str) -> String {
 /// is returned. For cutting a value to a size bound without leaking the part
 /// of a secret that the bound cuts off.
 pub fn redact_prefix(text: &str, keep: usize) -> String {
+    redact_prefix_with(text, keep, known::current().as_deref())
+}
+
+/// [`redact_prefix`] with the host's list `known` (the one in force, or a
+/// test's own).
+fn redact_prefix_with(text: &str, keep: usize, known: Option<&Known>) -> String {
     let keep = floor_boundary(text, keep);
     let b = text.as_bytes();
     let mut spans = Vec::new();
-    key_values(b, &mut spans);
+    if let Some(known) = known {
+        known.values(b, &mut spans);
+    }
+    key_values(b, &mut spans, known);
     paths(b, &mut spans);
     pem_blocks(b, &mut spans);
     bearer_tokens(b, &mut spans);
@@ -125,6 +146,11 @@ pub fn redact_prefix(text: &str, keep: usize) -> String {
     long_numbers(b, &mut spans);
     ibans(b, &mut spans);
     mnemonics(b, &mut spans);
+    identifiers::base58_identifiers(b, &mut spans);
+    identifiers::multiaddr_peers_and_enr(b, &mut spans);
+    identifiers::ens_names(b, &mut spans);
+    identifiers::phone_numbers(b, &mut spans);
+    identifiers::jwts(b, &mut spans);
     if spans.is_empty() {
         return text[..keep].to_owned();
     }
@@ -257,7 +283,7 @@ fn decode_u_escape(b: &[u8], i: usize) -> Option<u8> {
     u8::try_from(value).ok().filter(u8::is_ascii)
 }
 
-fn sensitive(key: &[u8], scratch: &mut Vec<u8>) -> bool {
+fn sensitive(key: &[u8], scratch: &mut Vec<u8>, known: Option<&Known>) -> bool {
     if key.len() < 3 {
         return false;
     }
@@ -271,16 +297,54 @@ fn sensitive(key: &[u8], scratch: &mut Vec<u8>) -> bool {
             .iter()
             .any(|part| part.as_bytes()[0] == rest[0] && rest.starts_with(part.as_bytes()))
     });
-    if hit {
+    // `redact` in any case (`ReDaCt` is read as InitializeApplication's
+    // `redact` too, but split into other words).
+    if hit || scratch.as_slice() == b"redact" || known.is_some_and(|k| k.is_sensitive_key(scratch)) {
         return true;
     }
     let mut last: &[u8] = &[];
     let mut hit = false;
     for_each_word(key, |word| {
-        hit |= SENSITIVE_KEY_WORDS.iter().any(|w| word.eq_ignore_ascii_case(w.as_bytes()));
+        hit |=
+            SENSITIVE_KEY_WORDS.iter().any(|w| word.eq_ignore_ascii_case(w.as_bytes())) || run_together(word);
         last = word;
     });
-    hit || last.eq_ignore_ascii_case(LAST_WORD_TOKEN.as_bytes())
+    // `token`, `accessToken` and `ACCESSTOKEN` alike.
+    hit || (last.len() >= LAST_WORD_TOKEN.len()
+        && last[last.len() - LAST_WORD_TOKEN.len()..].eq_ignore_ascii_case(LAST_WORD_TOKEN.as_bytes()))
+}
+
+/// Words that, run together with a short sensitive word in one case
+/// (`NEWPIN`, `pincode`, `AUTHTOKEN`, `sessionid`), spell the same key as
+/// its camelCase or snake_case form (`newPin`, `pin_code`...), whose humps
+/// or separators the split into words would have seen.
+const BEFORE_WORD: &[&str] = &[
+    "new", "old", "current", "confirm", "user", "access", "refresh", "api", "app", "wallet", "account",
+    "login", "device", "client", "master", "x", "id",
+];
+const AFTER_WORD: &[&str] = &[
+    "code", "id", "key", "token", "hash", "number", "num", "value", "words", "word", "phrase", "secret",
+    "data", "hex", "str", "string",
+];
+
+/// Whether `word` (one word of a key, no visible boundary inside) is a short
+/// sensitive word with only [`BEFORE_WORD`] before it and [`AFTER_WORD`]
+/// after it: `ping`, `seeded`, `author`, `passed`, `sidebar` are not.
+fn run_together(word: &[u8]) -> bool {
+    if word.len() > 40 {
+        return false;
+    }
+    let lower = word.to_ascii_lowercase();
+    let is_one_of = |part: &[u8], list: &[&str]| part.is_empty() || list.iter().any(|w| w.as_bytes() == part);
+    SENSITIVE_KEY_WORDS.iter().any(|w| {
+        let w = w.as_bytes();
+        (0..lower.len()).any(|at| {
+            lower[at..].starts_with(w)
+                && is_one_of(&lower[..at], BEFORE_WORD)
+                && is_one_of(&lower[at + w.len()..], AFTER_WORD)
+                && lower.len() > w.len()
+        })
+    })
 }
 
 /// Calls `f` with each word of a key: split at non-alphanumerics, at a lower-
@@ -313,7 +377,7 @@ fn for_each_word<'a>(key: &'a [u8], mut f: impl FnMut(&'a [u8])) {
     }
 }
 
-fn key_values(b: &[u8], spans: &mut Vec<Span>) {
+fn key_values(b: &[u8], spans: &mut Vec<Span>, known: Option<&Known>) {
     let mut key = Vec::new();
     let mut scratch = Vec::new();
     let mut i = 0;
@@ -333,14 +397,14 @@ fn key_values(b: &[u8], spans: &mut Vec<Span>) {
         i = end;
         // Cheap test first: most words are followed by no `:` or `=`.
         let Some((value, quoted, level)) = separator_after(b, end) else { continue };
-        let mut is_sensitive = sensitive(&key, &mut scratch);
+        let mut is_sensitive = sensitive(&key, &mut scratch, known);
         // `\npin: 1234` inside a Debug-escaped string: the word after `\n` is `pin`.
         if !is_sensitive
             && start > 0
             && b[start - 1] == b'\\'
             && matches!(key.first(), Some(b'n' | b't' | b'r'))
         {
-            is_sensitive = sensitive(&key[1..], &mut scratch);
+            is_sensitive = sensitive(&key[1..], &mut scratch, known);
         }
         if is_sensitive {
             i = mask_value(b, value, quoted, level, spans);
@@ -779,11 +843,19 @@ fn emails(b: &[u8], spans: &mut Vec<Span>) {
     }
 }
 
-/// Runs of 64 or more hex digits: raw private keys (and hashes, which are
-/// masked too rather than telling them apart).
+/// The fewest hex digits in a row that are masked: a wallet address (40),
+/// and so keys (64), public keys (66, 130), hashes, community and chat ids.
+/// A 32-hex Sentry event id and shorter hashes and codes stay.
+const MIN_HEX_RUN: usize = 40;
+
+/// Runs of [`MIN_HEX_RUN`] or more hex digits (the `0x` before them stays):
+/// raw private keys, public keys, wallet addresses (EIP-55 mixed case or
+/// not: any case is masked, no checksum is needed to decide), transaction
+/// and message hashes, community and chat ids, enode ids; git commit hashes
+/// and other 40+ hex hashes go with them rather than telling them apart.
 fn hex_runs(b: &[u8], spans: &mut Vec<Span>) {
     for_each_run(b, u8::is_ascii_hexdigit, |s, e| {
-        if e - s >= 64 {
+        if e - s >= MIN_HEX_RUN {
             push(spans, s, e, MASK);
         }
     });
@@ -1057,6 +1129,16 @@ fn mnemonics(b: &[u8], spans: &mut Vec<Span>) {
     close(spans, run_start, run_end, count);
 }
 
+mod identifiers;
+mod known;
+
+#[cfg(test)]
+pub(crate) use known::MIN_VALUE_CHARS;
+pub use known::{install as install_known, Known, RedactList};
+pub use known::{MAX_KEYS, MAX_KEY_BYTES, MAX_VALUES, MAX_VALUE_BYTES};
+
+#[cfg(test)]
+mod identifier_tests;
 #[cfg(test)]
 mod tests;
 

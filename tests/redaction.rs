@@ -223,3 +223,142 @@ fn stderr_holds_no_secret_at_all() {
     let (_, secrets) = message_and_secrets();
     assert_clean("stderr", &stderr, &secrets);
 }
+
+/// The host's own identifiers (issue 21): passed in `redact` at init, then
+/// a panic message holding them in every form (inside words, URLs, paths,
+/// other case, JSON-escaped, Debug-escaped, percent-encoded), next to
+/// identifiers only the pattern detectors know. The values and the
+/// identifiers and what follows the host's extra key may show nowhere.
+fn host_values_and_secrets() -> (Vec<String>, String, Vec<String>) {
+    let chat_key =
+        format!("z{}", bs58::encode([&[0xe7, 0x01, 0x02][..], &[0x5a; 32]].concat()).into_string());
+    let peer =
+        bs58::encode([&[0x00, 0x25, 0x08, 0x02, 0x12, 0x21, 0x03][..], &[0x6b; 32]].concat()).into_string();
+    let values = vec![
+        chat_key.clone(),
+        "Zoë Quixote".to_owned(),
+        "Rocinante42".to_owned(),
+        "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed".to_owned(),
+        "Qreplaced7marker".to_owned(),
+    ];
+    let debug = format!("{:?}", r#"{"name":"Zoë Quixote","nick":"Rocinante42"}"#);
+    let message = format!(
+        "contact {chat_key} named Zoë Quixote (zoë quixote, ZOË QUIXOTE) in xxRocinante42yy\n\
+         url https://status.app/u/Rocinante42?x=1 path /tmp/Rocinante42/db q=Zo%C3%AB%20Quixote\n\
+         json {{\"name\":\"Zo\\u00eb Quixote\",\"horseName\":\"Dapple9x\",\"HORSE_NAME\":\"Gris8y\"}} debug {debug}\n\
+         wallet 0x5aaeb6053f3e94c9b9a09f33669435e7ef1beaed to 0x{tx}\n\
+         peer /ip4/10.0.0.7/tcp/30303/p2p/{peer} friend friendname.stateofus.eth\n\
+         phone +41 79 123 45 67 jwt eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJqd3RzdWJqIn0.c2lnbmF0dXJlMTIz\n\
+         kept src/api/mod.rs:120:5 HTTP/1.1 503 event 0123456789abcdef0123456789abcdef",
+        tx = "7d".repeat(32),
+    );
+    let secrets = vec![
+        chat_key[3..].to_owned(),
+        "uixote".to_owned(),
+        "UIXOTE".to_owned(),
+        "Rocinante42".to_owned(),
+        "aAeb6053F3E94C9b9A09".to_owned(),
+        "aaeb6053f3e94c9b9a09".to_owned(),
+        "Dapple9x".to_owned(),
+        "Gris8y".to_owned(),
+        "7d7d7d7d7d7d7d7d".to_owned(),
+        peer[3..].to_owned(),
+        "friendname".to_owned(),
+        "79 123 45 67".to_owned(),
+        "eyJzdWIiOiJqd3RzdWJqIn0".to_owned(),
+    ];
+    (values, message, secrets)
+}
+
+fn host_values_scenario() {
+    let (values, message, secrets) = host_values_and_secrets();
+    let secrets: Vec<&str> = secrets.iter().map(String::as_str).collect();
+    let receiver = Receiver::start();
+    receiver.set_default(Reply::Hang);
+    set_environment("ci-main");
+    let dir = data_dir();
+    let logs = dir.path().join("logs");
+    let init = |redact: serde_json::Value| {
+        lib().init(json!({
+            "dataDir": dir.path(), "sentryDSN": receiver.dsn(), "logDir": logs,
+            "logEnabled": true, "logLevel": "debug", "apiLoggingEnabled": true, "logToStderr": true,
+            "redact": redact,
+        }))
+    };
+    let answer = init(json!({"values": values, "keys": ["horseName"]}));
+    assert!(answer["panicReporting"].is_object(), "{answer}");
+    lib().opt_in(true);
+    // A wrong type: refused, and its answer does not quote the list.
+    let refused = lib().call(
+        "InitializeApplication",
+        &json!({"dataDir": dir.path(), "redact": {"values": "Qbadtype9value"}}).to_string(),
+    );
+    support::assert_error(&refused, "invalid-request");
+    assert!(!refused.contains("Qbadtype9value"), "{refused}");
+
+    let raw = lib().call("IntendedPanic", &message);
+    support::assert_error(&raw, "panic");
+    assert_clean("the error answer", &raw, &secrets);
+    for kept in ["src/api/mod.rs:120:5", "HTTP/1.1 503", "0123456789abcdef0123456789abcdef", "contact ***"] {
+        assert!(raw.contains(kept), "{kept:?} was lost: {raw}");
+    }
+
+    assert_eq!(receiver.wait_for_requests(1, Duration::from_secs(20)), 1, "the event did not arrive");
+    let body = String::from_utf8_lossy(&receiver.received()[0].body).into_owned();
+    assert_clean("the event on the wire", &body, &secrets);
+    let outbox = read_dir_text(&dir.path().join("panic-reports"), ".envelope");
+    assert_eq!(outbox.len(), 1, "the report waits in the outbox: {outbox:?}");
+    for (path, text) in &outbox {
+        assert_clean(path, text, &secrets);
+    }
+    lib().call_int("FlushPanicReports", 0);
+    let status = std::fs::read_to_string(logs.join("status.log")).unwrap();
+    assert!(status.contains("panic in API call IntendedPanic"), "{status}");
+    assert_clean("status.log", &status, &secrets);
+    let api = std::fs::read_to_string(logs.join("api.log")).unwrap();
+    // The init's own request line holds the list: masked with it.
+    assert!(api.contains("InitializeApplication"), "{api}");
+    assert_clean("api.log", &api, &secrets);
+    assert!(!api.contains("Qreplaced7marker") && !api.contains("Qbadtype9value"), "{api}");
+    // Nothing of the list is written anywhere in dataDir.
+    for (path, text) in read_tree_text(dir.path()) {
+        assert_clean(&path, &text, &secrets);
+        assert!(!text.contains("Qreplaced7marker") && !text.contains("Qbadtype9value"), "{path}");
+    }
+
+    // The next init replaces the list: a value of the old one is no longer known.
+    let answer = init(json!({"values": ["Qnewlist5value"]}));
+    assert!(answer["panicReporting"].is_object(), "{answer}");
+    let raw = lib().call("IntendedPanic", "old Qreplaced7marker new Qnewlist5value");
+    assert!(raw.contains("old Qreplaced7marker new ***"), "{raw}");
+}
+
+/// Every file under `dir`, as text.
+fn read_tree_text(dir: &Path) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            out.extend(read_tree_text(&path));
+        } else if let Ok(bytes) = std::fs::read(&path) {
+            out.push((path.display().to_string(), String::from_utf8_lossy(&bytes).into_owned()));
+        }
+    }
+    out
+}
+
+#[test]
+fn host_identifiers_show_nowhere() {
+    if std::env::var_os(CHILD).is_some() {
+        host_values_scenario();
+        return;
+    }
+    if !support::isolated() {
+        return;
+    }
+    let stderr = run_child("host_identifiers_show_nowhere");
+    let ours = library_records(&stderr);
+    assert!(ours.contains("panic in API call IntendedPanic"), "no log record on stderr:\n{stderr}");
+    let (_, _, secrets) = host_values_and_secrets();
+    assert_clean("stderr", &stderr, &secrets.iter().map(String::as_str).collect::<Vec<_>>());
+}

@@ -16,6 +16,7 @@ use crate::consent::{self, MetricsInfo, ToggleError};
 use crate::files;
 use crate::logging::{self, LogSettings};
 use crate::panics::panic_intended;
+use crate::redact::{self, Known, RedactList};
 use crate::reporting::{self, limiter, BuildConfig, PanicReportingStatus, ReportingConfig, ReportingError};
 use crate::sync::Mutex;
 
@@ -189,6 +190,10 @@ pub struct InitializeApplicationRequest {
     /// and CI that cannot wait a minute; apps leave it out.
     #[serde(default)]
     pub panic_storm_window_ms: Option<u64>,
+    /// Values and key names to mask wherever they appear, until the next
+    /// init (`src/redact/known.rs`). A secret: its `Debug` prints counts only.
+    #[serde(default)]
+    pub redact: Option<RedactList>,
 }
 
 #[derive(Debug, Serialize)]
@@ -213,7 +218,7 @@ fn request_path(key: &str, value: &str) -> Result<PathBuf, ApiError> {
 /// files, outbox and its lock); only then, under the consent lock, does the
 /// process switch over (consent read for the new dataDir, logging, reporting).
 /// A failure leaves consent, DSN, dataDir, outbox and logging as they were.
-fn initialize_application(request: InitializeApplicationRequest) -> Result<Reply, ApiError> {
+fn initialize_application(mut request: InitializeApplicationRequest) -> Result<Reply, ApiError> {
     let data_dir = request_path("dataDir", &request.data_dir)?;
     let log_dir = match request.log_dir.as_deref().filter(|d| !d.trim().is_empty()) {
         Some(dir) => request_path("logDir", dir)?,
@@ -237,6 +242,7 @@ fn initialize_application(request: InitializeApplicationRequest) -> Result<Reply
         })?,
     };
     reporting::install_fork_handlers();
+    let known = request.redact.take().map(Known::new).transpose().map_err(ApiError::invalid_request)?;
     let _initializing = INITIALIZING.lock();
     files::create_private_dir(&data_dir, false)
         .map_err(|e| ApiError::internal(format!("cannot create dataDir: {e}; nothing changed")))?;
@@ -264,6 +270,7 @@ fn initialize_application(request: InitializeApplicationRequest) -> Result<Reply
     })?;
 
     // The switch-over: nothing below can fail.
+    redact::install_known(known);
     let switch = consent::begin_switch();
     let metrics = switch.read(&data_dir);
     logging::commit(writers);

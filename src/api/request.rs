@@ -35,7 +35,10 @@ use serde::de::{DeserializeOwned, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 use serde_json::{Map, Value};
 
+use zeroize::Zeroizing;
+
 use super::{ApiError, InitializeApplicationRequest, ToggleCentralizedMetricsRequest};
+use crate::redact::{RedactList, MAX_KEYS, MAX_KEY_BYTES, MAX_VALUES, MAX_VALUE_BYTES};
 
 /// A request type read with Go's rules.
 pub trait GoRequest: DeserializeOwned {
@@ -55,6 +58,7 @@ impl GoRequest for InitializeApplicationRequest {
         "logToStderr",
         "apiLoggingEnabled",
         "panicStormWindowMs",
+        "redact",
     ];
 }
 
@@ -114,6 +118,50 @@ fn fold(name: &str) -> String {
             c => c.to_ascii_uppercase(),
         })
         .collect()
+}
+
+/// `redact`: `{"values": [string...], "keys": [string...]}`, both optional,
+/// read with Go's key rules (exact name, then case-insensitive; `null` is
+/// absent; other keys ignored). A wrong type or an entry over the bounds is
+/// `invalid-request`, whose message never quotes the list: serde's own
+/// messages would (`invalid type: string "<the value>"`), and the answer and
+/// `api.log` would then hold it.
+impl<'de> Deserialize<'de> for RedactList {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        let Entries(entries) =
+            Entries::deserialize(deserializer).map_err(|_| D::Error::custom("`redact` must be an object"))?;
+        let mut list = RedactList::default();
+        for (key, value) in entries {
+            let (name, target, max_count, max_bytes) = match field_for(&["values", "keys"], &key) {
+                Some("values") => ("values", &mut list.values, MAX_VALUES, MAX_VALUE_BYTES),
+                Some(_) => ("keys", &mut list.keys, MAX_KEYS, MAX_KEY_BYTES),
+                None => continue,
+            };
+            let items = match value {
+                Value::Null => continue,
+                Value::Array(items) => items,
+                _ => return Err(D::Error::custom(format!("`redact.{name}` must be an array of strings"))),
+            };
+            target.clear(); // given twice: the last wins
+            if items.len() > max_count {
+                return Err(D::Error::custom(format!("`redact.{name}` holds more than {max_count} entries")));
+            }
+            for item in items {
+                let Value::String(text) = item else {
+                    return Err(D::Error::custom(format!("`redact.{name}` must be an array of strings")));
+                };
+                let text = Zeroizing::new(text);
+                if text.len() > max_bytes {
+                    return Err(D::Error::custom(format!(
+                        "an entry of `redact.{name}` is over {max_bytes} bytes"
+                    )));
+                }
+                target.push(text);
+            }
+        }
+        Ok(list)
+    }
 }
 
 /// A JSON object's entries in order, duplicates kept (a `serde_json::Map`
@@ -253,6 +301,7 @@ mod tests {
             ("logToStderr", Value::from(true)),
             ("apiLoggingEnabled", Value::from(true)),
             ("panicStormWindowMs", Value::from(1000)),
+            ("redact", serde_json::json!({"values": ["Zoë"], "keys": ["k1x"]})),
         ];
         assert_eq!(values.len(), InitializeApplicationRequest::FIELDS.len());
         let json = Value::Object(values.into_iter().map(|(k, v)| (k.to_owned(), v)).collect());
@@ -265,5 +314,44 @@ mod tests {
         assert_eq!(r.log_to_stderr, Some(true));
         assert_eq!(r.api_logging_enabled, Some(true));
         assert_eq!(r.panic_storm_window_ms, Some(1000));
+        let redact = r.redact.unwrap();
+        assert_eq!((redact.values.len(), redact.keys.len()), (1, 1));
+    }
+
+    #[test]
+    fn the_redact_list_is_read_the_go_way_and_never_quoted_in_errors() {
+        let r = init(r#"{"dataDir":"/d","REDACT":{"Values":["Zoë","alice.eth"],"keys":null,"other":5}}"#)
+            .unwrap();
+        let list = r.redact.unwrap();
+        let values: Vec<&str> = list.values.iter().map(|v| v.as_str()).collect();
+        assert_eq!(values, ["Zoë", "alice.eth"]);
+        assert!(list.keys.is_empty());
+        assert!(init(r#"{"dataDir":"/d","redact":null}"#).unwrap().redact.is_none());
+        // Given twice (exact and folded spellings): one wins whole, no mix.
+        let r = init(r#"{"dataDir":"/d","redact":{"values":["Qone1"],"VALUES":["Qtwo2"]}}"#).unwrap();
+        assert_eq!(r.redact.unwrap().values.len(), 1);
+        let long = "x".repeat(crate::redact::MAX_VALUE_BYTES + 1);
+        let many: Vec<String> = (0..=crate::redact::MAX_VALUES).map(|n| format!("Qv{n}")).collect();
+        let long_key = "k".repeat(crate::redact::MAX_KEY_BYTES + 1);
+        for redact in [
+            serde_json::json!("Qsecret1value"),
+            serde_json::json!(["Qsecret1value"]),
+            serde_json::json!({"values": "Qsecret1value"}),
+            serde_json::json!({"values": ["Qsecret1value", 5]}),
+            serde_json::json!({"values": [["Qsecret1value"]]}),
+            serde_json::json!({"keys": {"Qsecret1value": 1}}),
+            serde_json::json!({"values": ["Qsecret1value", long]}),
+            serde_json::json!({"values": many}),
+            serde_json::json!({"keys": [long_key]}),
+        ] {
+            let json = serde_json::json!({"dataDir": "/d", "redact": redact}).to_string();
+            let err = init(&json).unwrap_err();
+            assert_eq!(err.code, ErrorCode::InvalidRequest, "{json}");
+            assert!(err.message.contains("redact"), "{}", err.message);
+            assert!(!err.message.contains("Qsecret1") && !err.message.contains("xxxx"), "{}", err.message);
+        }
+        // Its Debug (and so the request's) prints counts only.
+        let r = init(r#"{"dataDir":"/d","redact":{"values":["Qsecret1value"]}}"#).unwrap();
+        assert!(!format!("{r:?}").contains("Qsecret1"), "{r:?}");
     }
 }

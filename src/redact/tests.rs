@@ -167,7 +167,7 @@ fn raw_keys_pem_bearer_and_url_credentials_are_masked() {
     assert_eq!(redact(&format!("key 0x{KEY_HEX}.")), "key 0x***.");
     assert_eq!(redact(&format!("k={}", KEY_HEX.to_uppercase())), "k=***");
     let address = "0x52908400098527886E0F7030069857D2E4169EE7";
-    assert_eq!(redact(address), address, "40-hex addresses are not keys");
+    assert_eq!(redact(address), "0x***", "40-hex wallet addresses are masked too (issue 21)");
     let pem = "a -----BEGIN RSA PRIVATE KEY-----\nMIIEow\nIBAAK==\n-----END RSA PRIVATE KEY----- b";
     assert_eq!(redact(pem), "a *** b");
     assert_eq!(redact("x -----BEGIN PRIVATE KEY-----\\nMIIEcut"), "x ***");
@@ -349,6 +349,12 @@ fn redact_benchmark() {
         std::time::Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
     }
     let phrase_run = format!("{PHRASE_24} ");
+    // Issue 21's detectors at their worst: a word that passes the base58
+    // length and first-character filters and is decoded (a real peer id,
+    // and one that fails the check), `.eth` names, phone-like digit groups,
+    // `eyJ` words, `/p2p/` segments.
+    let peer = format!("{} ", super::identifier_tests::example_peer_id());
+    let not_peer = format!("Qm{} ", "z".repeat(44));
     for unit in [
         "/home/",
         r#""password":""#,
@@ -357,6 +363,15 @@ fn redact_benchmark() {
         "0123456789abcdef",
         "1.2.3.4 ",
         "plain words of a log line without secrets, ",
+        &peer,
+        &not_peer,
+        "a.eth ",
+        "a.b.",
+        "+41 79 123 45 67 ",
+        "1 2 3 4 5 6 7 8 9 ",
+        "eyJhbGciOiJIUzI1NiJ9.x.y ",
+        "eyJeyJeyJ",
+        "/p2p/",
     ] {
         let text = unit.repeat((1 << 20) / unit.len());
         let (wall, start) = (std::time::Instant::now(), cpu());
@@ -376,6 +391,44 @@ fn redact_benchmark() {
         std::hint::black_box(redact(std::hint::black_box(line)));
     }
     println!("redact one {}-byte API log line: {:?} CPU per call", line.len(), (cpu() - start) / calls);
+    // The same line with a host's list in force (64 values of 40 bytes: the
+    // search is one automaton pass), and 1 MiB of the worst list case.
+    let values: Vec<String> = (0..64).map(|n| format!("Qvalue{n:02}{}", "x".repeat(32))).collect();
+    let refs: Vec<&str> = values.iter().map(String::as_str).collect();
+    let k = super::identifier_tests::known_list(&refs, &["customSecretField"]);
+    let start = cpu();
+    for _ in 0..calls {
+        std::hint::black_box(redact_prefix_with(std::hint::black_box(line), line.len(), Some(&k)));
+    }
+    println!("the same line with a 64-value list: {:?} CPU per call", (cpu() - start) / calls);
+    let text = values.join(" ").repeat((1 << 20) / (64 * 41));
+    let start = cpu();
+    let out = redact_prefix_with(&text, text.len(), Some(&k));
+    println!(
+        "redact 1 MiB of list values with the 64-value list: {:?} CPU, {} bytes out",
+        cpu() - start,
+        out.len()
+    );
+    let full: Vec<String> = (0..64).map(|n| format!("{n:02}{}", "é".repeat(127))).collect();
+    let refs: Vec<&str> = full.iter().map(String::as_str).collect();
+    let k = super::identifier_tests::known_list(&refs, &[]);
+    println!(
+        "the largest list (64 values of 256 bytes, every form): {} bytes of automaton",
+        k.memory_usage()
+    );
+    let typical = super::identifier_tests::known_list(
+        &[
+            "zQ3shPyZJnxZK4Bwyx9QsaksNKDYTPmpwPvGSjMYVHoXHeEgB",
+            "Zoë Bright",
+            "zoe.stateofus.eth",
+            "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed",
+        ],
+        &[],
+    );
+    println!(
+        "a typical list (chat key, name, ENS name, address): {} bytes of automaton",
+        typical.memory_usage()
+    );
 }
 
 mod property {
@@ -625,8 +678,8 @@ fn detector_profile() {
     let text = "plain words of a log line without secrets, ".repeat(1 << 14);
     let b = text.as_bytes();
     type Detector = fn(&[u8], &mut Vec<Span>);
-    let detectors: [(&str, Detector); 12] = [
-        ("key_values", key_values),
+    let detectors: [(&str, Detector); 17] = [
+        ("key_values", |b, s| key_values(b, s, None)),
         ("paths", paths),
         ("pem", pem_blocks),
         ("bearer", bearer_tokens),
@@ -638,6 +691,11 @@ fn detector_profile() {
         ("numbers", long_numbers),
         ("ibans", ibans),
         ("mnemonics", mnemonics),
+        ("base58 ids", identifiers::base58_identifiers),
+        ("p2p and enr", identifiers::multiaddr_peers_and_enr),
+        ("ens", identifiers::ens_names),
+        ("phones", identifiers::phone_numbers),
+        ("jwts", identifiers::jwts),
     ];
     for (name, f) in detectors {
         let mut spans = Vec::new();
