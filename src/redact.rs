@@ -1132,6 +1132,7 @@ fn mnemonics(b: &[u8], spans: &mut Vec<Span>) {
 mod identifiers;
 mod known;
 
+pub(crate) use known::hold_for_fork as hold_known_for_fork;
 #[cfg(test)]
 pub(crate) use known::MIN_VALUE_CHARS;
 pub use known::{install as install_known, Known, RedactList};

@@ -20,8 +20,8 @@ use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
+use crate::sync::RwLock;
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
-use parking_lot::RwLock;
 use zeroize::Zeroizing;
 
 use super::{push, Span, MASK};
@@ -183,6 +183,13 @@ pub fn current() -> Option<Arc<Known>> {
         return None;
     }
     CURRENT.read().clone()
+}
+
+/// Holds the list's lock for a `fork()` (`reporting::fork`): a child then
+/// never inherits it half-written by an init on another thread, and its
+/// redactions (every answer is redacted) never wait on it.
+pub(crate) fn hold_for_fork() -> std::sync::RwLockWriteGuard<'static, Option<Arc<Known>>> {
+    CURRENT.write()
 }
 
 /// Replaces the list in force (`None`: no list). The previous one is dropped

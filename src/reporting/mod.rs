@@ -313,7 +313,8 @@ fn lock_for_fork() {
     let session = SESSION.write().unwrap_or_else(PoisonError::into_inner);
     let limiter = limiter();
     let profile = PROFILE.write().unwrap_or_else(PoisonError::into_inner);
-    let _ = HELD_FOR_FORK.try_with(|held| *held.borrow_mut() = Some((session, limiter, profile)));
+    let known = crate::redact::hold_known_for_fork();
+    let _ = HELD_FOR_FORK.try_with(|held| *held.borrow_mut() = Some((session, limiter, profile, known)));
 }
 
 /// Frees them again, in the parent and in the child alike: std's locks keep
@@ -327,6 +328,7 @@ type ForkGuards = (
     RwLockWriteGuard<'static, Option<Arc<Session>>>,
     MutexGuard<'static, Option<StormLimiter<event::Fingerprint>>>,
     RwLockWriteGuard<'static, Option<Arc<HostProfile>>>,
+    RwLockWriteGuard<'static, Option<Arc<crate::redact::Known>>>,
 );
 
 thread_local! {
