@@ -677,4 +677,35 @@ mod tests {
         assert_eq!(evictions(&[u64::MAX, u64::MAX, 1], small), 2, "no overflow");
         assert_eq!(evictions(&[1, 2, 3], Bounds { max_items: 0, max_bytes: 0 }), 2);
     }
+
+    /// Found by mutation testing: the wait for the next send is what is
+    /// missing of a token, not a whole period whatever was refilled.
+    #[test]
+    fn an_empty_budget_waits_only_for_the_missing_part_of_a_token() {
+        let policy = Policy::default();
+        let period = Duration::from_secs(60) / BUDGET_PER_MINUTE;
+        let mut budget = Budget::new(&policy);
+        let start = Instant::now();
+        for _ in 0..BUDGET_BURST {
+            budget.take(&policy, start).unwrap();
+        }
+        let next = budget.take(&policy, start).unwrap_err();
+        assert!(next.duration_since(start).abs_diff(period) < Duration::from_millis(1), "{:?}", next - start);
+        // Half a token refilled: the other half is what is left to wait.
+        let halfway = start + period / 2;
+        let next = budget.take(&policy, halfway).unwrap_err();
+        assert!(next.duration_since(start).abs_diff(period) < Duration::from_millis(1), "{:?}", next - start);
+    }
+
+    /// Found by mutation testing: seconds longer than 64 characters are
+    /// refused, whatever they say (a bound on what is parsed); 64 are read.
+    #[test]
+    fn seconds_are_read_up_to_sixty_four_characters() {
+        let longest = format!("{}7", "0".repeat(63));
+        assert_eq!(parse_seconds(&longest), Some(secs(7)));
+        assert_eq!(parse_seconds(&format!("0{longest}")), None);
+        assert_eq!(parse_seconds(&"0".repeat(65)), None);
+        assert_eq!(parse_seconds(""), None);
+        assert_eq!(parse_rate_limits(&format!("0{longest}:error")), None);
+    }
 }

@@ -176,8 +176,9 @@ pub(super) fn phone_numbers(b: &[u8], spans: &mut Vec<Span>) {
         }
         let from = if plus { i + 1 } else { i };
         let (end, n, paren) = digit_groups(b, from, &mut groups);
-        let ends_clean = !b.get(end).is_some_and(|&c| c.is_ascii_alphanumeric() || c == b'_')
-            && !(matches!(b.get(end), Some(b'.' | b':' | b'-'))
+        // Not glued to a word, nor to more digits after `.`, `:` or `-`.
+        let glued = b.get(end).is_some_and(|&c| c.is_ascii_alphanumeric() || c == b'_')
+            || (matches!(b.get(end), Some(b'.' | b':' | b'-'))
                 && b.get(end + 1).is_some_and(u8::is_ascii_digit));
         let digits: usize = groups[..n].iter().sum();
         let lens_ok = groups[..n].iter().all(|g| (2..=4).contains(g));
@@ -187,7 +188,7 @@ pub(super) fn phone_numbers(b: &[u8], spans: &mut Vec<Span>) {
                 && (10..=11).contains(&digits)
                 && (b[from] == b'0' || groups[..n] == [3, 3, 4]);
         let is_phone = if plus { (8..=15).contains(&digits) } else { national };
-        if ends_clean && is_phone {
+        if !glued && is_phone {
             push(spans, i, end, MASK);
             i = end.max(i + 1);
         } else {
