@@ -8,7 +8,7 @@
 //! not written a byte yet never does, so no request starts after an
 //! opt-out has answered.
 
-use std::net::{Shutdown, TcpStream};
+use std::net::TcpStream;
 use std::time::{Duration, Instant, SystemTime};
 
 use super::http::{self, Endpoint};
@@ -70,7 +70,9 @@ impl Outbox {
         let mut link = self.link.lock();
         link.generation += 1;
         if let Some(live) = link.live.take() {
-            let _ = live.shutdown(Shutdown::Both);
+            // A reset: what the kernel still queues of the request is
+            // dropped, not sent after the opt-out has answered.
+            http::abort(&live);
         }
     }
 
@@ -259,17 +261,21 @@ impl Outbox {
             ("Content-Type", "application/x-sentry-envelope"),
             ("X-Sentry-Auth", target.auth.as_str()),
         ];
-        let register = |socket: &TcpStream| {
+        // Asked at every step before a byte is written: while the name
+        // resolves, before and after each connect.
+        let guard = |socket: Option<&TcpStream>| {
             let mut link = self.link.lock();
             if link.generation != generation {
                 return false;
             }
-            // Without a handle for cut_off to shut down, no request.
+            let Some(socket) = socket else { return true };
+            // Without a handle for cut_off to abort, no request.
             link.live = socket.try_clone().ok();
             link.live.is_some()
         };
         let deadline = Instant::now() + REQUEST_TIMEOUT;
-        let answer = http::post(&target.endpoint, &headers, body, deadline, register);
+        let answer = http::Client::system()
+            .and_then(|client| http::post(&client, &target.endpoint, &headers, body, deadline, &guard));
         {
             let mut link = self.link.lock();
             if link.generation == generation {
