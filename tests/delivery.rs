@@ -327,3 +327,56 @@ fn a_linked_outbox_folder_is_never_followed() {
     assert_eq!(lib().flush(10_000), 0);
     assert_eq!(values(&receiver), ["must stay inside the dataDir"]);
 }
+
+/// A report the server keeps answering without taking it (a 500 here) is
+/// sent at most `MAX_ATTEMPTS` (20) times, then dropped and counted on the
+/// next event; the count is kept in the report's name, so it holds across
+/// restarts (a report an earlier process left with 19 answers gets one
+/// more); a report over 30 days old is dropped unsent, counted too.
+#[test]
+fn a_report_the_server_keeps_refusing_is_dropped_after_its_attempts_and_counted() {
+    if !support::isolated() {
+        return;
+    }
+    let receiver = Receiver::start();
+    receiver.set_default(Reply::Status(500, vec![]));
+    let dir = data_dir();
+    let folder = dir.path().join("panic-reports");
+    std::fs::create_dir_all(&folder).unwrap();
+    let nanos = |ago: Duration| {
+        (std::time::SystemTime::now() - ago).duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos()
+    };
+    let left_behind = format!("{:024}-00000000-1-19.envelope", nanos(Duration::from_secs(60)));
+    std::fs::write(folder.join(&left_behind), b"an earlier process's report").unwrap();
+    let too_old = format!("{:024}-00000001-1.envelope", nanos(Duration::from_secs(31 * 24 * 3600)));
+    std::fs::write(folder.join(&too_old), b"a report from last month").unwrap();
+    // (The earlier run was opted in: an opted-out start purges the outbox.)
+    support::write_opted_in(dir.path());
+
+    opted_in(dir.path(), &receiver.dsn());
+    lib().intended_panic("refused every time");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while outbox_files(dir.path()) > 0 && Instant::now() < deadline {
+        // Each flush skips our backoff once.
+        lib().flush(300);
+    }
+    let names: Vec<_> = std::fs::read_dir(&folder).unwrap().flatten().map(|e| e.file_name()).collect();
+    assert_eq!(
+        outbox_files(dir.path()),
+        0,
+        "every report dropped in the end: {names:?} after {} requests",
+        receiver.request_count()
+    );
+    let received = receiver.received();
+    let sent = |body: &[u8]| received.iter().filter(|r| r.body == body).count();
+    assert_eq!(sent(b"an earlier process's report"), 1, "19 answers before, one more now");
+    assert_eq!(sent(b"a report from last month"), 0, "too old to send");
+    assert_eq!(received.len(), 1 + 20, "the new report: 20 attempts, no more");
+
+    receiver.set_default(Reply::ok());
+    lib().intended_panic("the next one");
+    assert_eq!(lib().flush(10_000), 0);
+    let events = receiver.delivered_events();
+    let next = events.iter().find(|e| e["exception"]["values"][0]["value"] == "the next one").unwrap();
+    assert_eq!(next["extra"]["libstatus.dropped_reports"], 3, "{next}");
+}
