@@ -16,6 +16,7 @@ pub use self::error::{ApiError, ErrorCode};
 use crate::consent::{self, MetricsInfo, ToggleError};
 use crate::files;
 use crate::logging::{self, LogSettings};
+use crate::outbox::proxy::Setting as ProxySetting;
 use crate::panics::panic_intended;
 use crate::reporting::{self, limiter, BuildConfig, PanicReportingStatus, ReportingConfig, ReportingError};
 
@@ -168,6 +169,12 @@ pub struct InitializeApplicationRequest {
     /// and CI that cannot wait a minute; apps leave it out.
     #[serde(default)]
     pub panic_storm_window_ms: Option<u64>,
+    /// The egress proxy for panic reports (`http://[user:password@]host:port`,
+    /// `socks5://...`, `socks5h://...`); `""`: none, whatever the
+    /// environment says; absent: `HTTPS_PROXY`/`HTTP_PROXY`/`NO_PROXY` as Go
+    /// reads them. A secret: never repeated in an answer or a log line.
+    #[serde(default)]
+    pub sentry_proxy: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -207,6 +214,9 @@ fn initialize_application(request: InitializeApplicationRequest) -> Result<Reply
             )))
         }
     };
+    let proxy = ProxySetting::from_request(request.sentry_proxy.as_deref())
+        .map_err(ApiError::invalid_request)?
+        .resolved(|name| std::env::var(name).ok());
     let level = match request.log_level.as_deref().filter(|l| !l.trim().is_empty()) {
         None => log::LevelFilter::Info,
         Some(level) => logging::parse_level(level).ok_or_else(|| {
@@ -227,12 +237,15 @@ fn initialize_application(request: InitializeApplicationRequest) -> Result<Reply
     })
     .map_err(|e| ApiError::internal(format!("{e}; nothing changed")))?;
     let runtime_environment = std::env::var("SENTRY_ENVIRONMENT").ok();
-    let config = ReportingConfig::resolve(
-        &BuildConfig::current(),
-        reporting::host_profile().as_deref(),
-        request.sentry_dsn.as_deref(),
-        runtime_environment.as_deref(),
-    );
+    let config = ReportingConfig {
+        proxy,
+        ..ReportingConfig::resolve(
+            &BuildConfig::current(),
+            reporting::host_profile().as_deref(),
+            request.sentry_dsn.as_deref(),
+            runtime_environment.as_deref(),
+        )
+    };
     let prepared = reporting::prepare(config, &data_dir, storm_window).map_err(|e| {
         let message = format!("{e}; nothing changed");
         match e {

@@ -55,6 +55,7 @@ impl GoRequest for InitializeApplicationRequest {
         "logToStderr",
         "apiLoggingEnabled",
         "panicStormWindowMs",
+        "sentryProxy",
     ];
 }
 

@@ -36,6 +36,8 @@ use std::time::{Duration, Instant};
 use rustls::pki_types::ServerName;
 use socket2::{Domain, Protocol, SockRef, Socket as Socket2, Type};
 
+use super::proxy::{Kind, Proxy};
+
 /// The most a response's status line and headers may take.
 pub const MAX_HEAD: usize = 16 * 1024;
 
@@ -69,6 +71,15 @@ impl Endpoint {
             path.push_str(query);
         }
         Some(Self { tls, host, port: url.port_or_known_default()?, path })
+    }
+
+    /// `host:port` (an IPv6 address in brackets): a tunnel's target.
+    pub(super) fn host_port(&self) -> String {
+        if self.host.contains(':') {
+            format!("[{}]:{}", self.host, self.port)
+        } else {
+            format!("{}:{}", self.host, self.port)
+        }
     }
 
     /// The `Host` header: the port only when it is not the scheme's.
@@ -107,6 +118,9 @@ pub enum Failure {
     Io(io::ErrorKind),
     /// Stopped by the caller (an opt-out) before anything was sent.
     CutOff,
+    /// The proxy refused or failed the tunnel (never its address or
+    /// credentials).
+    Proxy(&'static str),
 }
 
 impl fmt::Display for Failure {
@@ -119,11 +133,12 @@ impl fmt::Display for Failure {
             Failure::Protocol(what) => write!(f, "bad HTTP answer ({what})"),
             Failure::Io(kind) => write!(f, "I/O error ({kind:?})"),
             Failure::CutOff => f.write_str("cut off"),
+            Failure::Proxy(what) => write!(f, "proxy failure ({what})"),
         }
     }
 }
 
-fn io_failure(e: io::Error) -> Failure {
+pub(super) fn io_failure(e: io::Error) -> Failure {
     match e.kind() {
         io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => Failure::TimedOut,
         // rustls reports a failed handshake or certificate as InvalidData.
@@ -139,6 +154,8 @@ fn io_failure(e: io::Error) -> Failure {
 pub struct Client {
     pub resolve: Resolve,
     pub tls: Arc<rustls::ClientConfig>,
+    /// The egress proxy, if any.
+    pub proxy: Option<Proxy>,
 }
 
 impl Client {
@@ -161,7 +178,7 @@ impl Client {
             })
             .clone()
             .ok_or(Failure::Tls)?;
-        Ok(Self { resolve: system_resolve, tls })
+        Ok(Self { resolve: system_resolve, tls, proxy: None })
     }
 }
 
@@ -415,7 +432,17 @@ pub fn post(
     deadline: Instant,
     guard: &dyn Fn(Option<&TcpStream>) -> bool,
 ) -> Result<Response, Failure> {
-    let mut head = format!("POST {} HTTP/1.1\r\nHost: {}\r\n", endpoint.path, endpoint.authority());
+    // Through an HTTP proxy, an `http://` request goes in absolute form (the
+    // proxy forwards it); every other route is a tunnel to the Sentry host.
+    let forwarded = client.proxy.as_ref().filter(|p| p.kind == Kind::Http && !endpoint.tls);
+    let target = match forwarded {
+        Some(_) => format!("http://{}{}", endpoint.authority(), endpoint.path),
+        None => endpoint.path.clone(),
+    };
+    let mut head = format!("POST {target} HTTP/1.1\r\nHost: {}\r\n", endpoint.authority());
+    if let Some(value) = forwarded.and_then(Proxy::authorization) {
+        head.push_str(&format!("Proxy-Authorization: {value}\r\n"));
+    }
     for (name, value) in headers {
         // A value with a line break would smuggle headers: never sent.
         if value.contains(['\r', '\n']) || name.contains(['\r', '\n', ':']) {
@@ -425,12 +452,24 @@ pub fn post(
     }
     head.push_str(&format!("Content-Length: {}\r\nConnection: close\r\n\r\n", body.len()));
 
-    let addresses = resolve(&endpoint.host, endpoint.port, deadline, client.resolve, guard)?;
+    let (host, port) = match &client.proxy {
+        Some(proxy) => (proxy.host.as_str(), proxy.port),
+        None => (endpoint.host.as_str(), endpoint.port),
+    };
+    let addresses = resolve(host, port, deadline, client.resolve, guard)?;
     if !guard(None) {
         return Err(Failure::CutOff);
     }
     let stream = connect(&addresses, deadline, guard)?;
     let mut socket = Socket { stream, deadline };
+    if let Some(proxy) = client.proxy.as_ref().filter(|_| forwarded.is_none()) {
+        proxy.tunnel(&mut socket, endpoint, || {
+            resolve(&endpoint.host, endpoint.port, deadline, client.resolve, guard)
+        })?;
+        if !guard(None) {
+            return Err(Failure::CutOff);
+        }
+    }
     if !endpoint.tls {
         return exchange(&mut socket, &head, body, read_head);
     }
@@ -729,6 +768,8 @@ mod real_networks {
     use std::net::TcpListener;
     use std::sync::Mutex;
 
+    use crate::outbox::proxy::Proxy;
+
     use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
     use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 
@@ -759,7 +800,7 @@ mod real_networks {
             )
             .unwrap();
         let root: CertificateDer<'static> = ca.der().clone();
-        let client = Client { resolve: system_resolve, tls: tls_config(vec![root]).unwrap() };
+        let client = Client { resolve: system_resolve, tls: tls_config(vec![root]).unwrap(), proxy: None };
         (Arc::new(server), client)
     }
 
@@ -1068,5 +1109,195 @@ mod real_networks {
         };
         assert!(received < total, "the whole request arrived after the opt-out ({received} bytes)");
         assert_eq!(ending, Err(io::ErrorKind::ConnectionReset), "after {received} of {total} bytes");
+    }
+
+    /// A server (TLS or plain) that answers 200 to one request and hands
+    /// over its request head.
+    fn accepting(tls: Option<Arc<rustls::ServerConfig>>) -> (Endpoint, mpsc::Receiver<String>) {
+        let (seen, heads) = mpsc::channel();
+        let endpoint = server(tls, move |stream| {
+            let mut head = Vec::new();
+            let mut byte = [0u8; 1];
+            while !head.ends_with(b"\r\n\r\n") && stream.read(&mut byte).is_ok_and(|n| n == 1) {
+                head.push(byte[0]);
+            }
+            let mut body = [0u8; 4];
+            let _ = stream.read_exact(&mut body);
+            let _ = stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+            let _ = stream.flush();
+            let _ = seen.send(String::from_utf8_lossy(&head).into_owned());
+        });
+        (endpoint, heads)
+    }
+
+    /// A small CONNECT proxy on loopback, written here: it checks the Basic
+    /// credentials (`user:secret-pass`), opens the tunnel and relays both
+    /// ways. It hands over every request head it got.
+    fn connect_proxy() -> (u16, mpsc::Receiver<String>) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let (seen, heads) = mpsc::channel();
+        thread(move || {
+            for client in listener.incoming().flatten() {
+                let seen = seen.clone();
+                thread(move || {
+                    let mut client = client;
+                    let mut head = Vec::new();
+                    let mut byte = [0u8; 1];
+                    while !head.ends_with(b"\r\n\r\n") && client.read(&mut byte).is_ok_and(|n| n == 1) {
+                        head.push(byte[0]);
+                    }
+                    let head = String::from_utf8_lossy(&head).into_owned();
+                    let _ = seen.send(head.clone());
+                    let authorized = head
+                        .contains(&format!("Proxy-Authorization: Basic {}\r\n", "dXNlcjpzZWNyZXQtcGFzcw=="));
+                    let target =
+                        head.strip_prefix("CONNECT ").and_then(|r| r.split(' ').next()).map(str::to_owned);
+                    let (Some(target), true) = (target, authorized) else {
+                        let _ = client.write_all(b"HTTP/1.1 407 Proxy Authentication Required\r\n\r\n");
+                        return;
+                    };
+                    let Ok(upstream) = TcpStream::connect(target.replace("localhost", "127.0.0.1")) else {
+                        let _ = client.write_all(b"HTTP/1.1 502 Bad Gateway\r\n\r\n");
+                        return;
+                    };
+                    let _ = client.write_all(b"HTTP/1.1 200 Connection established\r\n\r\n");
+                    let (mut a, mut b) = (client.try_clone().unwrap(), upstream.try_clone().unwrap());
+                    thread(move || {
+                        let _ = io::copy(&mut a, &mut { upstream });
+                    });
+                    let _ = io::copy(&mut b, &mut { client });
+                });
+            }
+        });
+        (port, heads)
+    }
+
+    /// A report reaches a TLS server through an HTTP CONNECT proxy with
+    /// Basic credentials; wrong credentials are a proxy failure that names
+    /// neither the proxy nor the credentials.
+    #[test]
+    fn a_connect_proxy_with_credentials_tunnels_tls() {
+        let (config, client) = tls_pair();
+        let (proxy_port, proxy_heads) = connect_proxy();
+        let (endpoint, heads) = accepting(Some(config));
+        let proxy = Proxy::parse(&format!("http://user:secret-pass@127.0.0.1:{proxy_port}")).unwrap();
+        let through = Client { proxy: Some(proxy), ..client.clone() };
+        let sent = send(&through, &endpoint, b"body", Instant::now() + Duration::from_secs(10));
+        assert_eq!(sent.unwrap().status, 200);
+        assert!(proxy_heads
+            .recv()
+            .unwrap()
+            .starts_with(&format!("CONNECT localhost:{} HTTP/1.1\r\n", endpoint.port)));
+        assert!(heads.recv().unwrap().starts_with("POST /api/1/envelope/ HTTP/1.1\r\n"));
+
+        let wrong = Proxy::parse(&format!("http://user:wrong-pass@127.0.0.1:{proxy_port}")).unwrap();
+        let refused = send(
+            &Client { proxy: Some(wrong), ..client },
+            &endpoint,
+            b"body",
+            Instant::now() + Duration::from_secs(10),
+        );
+        let failure = refused.unwrap_err();
+        assert!(matches!(failure, Failure::Proxy(_)), "{failure:?}");
+        assert!(!failure.to_string().contains("pass") && !failure.to_string().contains("127.0.0.1"));
+    }
+
+    /// A free loopback port for a proxy started by a test.
+    fn free_port() -> u16 {
+        TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    }
+
+    /// Starts a proxy binary from Debian, or says why not (the test then
+    /// passes with a printed reason); waits until it listens.
+    fn start(program: &str, args: &[&str], port: u16) -> Option<std::process::Child> {
+        let child = std::process::Command::new(program)
+            .args(args)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn();
+        let Ok(child) = child else {
+            eprintln!("SKIPPED: {program} is not installed (scripts/setup installs it)");
+            return None;
+        };
+        let until = Instant::now() + Duration::from_secs(10);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < until, "{program} never listened on {port}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Some(child)
+    }
+
+    struct Killed(std::process::Child);
+    impl Drop for Killed {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+
+    /// tinyproxy (Debian's): an `http://` DSN in absolute form, an
+    /// `https://` one through CONNECT, with Basic credentials.
+    #[test]
+    fn tinyproxy_forwards_http_and_tunnels_https() {
+        let port = free_port();
+        let dir = tempfile::tempdir().unwrap();
+        let conf = dir.path().join("tinyproxy.conf");
+        std::fs::write(
+            &conf,
+            format!(
+                "Port {port}\nListen 127.0.0.1\nTimeout 30\nAllow 127.0.0.1\nBasicAuth user secret-pass\nLogLevel Critical\nMaxClients 10\nDisableViaHeader Yes\n"
+            ),
+        )
+        .unwrap();
+        let Some(child) = start("tinyproxy", &["-d", "-c", conf.to_str().unwrap()], port) else { return };
+        let _proxy = Killed(child);
+        let proxy = Proxy::parse(&format!("http://user:secret-pass@127.0.0.1:{port}")).unwrap();
+
+        let (endpoint, heads) = accepting(None);
+        let client = Client { proxy: Some(proxy.clone()), ..Client::system().unwrap() };
+        let sent = send(&client, &endpoint, b"body", Instant::now() + Duration::from_secs(10));
+        assert_eq!(sent.unwrap().status, 200);
+        let head = heads.recv().unwrap();
+        assert!(head.starts_with("POST /api/1/envelope/ HTTP/1.1\r\n"), "{head}");
+        assert!(!head.contains("Proxy-Authorization"), "the proxy keeps its credentials: {head}");
+
+        let (config, tls_client) = tls_pair();
+        let (endpoint, heads) = accepting(Some(config));
+        let client = Client { proxy: Some(proxy), ..tls_client };
+        let sent = send(&client, &endpoint, b"body", Instant::now() + Duration::from_secs(10));
+        assert_eq!(sent.unwrap().status, 200);
+        assert!(heads.recv().unwrap().starts_with("POST /api/1/envelope/ HTTP/1.1\r\n"));
+    }
+
+    /// microsocks (Debian's SOCKS5 proxy), with a user and password:
+    /// `socks5://` (the name resolved here) and `socks5h://` (by the proxy),
+    /// over TLS and plain HTTP.
+    #[test]
+    fn microsocks_carries_socks5_and_socks5h() {
+        let port = free_port();
+        let port_text = port.to_string();
+        let args = ["-i", "127.0.0.1", "-p", &port_text, "-u", "user", "-P", "secret-pass"];
+        let Some(child) = start("microsocks", &args, port) else { return };
+        let _proxy = Killed(child);
+        let (config, tls_client) = tls_pair();
+        for scheme in ["socks5", "socks5h"] {
+            let proxy = Proxy::parse(&format!("{scheme}://user:secret-pass@127.0.0.1:{port}")).unwrap();
+            for tls in [None, Some(config.clone())] {
+                let secure = tls.is_some();
+                let (mut endpoint, heads) = accepting(tls);
+                endpoint.host = "localhost".into();
+                let base = if secure { tls_client.clone() } else { Client::system().unwrap() };
+                let client = Client { proxy: Some(proxy.clone()), ..base };
+                let sent = send(&client, &endpoint, b"body", Instant::now() + Duration::from_secs(10));
+                assert_eq!(sent.map(|r| r.status).ok(), Some(200), "{scheme}, tls {secure}");
+                assert!(heads.recv().unwrap().starts_with("POST /api/1/envelope/ HTTP/1.1\r\n"));
+            }
+            let wrong = Proxy::parse(&format!("{scheme}://user:wrong-pass@127.0.0.1:{port}")).unwrap();
+            let (endpoint, _) = accepting(None);
+            let client = Client { proxy: Some(wrong), ..Client::system().unwrap() };
+            let refused = send(&client, &endpoint, b"body", Instant::now() + Duration::from_secs(10));
+            assert!(refused.is_err(), "{scheme}: wrong credentials");
+        }
     }
 }

@@ -20,6 +20,7 @@
 
 mod http;
 pub mod policy;
+pub mod proxy;
 mod sender;
 mod store;
 

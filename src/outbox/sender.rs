@@ -21,6 +21,7 @@ use crate::files;
 pub struct Target {
     pub endpoint: Endpoint,
     pub auth: String,
+    pub proxy: Option<super::proxy::Proxy>,
 }
 
 const USER_AGENT: &str = concat!("libstatus/", env!("CARGO_PKG_VERSION"));
@@ -298,8 +299,10 @@ impl Outbox {
             link.live.is_some()
         };
         let deadline = Instant::now() + REQUEST_TIMEOUT;
-        let answer = http::Client::system()
-            .and_then(|client| http::post(&client, &target.endpoint, &headers, body, deadline, &guard));
+        let answer = http::Client::system().and_then(|client| {
+            let client = http::Client { proxy: target.proxy.clone(), ..client };
+            http::post(&client, &target.endpoint, &headers, body, deadline, &guard)
+        });
         {
             let mut link = self.link.lock();
             if link.generation == generation {

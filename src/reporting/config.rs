@@ -85,6 +85,8 @@ pub struct ReportingConfig {
     pub context_version: Option<String>,
     /// Whether the user's opt-in is needed (always, but for status-backend).
     pub consent_required: bool,
+    /// The egress proxy (`sentryProxy`, or the environment as read at init).
+    pub proxy: crate::outbox::proxy::Setting,
 }
 
 impl ReportingConfig {
@@ -121,6 +123,7 @@ impl ReportingConfig {
             context_name,
             context_version,
             consent_required: profile.is_none_or(|p| p.consent_required),
+            proxy: Default::default(),
         }
     }
 

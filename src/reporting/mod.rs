@@ -167,7 +167,8 @@ pub fn commit(prepared: Prepared, consent: bool) -> PanicReportingStatus {
         }
     }
     let consent = Arc::new(AtomicBool::new(consent));
-    let scrubber = Scrubber::new(config.dsn.as_ref().map(|d| d.expose().as_str()));
+    let scrubber =
+        Scrubber::new(config.dsn.as_ref().map(|d| d.expose().as_str())).with_secrets(config.proxy.secrets());
     let reporter = config
         .parsed_dsn
         .is_some()
@@ -274,8 +275,10 @@ fn current_target(outbox: &Outbox) -> Option<Target> {
     }
     session.gate().ok()?;
     let dsn = session.config.parsed_dsn.as_ref()?.expose();
+    let endpoint = Endpoint::from_url(&dsn.envelope_api_url())?;
     Some(Target {
-        endpoint: Endpoint::from_url(&dsn.envelope_api_url())?,
+        proxy: session.config.proxy.proxy_for(&endpoint),
+        endpoint,
         auth: dsn.to_auth(Some(client::USER_AGENT)).to_string(),
     })
 }
