@@ -56,6 +56,7 @@ impl GoRequest for InitializeApplicationRequest {
         "apiLoggingEnabled",
         "panicStormWindowMs",
         "sentryProxy",
+        "sentryCaCerts",
     ];
 }
 
@@ -254,6 +255,8 @@ mod tests {
             ("logToStderr", Value::from(true)),
             ("apiLoggingEnabled", Value::from(true)),
             ("panicStormWindowMs", Value::from(1000)),
+            ("sentryProxy", Value::from("socks5h://p:1")),
+            ("sentryCaCerts", Value::from("/ca.pem")),
         ];
         assert_eq!(values.len(), InitializeApplicationRequest::FIELDS.len());
         let json = Value::Object(values.into_iter().map(|(k, v)| (k.to_owned(), v)).collect());
@@ -266,5 +269,9 @@ mod tests {
         assert_eq!(r.log_to_stderr, Some(true));
         assert_eq!(r.api_logging_enabled, Some(true));
         assert_eq!(r.panic_storm_window_ms, Some(1000));
+        assert_eq!(r.sentry_proxy.as_deref(), Some("socks5h://p:1"));
+        assert_eq!(r.sentry_ca_certs.as_deref(), Some("/ca.pem"));
+        // Go's case-insensitive match, as for every key.
+        assert_eq!(init(r#"{"dataDir":"/d","SENTRYPROXY":""}"#).unwrap().sentry_proxy.as_deref(), Some(""));
     }
 }

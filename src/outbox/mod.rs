@@ -34,9 +34,9 @@ use std::time::{Duration, Instant};
 
 use parking_lot::{Condvar, Mutex};
 
-pub use self::http::Endpoint;
 #[cfg(feature = "fuzzing")]
 pub use self::http::{parse_head, MAX_HEAD};
+pub use self::http::{tls_config, Endpoint};
 pub use self::sender::Target;
 #[cfg(test)]
 pub(crate) use self::store::carried_in;

@@ -22,6 +22,8 @@ pub struct Target {
     pub endpoint: Endpoint,
     pub auth: String,
     pub proxy: Option<super::proxy::Proxy>,
+    /// `None`: the default roots.
+    pub tls: Option<std::sync::Arc<rustls::ClientConfig>>,
 }
 
 const USER_AGENT: &str = concat!("libstatus/", env!("CARGO_PKG_VERSION"));
@@ -300,7 +302,8 @@ impl Outbox {
         };
         let deadline = Instant::now() + REQUEST_TIMEOUT;
         let answer = http::Client::system().and_then(|client| {
-            let client = http::Client { proxy: target.proxy.clone(), ..client };
+            let tls = target.tls.clone().unwrap_or(client.tls);
+            let client = http::Client { proxy: target.proxy.clone(), tls, ..client };
             http::post(&client, &target.endpoint, &headers, body, deadline, &guard)
         });
         {

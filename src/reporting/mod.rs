@@ -278,6 +278,7 @@ fn current_target(outbox: &Outbox) -> Option<Target> {
     let endpoint = Endpoint::from_url(&dsn.envelope_api_url())?;
     Some(Target {
         proxy: session.config.proxy.proxy_for(&endpoint),
+        tls: session.config.tls.as_ref().map(|tls| tls.0.clone()),
         endpoint,
         auth: dsn.to_auth(Some(client::USER_AGENT)).to_string(),
     })
