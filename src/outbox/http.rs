@@ -9,22 +9,26 @@
 //! - one connection per request, `Connection: close`: at most a few requests a
 //!   minute (the send budget), so a handshake each is cheap, and no idle
 //!   connection is kept open in the host's process;
-//! - no proxy (a guest in the host's process: the host's proxy variables do
-//!   not redirect crash reports), no redirect followed (a 3xx is the server's
+//! - a proxy only when configured ([`super::proxy`]: HTTP CONNECT or
+//!   absolute form, SOCKS5); no redirect followed (a 3xx is the server's
 //!   answer, which the policy classifies; the envelope and its credentials go
 //!   to the DSN's host only);
-//! - one deadline for the whole request ([`super::REQUEST_TIMEOUT`]): connect,
-//!   handshake, write and every read get what is left of it, so a server that
-//!   trickles its answer a byte at a time cannot hold the sender longer. Name
-//!   resolution is the system's `getaddrinfo`, bounded by the resolver's own
-//!   timeouts, on the sender's thread (no thread of its own);
+//! - one deadline for the whole request ([`super::REQUEST_TIMEOUT`]): name
+//!   resolution (on a thread abandoned at the deadline, see [`resolve`]),
+//!   connect, handshake, and every single `send` and `recv` (the socket's
+//!   time-out is re-armed to what is left before each, see [`Socket`]), so a
+//!   peer that trickles a TLS record or stops reading cannot hold the sender
+//!   longer;
 //! - the status and the two headers the policy reads (`Retry-After`,
 //!   `X-Sentry-Rate-Limits`) are all it reads: at most [`MAX_HEAD`] bytes, the
-//!   body never. Informational answers (`100 Continue`, `103 Early Hints`)
-//!   are skipped;
-//! - the caller sees the socket once it is connected (`register`), before a
-//!   byte is written, so that an opt-out can shut it down from another thread
-//!   or stop the request from starting at all.
+//!   body never; past that, or past 64 fields, the status line alone.
+//!   Informational answers (`100 Continue`, `103 Early Hints`) are skipped;
+//!   an answer sent before the server stopped reading is read, over TLS from
+//!   what rustls decrypted ([`TlsAnswer`]);
+//! - the caller's guard is asked at every step before a byte is written
+//!   (while the name resolves, before and after each connect, with the
+//!   socket), so that an opt-out can abort it from another thread
+//!   ([`abort`], a reset) or stop the request from starting at all.
 
 use std::fmt;
 use std::io::{self, Read, Write};

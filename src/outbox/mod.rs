@@ -7,7 +7,7 @@
 //! - [`store`]: the folder (private, followed when it vanishes or is replaced),
 //!   the files (only regular files inside it, bounded), eviction and purge.
 //! - [`sender`]: the delivery loop (cut off at once by an opt-out); [`http`]:
-//!   one request (TLS, no redirects, no proxies, one deadline).
+//!   one request (TLS, no redirects, one deadline); [`proxy`]: the egress proxy.
 //! - [`policy`]: what a response means and how long to wait (pure).
 //!
 //! One process per outbox folder: a lock file (`flock`) guards it and the
