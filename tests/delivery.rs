@@ -327,3 +327,143 @@ fn a_linked_outbox_folder_is_never_followed() {
     assert_eq!(lib().flush(10_000), 0);
     assert_eq!(values(&receiver), ["must stay inside the dataDir"]);
 }
+
+/// A report the server keeps answering without taking it (a 500 here) is
+/// sent at most `MAX_ATTEMPTS` (20) times, then dropped and counted on the
+/// next event; the count is kept in the report's name, so it holds across
+/// restarts (a report an earlier process left with 19 answers gets one
+/// more); a report over 30 days old is dropped unsent, counted too.
+#[test]
+fn a_report_the_server_keeps_refusing_is_dropped_after_its_attempts_and_counted() {
+    if !support::isolated() {
+        return;
+    }
+    let receiver = Receiver::start();
+    receiver.set_default(Reply::Status(500, vec![]));
+    let dir = data_dir();
+    let folder = dir.path().join("panic-reports");
+    std::fs::create_dir_all(&folder).unwrap();
+    let nanos = |ago: Duration| {
+        (std::time::SystemTime::now() - ago).duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos()
+    };
+    let left_behind = format!("{:024}-00000000-1-19.envelope", nanos(Duration::from_secs(60)));
+    std::fs::write(folder.join(&left_behind), b"an earlier process's report").unwrap();
+    let too_old = format!("{:024}-00000001-1.envelope", nanos(Duration::from_secs(31 * 24 * 3600)));
+    std::fs::write(folder.join(&too_old), b"a report from last month").unwrap();
+    // (The earlier run was opted in: an opted-out start purges the outbox.)
+    support::write_opted_in(dir.path());
+
+    opted_in(dir.path(), &receiver.dsn());
+    lib().intended_panic("refused every time");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while outbox_files(dir.path()) > 0 && Instant::now() < deadline {
+        // Each flush skips our backoff once.
+        lib().flush(300);
+    }
+    let names: Vec<_> = std::fs::read_dir(&folder).unwrap().flatten().map(|e| e.file_name()).collect();
+    assert_eq!(
+        outbox_files(dir.path()),
+        0,
+        "every report dropped in the end: {names:?} after {} requests",
+        receiver.request_count()
+    );
+    let received = receiver.received();
+    let sent = |body: &[u8]| received.iter().filter(|r| r.body == body).count();
+    assert_eq!(sent(b"an earlier process's report"), 1, "19 answers before, one more now");
+    assert_eq!(sent(b"a report from last month"), 0, "too old to send");
+    assert_eq!(received.len(), 1 + 20, "the new report: 20 attempts, no more");
+
+    receiver.set_default(Reply::ok());
+    lib().intended_panic("the next one");
+    assert_eq!(lib().flush(10_000), 0);
+    let events = receiver.delivered_events();
+    let next = events.iter().find(|e| e["exception"]["values"][0]["value"] == "the next one").unwrap();
+    assert_eq!(next["extra"]["libstatus.dropped_reports"], 3, "{next}");
+}
+
+/// Starts `program` (a proxy from Debian) listening on a free loopback port,
+/// or says why not; the child is killed when dropped.
+fn proxy_on_loopback(program: &str, args: impl Fn(u16) -> Vec<String>) -> Option<(u16, KillOnDrop)> {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let child = std::process::Command::new(program)
+        .args(args(port))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn();
+    let Ok(child) = child else {
+        eprintln!("SKIPPED: {program} is not installed (scripts/setup installs it)");
+        return None;
+    };
+    let child = KillOnDrop(child);
+    let until = Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < until, "{program} never listened");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Some((port, child))
+}
+
+struct KillOnDrop(std::process::Child);
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A panic reaches the receiver through `sentryProxy`: SOCKS5 with the name
+/// left to the proxy (microsocks) and an HTTP proxy (tinyproxy), both with a
+/// user and password; the password is in no answer, and a proxy value that
+/// is not one is refused without being repeated.
+#[test]
+fn a_panic_reaches_the_receiver_through_a_socks5_and_an_http_proxy() {
+    if !support::isolated() {
+        return;
+    }
+    let dir = data_dir();
+    let conf = dir.path().join("tinyproxy.conf");
+    let socks = proxy_on_loopback("microsocks", |port| {
+        ["-i", "127.0.0.1", "-p", &port.to_string(), "-u", "user", "-P", "secret-pass"]
+            .map(str::to_owned)
+            .to_vec()
+    });
+    let http = proxy_on_loopback("tinyproxy", |port| {
+        std::fs::write(
+            &conf,
+            format!("Port {port}\nListen 127.0.0.1\nAllow 127.0.0.1\nBasicAuth user secret-pass\nLogLevel Critical\n"),
+        )
+        .unwrap();
+        vec!["-d".to_owned(), "-c".to_owned(), conf.display().to_string()]
+    });
+    let (Some((socks_port, _socks)), Some((http_port, _http))) = (socks, http) else { return };
+    set_environment("ci-main");
+    let refused = lib().call(
+        "InitializeApplication",
+        &json!({"dataDir": dir.path(), "sentryProxy": "ftp://user:hunter22@proxy"}).to_string(),
+    );
+    support::assert_error(&refused, "invalid-request");
+    assert!(!refused.contains("hunter22"), "{refused}");
+
+    for (proxy, message) in [
+        (format!("socks5h://user:secret-pass@127.0.0.1:{socks_port}"), "through SOCKS5"),
+        (format!("http://user:secret-pass@127.0.0.1:{http_port}"), "through an HTTP proxy"),
+    ] {
+        let receiver = Receiver::start();
+        let answer =
+            lib().init(json!({"dataDir": dir.path(), "sentryDSN": receiver.dsn(), "sentryProxy": proxy}));
+        assert!(!answer.to_string().contains("secret-pass"), "{answer}");
+        lib().opt_in(true);
+        lib().intended_panic(&format!("{message} secret-pass"));
+        assert_eq!(lib().flush(10_000), 0, "{message}");
+        let body = String::from_utf8_lossy(&receiver.received()[0].body).into_owned();
+        assert!(body.contains(message), "{message}");
+        assert!(!body.contains("secret-pass"), "the proxy's password is masked in the event");
+    }
+    // The proxy is the route: a proxy that is not there, no delivery.
+    let receiver = Receiver::start();
+    let gone = support::closed_port();
+    lib().init(json!({"dataDir": dir.path(), "sentryDSN": receiver.dsn(), "sentryProxy": format!("socks5://{gone}")}));
+    lib().intended_panic("no proxy, no delivery");
+    assert_eq!(lib().flush(2_000), 1);
+    assert_eq!(receiver.request_count(), 0);
+}

@@ -20,6 +20,7 @@ use support::{data_dir, envelope_event, lib, outbox_files, set_environment, KEY,
 
 struct Authority {
     root: CertificateDer<'static>,
+    root_pem: String,
     chain: Vec<CertificateDer<'static>>,
     key: PrivateKeyDer<'static>,
 }
@@ -34,6 +35,7 @@ fn authority() -> Authority {
         CertificateParams::new(vec!["localhost".to_owned()]).unwrap().signed_by(&leaf_key, &ca).unwrap();
     Authority {
         root: ca.der().clone(),
+        root_pem: ca.pem(),
         chain: vec![leaf.der().clone()],
         key: PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(leaf_key.serialize_der())),
     }
@@ -148,4 +150,56 @@ fn a_server_the_library_cannot_verify_gets_nothing_and_the_report_stays() {
         assert!(attempt.is_err(), "the handshake must fail before any request: {attempt:?}");
     }
     assert_eq!(outbox_files(dir.path()), 1, "the report is kept for a server that can be verified");
+}
+
+/// `sentryCaCerts` names a PEM file: a server on a private authority is
+/// reached once that authority is trusted that way, and not without it (nor
+/// with a file that trusts another authority). A file that holds no
+/// certificate is refused at init.
+#[test]
+fn a_private_authority_is_trusted_through_sentry_ca_certs_and_only_then() {
+    if !support::isolated() {
+        return;
+    }
+    std::env::remove_var("LIBSTATUS_TEST_TLS_ROOT");
+    let authority = authority();
+    let other = self::authority().root_pem;
+    let dir = data_dir();
+    let pem = dir.path().join("company-ca.pem");
+    std::fs::write(&pem, &authority.root_pem).unwrap();
+    let other_pem = dir.path().join("other-ca.pem");
+    std::fs::write(&other_pem, other).unwrap();
+    let not_pem = dir.path().join("not.pem");
+    std::fs::write(&not_pem, "no certificate here").unwrap();
+    set_environment("ci-main");
+    support::assert_error(
+        &lib().call(
+            "InitializeApplication",
+            &json!({"dataDir": dir.path(), "sentryCaCerts": not_pem}).to_string(),
+        ),
+        "invalid-request",
+    );
+
+    let (port, seen) = serve(&authority, &[&rustls::version::TLS13, &rustls::version::TLS12]);
+    let init = |ca: Option<&std::path::Path>| {
+        let mut request = json!({"dataDir": dir.path(), "sentryDSN": dsn(port)});
+        if let Some(ca) = ca {
+            request["sentryCaCerts"] = json!(ca);
+        }
+        lib().init(request);
+        lib().opt_in(true);
+    };
+    for (pending, ca) in [(1, None), (2, Some(other_pem.as_path()))] {
+        init(ca);
+        lib().intended_panic("only for a trusted server");
+        assert_eq!(lib().flush(2_000), pending, "{ca:?}: not delivered");
+        assert!(seen.try_iter().all(|attempt| attempt.is_err()), "{ca:?}: no request");
+    }
+    init(Some(&pem));
+    assert_eq!(lib().flush(10_000), 0, "delivered once the authority is trusted");
+    let (_, body) = seen.try_iter().find_map(Result::ok).expect("the request reached the server");
+    assert_eq!(
+        envelope_event(&body).unwrap()["exception"]["values"][0]["value"],
+        "only for a trusted server"
+    );
 }

@@ -6,7 +6,7 @@ mod error;
 mod request;
 
 use std::borrow::Cow;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -15,8 +15,10 @@ pub use self::error::{ApiError, ErrorCode};
 use crate::consent::{self, MetricsInfo, ToggleError};
 use crate::files;
 use crate::logging::{self, LogSettings};
+use crate::outbox::proxy::Setting as ProxySetting;
 use crate::panics::panic_intended;
 use crate::redact::{self, Known, RedactList};
+use crate::reporting::config::Tls;
 use crate::reporting::{self, limiter, BuildConfig, PanicReportingStatus, ReportingConfig, ReportingError};
 use crate::sync::Mutex;
 
@@ -194,6 +196,17 @@ pub struct InitializeApplicationRequest {
     /// init (`src/redact/known.rs`). A secret: its `Debug` prints counts only.
     #[serde(default)]
     pub redact: Option<RedactList>,
+    /// The egress proxy for panic reports (`http://[user:password@]host:port`,
+    /// `socks5://...`, `socks5h://...`); `""`: none, whatever the
+    /// environment says; absent: `HTTPS_PROXY`/`HTTP_PROXY`/`NO_PROXY` as Go
+    /// reads them. A secret: never repeated in an answer or a log line.
+    #[serde(default)]
+    pub sentry_proxy: Option<String>,
+    /// A PEM file of certificate authorities trusted for the Sentry server,
+    /// besides the Mozilla roots (a self-hosted Sentry on a company's own
+    /// authority, or behind TLS inspection).
+    #[serde(default)]
+    pub sentry_ca_certs: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -201,6 +214,27 @@ pub struct InitializeApplicationRequest {
 pub struct InitializeApplicationAnswer {
     pub centralized_metrics_info: MetricsInfo,
     pub panic_reporting: PanicReportingStatus,
+}
+
+/// The TLS configuration that trusts the certificates of the PEM file at
+/// `path` besides the Mozilla roots (`sentryCaCerts`).
+fn trusted_authorities(path: &Path) -> Result<std::sync::Arc<rustls::ClientConfig>, ApiError> {
+    use rustls::pki_types::{pem::PemObject, CertificateDer};
+    let pem = match files::read_regular(path, 4 << 20) {
+        Ok(files::Read::Bytes(pem)) => pem,
+        _ => {
+            return Err(ApiError::invalid_request(
+                "sentryCaCerts: the file cannot be read (a regular file up to 4 MiB)",
+            ))
+        }
+    };
+    let certificates: Vec<CertificateDer<'static>> =
+        CertificateDer::pem_slice_iter(&pem).filter_map(Result::ok).collect();
+    if certificates.is_empty() {
+        return Err(ApiError::invalid_request("sentryCaCerts: the file holds no PEM certificate"));
+    }
+    crate::outbox::tls_config(certificates)
+        .ok_or_else(|| ApiError::internal("sentryCaCerts: no TLS configuration could be built"))
 }
 
 /// A path from the request: not empty, no NUL byte.
@@ -233,6 +267,13 @@ fn initialize_application(mut request: InitializeApplicationRequest) -> Result<R
             )))
         }
     };
+    let proxy = ProxySetting::from_request(request.sentry_proxy.as_deref())
+        .map_err(ApiError::invalid_request)?
+        .resolved(|name| std::env::var(name).ok());
+    let tls = match request.sentry_ca_certs.as_deref().filter(|p| !p.trim().is_empty()) {
+        None => None,
+        Some(path) => Some(Tls(trusted_authorities(&request_path("sentryCaCerts", path)?)?)),
+    };
     let level = match request.log_level.as_deref().filter(|l| !l.trim().is_empty()) {
         None => log::LevelFilter::Info,
         Some(level) => logging::parse_level(level).ok_or_else(|| {
@@ -255,12 +296,16 @@ fn initialize_application(mut request: InitializeApplicationRequest) -> Result<R
     })
     .map_err(|e| ApiError::internal(format!("{e}; nothing changed")))?;
     let runtime_environment = std::env::var("SENTRY_ENVIRONMENT").ok();
-    let config = ReportingConfig::resolve(
-        &BuildConfig::current(),
-        reporting::host_profile().as_deref(),
-        request.sentry_dsn.as_deref(),
-        runtime_environment.as_deref(),
-    );
+    let config = ReportingConfig {
+        proxy,
+        tls,
+        ..ReportingConfig::resolve(
+            &BuildConfig::current(),
+            reporting::host_profile().as_deref(),
+            request.sentry_dsn.as_deref(),
+            runtime_environment.as_deref(),
+        )
+    };
     let prepared = reporting::prepare(config, &data_dir, storm_window).map_err(|e| {
         let message = format!("{e}; nothing changed");
         match e {

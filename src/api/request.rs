@@ -59,6 +59,8 @@ impl GoRequest for InitializeApplicationRequest {
         "apiLoggingEnabled",
         "panicStormWindowMs",
         "redact",
+        "sentryProxy",
+        "sentryCaCerts",
     ];
 }
 
@@ -302,6 +304,8 @@ mod tests {
             ("apiLoggingEnabled", Value::from(true)),
             ("panicStormWindowMs", Value::from(1000)),
             ("redact", serde_json::json!({"values": ["Zoë"], "keys": ["k1x"]})),
+            ("sentryProxy", Value::from("socks5h://p:1")),
+            ("sentryCaCerts", Value::from("/ca.pem")),
         ];
         assert_eq!(values.len(), InitializeApplicationRequest::FIELDS.len());
         let json = Value::Object(values.into_iter().map(|(k, v)| (k.to_owned(), v)).collect());
@@ -314,6 +318,10 @@ mod tests {
         assert_eq!(r.log_to_stderr, Some(true));
         assert_eq!(r.api_logging_enabled, Some(true));
         assert_eq!(r.panic_storm_window_ms, Some(1000));
+        assert_eq!(r.sentry_proxy.as_deref(), Some("socks5h://p:1"));
+        assert_eq!(r.sentry_ca_certs.as_deref(), Some("/ca.pem"));
+        // Go's case-insensitive match, as for every key.
+        assert_eq!(init(r#"{"dataDir":"/d","SENTRYPROXY":""}"#).unwrap().sentry_proxy.as_deref(), Some(""));
         let redact = r.redact.unwrap();
         assert_eq!((redact.values.len(), redact.keys.len()), (1, 1));
     }

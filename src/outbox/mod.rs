@@ -7,7 +7,7 @@
 //! - [`store`]: the folder (private, followed when it vanishes or is replaced),
 //!   the files (only regular files inside it, bounded), eviction and purge.
 //! - [`sender`]: the delivery loop (cut off at once by an opt-out); [`http`]:
-//!   one request (TLS, no redirects, no proxies, one deadline).
+//!   one request (TLS, no redirects, one deadline); [`proxy`]: the egress proxy.
 //! - [`policy`]: what a response means and how long to wait (pure).
 //!
 //! One process per outbox folder: a lock file (`flock`) guards it and the
@@ -20,6 +20,7 @@
 
 mod http;
 pub mod policy;
+pub mod proxy;
 mod sender;
 mod store;
 
@@ -33,9 +34,9 @@ use std::time::{Duration, Instant};
 
 use crate::sync::{Condvar, Mutex};
 
-pub use self::http::Endpoint;
 #[cfg(feature = "fuzzing")]
 pub use self::http::{parse_head, MAX_HEAD};
+pub use self::http::{tls_config, Endpoint};
 pub use self::sender::Target;
 #[cfg(test)]
 pub(crate) use self::store::carried_in;

@@ -326,6 +326,30 @@ impl Budget {
     }
 }
 
+/// How many times the server may answer a report without taking it (a 5xx,
+/// a 3xx, a 429, an answer that cannot be read) before the report is dropped
+/// with a count (it rides on the next event as `libstatus.dropped_reports`).
+/// Network failures (no route, no name, a time-out, a reset, TLS) are not
+/// attempts: an offline device keeps its reports, up to [`MAX_AGE`].
+pub const MAX_ATTEMPTS: u32 = 20;
+
+/// How old a report may grow before it is dropped with a count, sent or not
+/// (sentry-native's `cache_max_age`; its `cache_max_items` is [`Bounds`]).
+pub const MAX_AGE: Duration = Duration::from_secs(30 * 24 * 3600);
+
+/// Why a report written at `written` and answered `attempts` times without
+/// being taken is dropped before its next request, if it is. A clock set
+/// back (a report from the future) is not a reason.
+pub fn expired(attempts: u32, written: SystemTime, now: SystemTime) -> Option<&'static str> {
+    if attempts >= MAX_ATTEMPTS {
+        Some("its attempts ran out")
+    } else if now.duration_since(written).is_ok_and(|age| age > MAX_AGE) {
+        Some("it grew too old")
+    } else {
+        None
+    }
+}
+
 /// How much the outbox keeps (sentry-native keeps 30 items by default).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Bounds {
@@ -707,5 +731,15 @@ mod tests {
         assert_eq!(parse_seconds(&"0".repeat(65)), None);
         assert_eq!(parse_seconds(""), None);
         assert_eq!(parse_rate_limits(&format!("0{longest}:error")), None);
+    }
+
+    #[test]
+    fn a_report_expires_after_its_attempts_or_its_age_not_a_clock_set_back() {
+        let now = SystemTime::now();
+        assert_eq!(expired(0, now, now), None);
+        assert_eq!(expired(MAX_ATTEMPTS - 1, now - MAX_AGE, now), None);
+        assert!(expired(MAX_ATTEMPTS, now, now).is_some());
+        assert!(expired(0, now - MAX_AGE - Duration::from_secs(1), now).is_some());
+        assert_eq!(expired(0, now + MAX_AGE * 2, now), None);
     }
 }

@@ -8,12 +8,12 @@
 //! not written a byte yet never does, so no request starts after an
 //! opt-out has answered.
 
-use std::net::{Shutdown, TcpStream};
+use std::net::TcpStream;
 use std::time::{Duration, Instant, SystemTime};
 
 use super::http::{self, Endpoint};
 use super::policy::{self, Classified, Headers, Verdict, Wait};
-use super::store::{remove_entry, MAX_ENVELOPE_BYTES};
+use super::store::{carried_in, count_attempt, remove_entry, written_and_attempts, MAX_ENVELOPE_BYTES};
 use super::{Outbox, State, REQUEST_TIMEOUT};
 use crate::files;
 
@@ -21,6 +21,9 @@ use crate::files;
 pub struct Target {
     pub endpoint: Endpoint,
     pub auth: String,
+    pub proxy: Option<super::proxy::Proxy>,
+    /// `None`: the default roots.
+    pub tls: Option<std::sync::Arc<rustls::ClientConfig>>,
 }
 
 const USER_AGENT: &str = concat!("libstatus/", env!("CARGO_PKG_VERSION"));
@@ -70,7 +73,9 @@ impl Outbox {
         let mut link = self.link.lock();
         link.generation += 1;
         if let Some(live) = link.live.take() {
-            let _ = live.shutdown(Shutdown::Both);
+            // A reset: what the kernel still queues of the request is
+            // dropped, not sent after the opt-out has answered.
+            http::abort(&live);
         }
     }
 
@@ -148,6 +153,19 @@ impl Outbox {
                     continue;
                 }
             };
+            // A report the server keeps answering without taking it, or one
+            // too old, is dropped with a count (on the next event).
+            let (written, attempts) = written_and_attempts(&path);
+            if let Some(why) = policy::expired(attempts, written, SystemTime::now()) {
+                log::warn!("dropped a panic report: {why}");
+                let mut state = self.state.lock();
+                if state.epoch == epoch {
+                    state.forget(&path);
+                    state.dropped = state.dropped.saturating_add(1 + carried_in(&body));
+                    remove_entry(&path);
+                }
+                continue;
+            }
             // The gate, the purge epoch and the generation, in one step with
             // respect to an opt-out.
             let (generation, target) = {
@@ -172,7 +190,7 @@ impl Outbox {
                 }
                 state.in_flight = Some(path.clone());
             }
-            let classified = self.post(generation, &target, &body);
+            let (classified, answered_by_server) = self.post(generation, &target, &body);
             self.state.lock().in_flight = None;
             let failed = matches!(classified.verdict, Verdict::Retry(Wait::Backoff));
             if failed && self.link.lock().generation != generation {
@@ -217,6 +235,14 @@ impl Outbox {
                     state.skip_backoff = false;
                 }
             }
+            if answered_by_server && matches!(classified.verdict, Verdict::Retry(_)) && state.epoch == epoch {
+                // Counted in the report's name, so that the cap holds across
+                // restarts.
+                if count_attempt(&path).is_some() {
+                    state.forget(&path);
+                    state.listing = None;
+                }
+            }
             if let Some(path) = answered {
                 state.deleting = true;
                 drop(state);
@@ -253,23 +279,33 @@ impl Outbox {
     /// One envelope request, unless the link moved past `generation` (an
     /// opt-out) before it could start. Failures are logged by kind only:
     /// never the host or the URL.
-    fn post(&self, generation: u64, target: &Target, body: &[u8]) -> Classified {
+    /// Also says whether the server answered (a status, or an answer that
+    /// could not be read): an attempt that counts towards
+    /// [`policy::MAX_ATTEMPTS`].
+    fn post(&self, generation: u64, target: &Target, body: &[u8]) -> (Classified, bool) {
         let headers = [
             ("User-Agent", USER_AGENT),
             ("Content-Type", "application/x-sentry-envelope"),
             ("X-Sentry-Auth", target.auth.as_str()),
         ];
-        let register = |socket: &TcpStream| {
+        // Asked at every step before a byte is written: while the name
+        // resolves, before and after each connect.
+        let guard = |socket: Option<&TcpStream>| {
             let mut link = self.link.lock();
             if link.generation != generation {
                 return false;
             }
-            // Without a handle for cut_off to shut down, no request.
+            let Some(socket) = socket else { return true };
+            // Without a handle for cut_off to abort, no request.
             link.live = socket.try_clone().ok();
             link.live.is_some()
         };
         let deadline = Instant::now() + REQUEST_TIMEOUT;
-        let answer = http::post(&target.endpoint, &headers, body, deadline, register);
+        let answer = http::Client::system().and_then(|client| {
+            let tls = target.tls.clone().unwrap_or(client.tls);
+            let client = http::Client { proxy: target.proxy.clone(), tls, ..client };
+            http::post(&client, &target.endpoint, &headers, body, deadline, &guard)
+        });
         {
             let mut link = self.link.lock();
             if link.generation == generation {
@@ -288,12 +324,13 @@ impl Outbox {
                     retry_after: response.retry_after.as_deref(),
                     rate_limits: response.rate_limits.as_deref(),
                 };
-                policy::classify(status, headers, SystemTime::now())
+                (policy::classify(status, headers, SystemTime::now()), true)
             }
             Err(e) => {
                 log::debug!("panic report delivery failed: {e}");
                 // Status 0: a network failure, for the policy.
-                policy::classify(0, Headers::default(), SystemTime::now())
+                let answered = matches!(e, http::Failure::Protocol(_));
+                (policy::classify(0, Headers::default(), SystemTime::now()), answered)
             }
         }
     }

@@ -8,7 +8,7 @@ use std::io;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use super::{policy, Identity, OpenError, Outbox, State, MAX_SETTLE, SETTLE};
 use crate::files;
@@ -366,14 +366,45 @@ fn empty_trash(trash: Vec<PathBuf>) {
     }
 }
 
-/// `<24 digits>-<8 digits>-<digits>.envelope`: the names [`next_file_name`] writes.
+/// `<24 digits>-<8 digits>-<digits>.envelope`: the names [`next_file_name`]
+/// writes, and `<24 digits>-<8 digits>-<digits>-<attempts>.envelope` once the
+/// server has answered without taking the report ([`count_attempt`]). (A
+/// library older than the attempt count removes the second form as not its
+/// own, counting it dropped.)
 fn is_report_name(name: &str) -> bool {
     let Some(stem) = name.strip_suffix(SUFFIX) else { return false };
     let parts: Vec<&str> = stem.split('-').collect();
     let digits = |s: &str, len: Option<usize>| {
         !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) && len.is_none_or(|n| s.len() == n)
     };
-    parts.len() == 3 && digits(parts[0], Some(24)) && digits(parts[1], Some(8)) && digits(parts[2], None)
+    (parts.len() == 3 || (parts.len() == 4 && parts[3].len() <= 4 && digits(parts[3], None)))
+        && digits(parts[0], Some(24))
+        && digits(parts[1], Some(8))
+        && digits(parts[2], None)
+}
+
+/// When a report was written and how many times the server answered it
+/// without taking it, from its name.
+pub(super) fn written_and_attempts(path: &Path) -> (SystemTime, u32) {
+    let name = path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default();
+    let stem = name.strip_suffix(SUFFIX).unwrap_or(&name);
+    let mut parts = stem.split('-');
+    let nanos = parts.next().and_then(|p| p.parse::<u128>().ok()).unwrap_or(0);
+    let written = UNIX_EPOCH + Duration::from_nanos(u64::try_from(nanos).unwrap_or(u64::MAX));
+    (written, parts.nth(2).and_then(|p| p.parse().ok()).unwrap_or(0))
+}
+
+/// Counts one more answer that did not take the report at `path`, in its
+/// name (so the count outlives the process): the name it has now, or `None`
+/// if it is gone.
+pub(super) fn count_attempt(path: &Path) -> Option<PathBuf> {
+    let name = path.file_name()?.to_string_lossy().into_owned();
+    let stem = name.strip_suffix(SUFFIX)?;
+    let (_, attempts) = written_and_attempts(path);
+    let first_three: Vec<&str> = stem.split('-').take(3).collect();
+    let renamed =
+        path.with_file_name(format!("{}-{}{SUFFIX}", first_three.join("-"), (attempts + 1).min(9999)));
+    fs::rename(path, &renamed).ok().map(|()| renamed)
 }
 
 /// Unique names that sort by age, across processes.
@@ -527,6 +558,16 @@ mod tests {
     #[test]
     fn names_the_library_never_writes_are_not_reports() {
         assert!(is_report_name(&next_file_name()));
+        let counted = format!("{}-19{SUFFIX}", next_file_name().strip_suffix(SUFFIX).unwrap());
+        assert!(is_report_name(&counted), "a report the server answered 19 times");
+        assert_eq!(written_and_attempts(Path::new(&counted)).1, 19);
+        assert_eq!(written_and_attempts(Path::new(&next_file_name())).1, 0);
+        let renamed = count_attempt(&tempfile::tempdir().unwrap().path().join(next_file_name()));
+        assert!(renamed.is_none(), "a report gone meanwhile");
+        assert!(!is_report_name(&format!(
+            "{}-12345{SUFFIX}",
+            next_file_name().strip_suffix(SUFFIX).unwrap()
+        )));
         for name in ["z.envelope", "000000000000000000000000-00000000-.envelope", "1-2-3.envelope", "x"] {
             assert!(!is_report_name(name), "{name}");
         }

@@ -85,7 +85,24 @@ pub struct ReportingConfig {
     pub context_version: Option<String>,
     /// Whether the user's opt-in is needed (always, but for status-backend).
     pub consent_required: bool,
+    /// The egress proxy (`sentryProxy`, or the environment as read at init).
+    pub proxy: crate::outbox::proxy::Setting,
+    /// The TLS configuration when `sentryCaCerts` adds authorities; `None`:
+    /// the Mozilla roots.
+    pub tls: Option<Tls>,
 }
+
+/// A TLS configuration, equal only to itself.
+#[derive(Debug, Clone)]
+pub struct Tls(pub std::sync::Arc<rustls::ClientConfig>);
+
+impl PartialEq for Tls {
+    fn eq(&self, other: &Self) -> bool {
+        std::sync::Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl Eq for Tls {}
 
 impl ReportingConfig {
     /// Resolves the configuration from the build, the embedding binary's
@@ -121,6 +138,8 @@ impl ReportingConfig {
             context_name,
             context_version,
             consent_required: profile.is_none_or(|p| p.consent_required),
+            proxy: Default::default(),
+            tls: None,
         }
     }
 

@@ -178,7 +178,8 @@ pub fn commit(prepared: Prepared, consent: bool) -> PanicReportingStatus {
         }
     }
     let consent = Arc::new(AtomicBool::new(consent));
-    let scrubber = Scrubber::new(config.dsn.as_ref().map(|d| d.expose().as_str()));
+    let scrubber =
+        Scrubber::new(config.dsn.as_ref().map(|d| d.expose().as_str())).with_secrets(config.proxy.secrets());
     let Some(outbox) = outbox else {
         // A `fork()` child: no outbox, no reporter, no sender; the parent's
         // outbox (the previous session's) is not the child's to close.
@@ -301,8 +302,11 @@ fn current_target(outbox: &Outbox) -> Option<Target> {
     }
     session.gate().ok()?;
     let dsn = session.config.parsed_dsn.as_ref()?.expose();
+    let endpoint = Endpoint::from_url(&dsn.envelope_api_url())?;
     Some(Target {
-        endpoint: Endpoint::from_url(&dsn.envelope_api_url())?,
+        proxy: session.config.proxy.proxy_for(&endpoint),
+        tls: session.config.tls.as_ref().map(|tls| tls.0.clone()),
+        endpoint,
         auth: dsn.to_auth(Some(client::USER_AGENT)).to_string(),
     })
 }

@@ -52,6 +52,12 @@ impl Scrubber {
         Self { secrets, homes, host_name }
     }
 
+    /// Also masks `secrets` (a proxy's user name and password).
+    pub fn with_secrets(mut self, secrets: Vec<String>) -> Self {
+        self.secrets.extend(secrets.into_iter().filter(|s| s.len() >= 4));
+        self
+    }
+
     /// Scrubs any text that leaves in an event: the DSN, the host name and the
     /// home directory of this machine (known needles, each replaced in one
     /// linear pass), then everything [`redact`] finds.
