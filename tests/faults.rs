@@ -47,7 +47,12 @@ fn messages(receiver: &Receiver) -> Vec<String> {
 
 /// A report file an earlier process left, named as the library names them
 /// (names it never writes are removed unread).
-const LEFT: &str = "000000000000000000000001-00000000-1.envelope";
+/// (Written a minute ago: a report older than 30 days is dropped unsent.)
+fn left() -> String {
+    let written = std::time::SystemTime::now() - std::time::Duration::from_secs(60);
+    let nanos = written.duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+    format!("{nanos:024}-00000000-1.envelope")
+}
 
 fn init(dir: &Path, dsn: &str) -> Value {
     checked(lib().call(
@@ -99,7 +104,11 @@ fn corrupt_and_truncated_outbox_files_are_rejected_or_dropped_and_delivery_goes_
         vec![b'{'; 900 * 1024],
     ];
     for (i, body) in junk.iter().enumerate() {
-        fs::write(folder.join(format!("{:024}-{:08}-1.envelope", i + 1, 0)), body).unwrap();
+        // (An hour old: older than the real report, younger than the 30
+        // days after which a report is dropped unsent.)
+        let hour_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+        let nanos = hour_ago.duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() + i as u128;
+        fs::write(folder.join(format!("{nanos:024}-{:08}-1.envelope", 0)), body).unwrap();
     }
 
     // The server rejects what it cannot parse (as Sentry answers 400).
@@ -147,7 +156,7 @@ fn corrupt_and_truncated_consent_files_read_as_not_opted_in_and_nothing_is_sent(
         // A report an earlier process left: not to be sent without consent.
         let folder = dir.path().join("panic-reports");
         fs::create_dir_all(&folder).unwrap();
-        fs::write(folder.join(LEFT), b"{}\n").unwrap();
+        fs::write(folder.join(left()), b"{}\n").unwrap();
         let answer = init(dir.path(), &receiver.dsn());
         let case = String::from_utf8_lossy(bytes);
         assert_eq!(answer["centralizedMetricsInfo"]["enabled"], false, "{case:?}: {answer}");
@@ -273,13 +282,14 @@ fn a_read_only_data_dir_answers_json_sends_a_report_at_most_once_and_nothing_aft
     fs::write(dir.join("centralized-metrics.json"), OPTED_IN).unwrap();
     fs::write(folder.join(".lock"), b"").unwrap();
     let pending = b"{}\n{\"type\":\"event\"}\n{\"message\":\"left pending\"}\n".to_vec();
-    fs::write(folder.join(LEFT), &pending).unwrap();
+    let left = left();
+    fs::write(folder.join(&left), &pending).unwrap();
     for (path, mode) in [
         (&dir, 0o755),
         (&folder, 0o755),
         (&dir.join("centralized-metrics.json"), 0o644),
         (&folder.join(".lock"), 0o644),
-        (&folder.join(LEFT), 0o644),
+        (&folder.join(&left), 0o644),
     ] {
         fs::set_permissions(path, fs::Permissions::from_mode(mode)).unwrap();
     }
@@ -313,7 +323,7 @@ fn a_read_only_data_dir_answers_json_sends_a_report_at_most_once_and_nothing_aft
         received.len()
     );
     assert_eq!(received.len(), 1, "nothing else: the new panic could not be stored, then the user opted out");
-    assert_eq!(fs::read(folder.join(LEFT)).unwrap(), pending, "the disk is as it was");
+    assert_eq!(fs::read(folder.join(&left)).unwrap(), pending, "the disk is as it was");
     assert_eq!(fs::read_to_string(dir.join("centralized-metrics.json")).unwrap(), OPTED_IN);
 }
 

@@ -203,3 +203,63 @@ fn a_private_authority_is_trusted_through_sentry_ca_certs_and_only_then() {
         "only for a trusted server"
     );
 }
+
+/// A panic reaches a TLS server through an HTTP CONNECT proxy (Debian's
+/// tinyproxy, with Basic credentials), trusted through `sentryCaCerts`.
+#[test]
+fn a_panic_reaches_a_tls_server_through_a_connect_proxy() {
+    if !support::isolated() {
+        return;
+    }
+    std::env::remove_var("LIBSTATUS_TEST_TLS_ROOT");
+    let dir = data_dir();
+    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let conf = dir.path().join("tinyproxy.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "Port {port}\nListen 127.0.0.1\nAllow 127.0.0.1\nBasicAuth user secret-pass\nLogLevel Critical\n"
+        ),
+    )
+    .unwrap();
+    let Ok(child) = std::process::Command::new("tinyproxy")
+        .args(["-d", "-c", conf.to_str().unwrap()])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+    else {
+        eprintln!("SKIPPED: tinyproxy is not installed (scripts/setup installs it)");
+        return;
+    };
+    struct Kill(std::process::Child);
+    impl Drop for Kill {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let _proxy = Kill(child);
+    for _ in 0..200 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let authority = authority();
+    let pem = dir.path().join("ca.pem");
+    std::fs::write(&pem, &authority.root_pem).unwrap();
+    let (server_port, seen) = serve(&authority, &[&rustls::version::TLS13]);
+    set_environment("ci-main");
+    lib().init(json!({
+        "dataDir": dir.path(),
+        "sentryDSN": dsn(server_port),
+        "sentryCaCerts": pem,
+        "sentryProxy": format!("http://user:secret-pass@127.0.0.1:{port}"),
+    }));
+    lib().opt_in(true);
+    lib().intended_panic("through a CONNECT proxy");
+    assert_eq!(lib().flush(10_000), 0, "delivered through the tunnel");
+    let (head, body) = seen.recv_timeout(Duration::from_secs(10)).unwrap().unwrap();
+    assert!(!head.contains("Proxy-Authorization"), "the credentials stay with the proxy: {head}");
+    assert_eq!(envelope_event(&body).unwrap()["exception"]["values"][0]["value"], "through a CONNECT proxy");
+}

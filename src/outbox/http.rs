@@ -1285,18 +1285,27 @@ mod real_networks {
         let Some(child) = start("microsocks", &args, port) else { return };
         let _proxy = Killed(child);
         let (config, tls_client) = tls_pair();
+        static LOOKUPS: AtomicUsize = AtomicUsize::new(0);
+        fn counting(host: &str, port: u16) -> io::Result<Vec<SocketAddr>> {
+            LOOKUPS.fetch_add(1, Ordering::SeqCst);
+            system_resolve(host, port)
+        }
         for scheme in ["socks5", "socks5h"] {
             let proxy = Proxy::parse(&format!("{scheme}://user:secret-pass@127.0.0.1:{port}")).unwrap();
+            LOOKUPS.store(0, Ordering::SeqCst);
             for tls in [None, Some(config.clone())] {
                 let secure = tls.is_some();
                 let (mut endpoint, heads) = accepting(tls);
                 endpoint.host = "localhost".into();
                 let base = if secure { tls_client.clone() } else { Client::system().unwrap() };
-                let client = Client { proxy: Some(proxy.clone()), ..base };
+                let client = Client { proxy: Some(proxy.clone()), resolve: counting, ..base };
                 let sent = send(&client, &endpoint, b"body", Instant::now() + Duration::from_secs(10));
                 assert_eq!(sent.map(|r| r.status).ok(), Some(200), "{scheme}, tls {secure}");
                 assert!(heads.recv().unwrap().starts_with("POST /api/1/envelope/ HTTP/1.1\r\n"));
             }
+            // socks5h: the name goes to the proxy, no lookup here.
+            let expected = if scheme == "socks5h" { 0 } else { 2 };
+            assert_eq!(LOOKUPS.load(Ordering::SeqCst), expected, "{scheme}: local lookups");
             let wrong = Proxy::parse(&format!("{scheme}://user:wrong-pass@127.0.0.1:{port}")).unwrap();
             let (endpoint, _) = accepting(None);
             let client = Client { proxy: Some(wrong), ..Client::system().unwrap() };

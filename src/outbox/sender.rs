@@ -162,7 +162,13 @@ impl Outbox {
                 if state.epoch == epoch {
                     state.forget(&path);
                     state.dropped = state.dropped.saturating_add(1 + carried_in(&body));
-                    remove_entry(&path);
+                    if let Err(e) = std::fs::remove_file(&path) {
+                        if e.kind() != std::io::ErrorKind::NotFound {
+                            // A read-only disk: dropped (and counted) once,
+                            // never sent by this process.
+                            state.embargoed.push(path.clone());
+                        }
+                    }
                 }
                 continue;
             }
