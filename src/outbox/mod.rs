@@ -18,8 +18,10 @@
 //! Lock order: `link` (the sender's connection) before `state`. No lock is
 //! held across a network request or a wait (condition variables release it).
 
+mod history;
 mod http;
 pub mod policy;
+mod reports;
 mod sender;
 mod store;
 
@@ -33,9 +35,11 @@ use std::time::{Duration, Instant};
 
 use parking_lot::{Condvar, Mutex};
 
+pub use self::history::{count_dropped, dropped, Cause, Dropped, Sent};
 pub use self::http::Endpoint;
 #[cfg(feature = "fuzzing")]
 pub use self::http::{parse_head, MAX_HEAD};
+pub use self::reports::{Deleted, Pending};
 pub use self::sender::Target;
 #[cfg(test)]
 pub(crate) use self::store::carried_in;
@@ -131,6 +135,9 @@ struct State {
     /// The sender is deleting a delivered report, outside this lock: a flush
     /// waits for that too (its answer of 0 means the disk is clean).
     deleting: bool,
+    /// Requests this process started for each report, by file name (see
+    /// [`Outbox::attempts`]).
+    attempts: HashMap<OsString, u32>,
     /// Reports written but not yet fsynced (the sender syncs them).
     unsynced: Vec<PathBuf>,
     /// Evicted reports, renamed out of the way (never sent, never listed),
@@ -183,6 +190,7 @@ impl State {
             listing: None,
             carried: HashMap::new(),
             deleting: false,
+            attempts: HashMap::new(),
             unsynced: Vec::new(),
             trash: Vec::new(),
             settle_until: None,
@@ -196,6 +204,7 @@ impl State {
     fn forget(&mut self, path: &Path) {
         if let Some(name) = path.file_name() {
             self.carried.remove(name);
+            self.attempts.remove(name);
         }
         if let Some(listing) = self.listing.as_mut() {
             // (As bytes: `Path`'s `==` walks components.)
@@ -207,6 +216,20 @@ impl State {
 static OPEN: Mutex<Vec<Weak<Outbox>>> = Mutex::new(Vec::new());
 
 impl Outbox {
+    /// The requests started for a pending report so far: the one place that
+    /// answers it. (Counted in memory by this process: a restart starts
+    /// again from 0.)
+    fn attempts(&self, state: &State, path: &Path) -> u32 {
+        path.file_name().and_then(|name| state.attempts.get(name)).copied().unwrap_or(0)
+    }
+
+    /// The sender starts a request for `path`.
+    fn note_attempt(state: &mut State, path: &Path) {
+        if let Some(name) = path.file_name() {
+            *state.attempts.entry(name.to_owned()).or_default() += 1;
+        }
+    }
+
     /// The outbox of `data_dir`: the one this process already has for that
     /// folder (re-opened if it had been closed, re-created if its folder
     /// vanished), or a new one that takes the folder's lock.
@@ -219,6 +242,7 @@ impl Outbox {
             existing.reopen()?;
             return Ok(existing);
         }
+        history::start_counting();
         let outbox = Arc::new(Outbox {
             dir: key,
             limits,

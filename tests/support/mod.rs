@@ -25,6 +25,8 @@ pub const EXPORTS: &[(&str, Kind)] = &[
     ("IntendedPanic", Kind::Str),
     ("IntendedBackgroundPanic", Kind::Str),
     ("FlushPanicReports", Kind::Int),
+    ("PanicReports", Kind::Str),
+    ("DeletePanicReports", Kind::Str),
     ("Free", Kind::Free),
 ];
 
