@@ -256,6 +256,12 @@ mod tests {
         assert!(rest.next.is_none());
         assert_eq!(rest.pending[1].body.as_deref().map(str::as_bytes), Some(&bodies[4][..]));
 
+        // Ids name reports, never paths: nothing outside the listing is touched.
+        std::fs::write(dir.path().join("victim.envelope"), b"x").unwrap();
+        let hostile = ["../victim".to_owned(), "".to_owned(), "/".to_owned(), ".lock".to_owned()];
+        assert_eq!(outbox.delete_reports(Some(&hostile)).deleted, 0);
+        assert!(dir.path().join("victim.envelope").exists());
+        assert_eq!(outbox.pending_reports(None, 30).pending_total, 5);
         let ids = vec![page.pending[1].id.clone(), "nope".to_owned(), page.pending[1].id.clone()];
         let deleted = outbox.delete_reports(Some(&ids));
         assert_eq!((deleted.deleted, deleted.not_pending), (1, 1));
