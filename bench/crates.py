@@ -83,7 +83,8 @@ def crate_of(name):
             or name.startswith("LIMBS_") or name.startswith("ecp_"):
         return "ring (C/asm)"
     if name in ("InitializeApplication", "ToggleCentralizedMetrics", "CentralizedMetricsInfo", "IntendedPanic",
-                "IntendedBackgroundPanic", "FlushPanicReports", "Free") or name.startswith("Java_"):
+                "IntendedBackgroundPanic", "FlushPanicReports", "PanicReports", "DeletePanicReports", "Free") \
+            or name.startswith("Java_"):
         return "status"
     return "[C/unnamed]"
 

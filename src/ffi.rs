@@ -105,6 +105,47 @@ pub extern "C" fn FlushPanicReports(timeout_ms: c_int) -> *mut c_char {
     guard::ffi_call(Endpoint::FlushPanicReports, CArg::Int(timeout_ms))
 }
 
+/// What the user can see of the panic reports: every pending report with
+/// the exact body the sender will post, the last delivered ones, and the
+/// counts of what was removed before it could leave. Works while the user is
+/// opted out and without a DSN.
+///
+/// Request: `{"after": "<id>", "limit": N}`, both optional: the pending
+/// reports after that id (the previous answer's `next`), at most `limit`
+/// (1 to 100, default 100); a page also ends before its bodies pass 1 MiB.
+///
+/// Answer: `{"error":"","pending":[{"id","eventId","happenedAtMs","endpoint",
+/// "thread","site","carries":{"sameSite","otherSites","droppedReports"},
+/// "attempts","inFlight","bytes","body"}],"pendingTotal":N,"next":id|null,
+/// "sent":[{"id","eventId","happenedAtMs","acceptedAtMs"}],"dropped":
+/// {"stormControl","outboxBound","optOut","deletedByUser","sinceMs"}}`.
+/// `body` is byte for byte the HTTP request body the sender posts.
+///
+/// Errors: `invalid-request`, `not-initialized`, `panic`. The caller frees
+/// the answer with `Free`.
+#[no_mangle]
+#[cfg_attr(libstatus_prefixed, export_name = "libstatus_PanicReports")]
+pub extern "C" fn PanicReports(request_json: *const c_char) -> *mut c_char {
+    guard::ffi_call(Endpoint::PanicReports, CArg::Str(request_json))
+}
+
+/// Deletes pending panic reports, durably, before it answers: none of them
+/// is sent after that, even one being sent at that moment (the same
+/// guarantee as an opt-out).
+///
+/// Request: `{"ids": ["<id>", ...]}` (ids from `PanicReports`) or
+/// `{"all": true}` (every pending report, and the history of delivered
+/// ones). Answer: `{"error":"","deleted":N,"notPending":M}` (`M` ids asked
+/// for were no longer pending: delivered, evicted or unknown).
+///
+/// Errors: `invalid-request` (neither or both of `ids` and `all`),
+/// `not-initialized`, `panic`. The caller frees the answer with `Free`.
+#[no_mangle]
+#[cfg_attr(libstatus_prefixed, export_name = "libstatus_DeletePanicReports")]
+pub extern "C" fn DeletePanicReports(request_json: *const c_char) -> *mut c_char {
+    guard::ffi_call(Endpoint::DeletePanicReports, CArg::Str(request_json))
+}
+
 /// Frees a string this library returned. NULL is fine. Each answer must be
 /// freed exactly once, and only with this function.
 ///

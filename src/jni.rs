@@ -173,3 +173,23 @@ pub extern "system" fn Java_im_status_libstatus_LibStatus_nativeFlushPanicReport
 ) -> JString<'local> {
     call(env, Endpoint::FlushPanicReports, JavaArg::Int(timeout_ms))
 }
+
+/// `LibStatus.nativePanicReports(String requestJson)`.
+#[no_mangle]
+pub extern "system" fn Java_im_status_libstatus_LibStatus_nativePanicReports<'local>(
+    env: EnvUnowned<'local>,
+    _class: JClass<'local>,
+    request_json: JString<'local>,
+) -> JString<'local> {
+    call(env, Endpoint::PanicReports, JavaArg::Str(&request_json))
+}
+
+/// `LibStatus.nativeDeletePanicReports(String requestJson)`.
+#[no_mangle]
+pub extern "system" fn Java_im_status_libstatus_LibStatus_nativeDeletePanicReports<'local>(
+    env: EnvUnowned<'local>,
+    _class: JClass<'local>,
+    request_json: JString<'local>,
+) -> JString<'local> {
+    call(env, Endpoint::DeletePanicReports, JavaArg::Str(&request_json))
+}

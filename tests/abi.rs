@@ -19,6 +19,8 @@ const JNI_EXPORTS: &[&str] = &[
     "Java_im_status_libstatus_LibStatus_nativeIntendedPanic",
     "Java_im_status_libstatus_LibStatus_nativeIntendedBackgroundPanic",
     "Java_im_status_libstatus_LibStatus_nativeFlushPanicReports",
+    "Java_im_status_libstatus_LibStatus_nativePanicReports",
+    "Java_im_status_libstatus_LibStatus_nativeDeletePanicReports",
 ];
 
 /// Test builds only (feature `test-panics`, src/ffi.rs): not in the header
@@ -94,6 +96,8 @@ fn before_initialization() {
     let answer = lib().call("IntendedPanic", "before init");
     assert_eq!(answer, r#"{"error":"before init","code":"panic"}"#);
     assert_eq!(lib().call_int("FlushPanicReports", 100), r#"{"error":"","pending":0}"#);
+    assert_error(&lib().call("PanicReports", "{}"), "not-initialized");
+    assert_error(&lib().call("DeletePanicReports", r#"{"all":true}"#), "not-initialized");
 }
 
 #[test]

@@ -190,6 +190,16 @@ fn every_endpoint_and_every_error_over_http() {
     assert_eq!((status, body.as_str()), (200, r#"{"error":""}"#));
     let (status, body) = backend.post("FlushPanicReports", Some(b" 100\n"));
     assert_eq!((status, parse(&body)), (200, json!({"error": "", "pending": 0})));
+    // What the user can see, and its deletion (nothing pending: no DSN).
+    let (status, body) = backend.post("PanicReports", Some(br#"{"limit":10}"#));
+    assert_eq!(status, 200, "{body}");
+    let listed = parse(&body);
+    assert_eq!((listed["pending"].clone(), listed["sent"].clone()), (json!([]), json!([])));
+    assert!(listed["dropped"]["stormControl"].is_u64(), "{listed}");
+    let (status, body) = backend.post("DeletePanicReports", Some(br#"{"ids":["no-such-report"]}"#));
+    assert_eq!((status, parse(&body)), (200, json!({"error": "", "deleted": 0, "notPending": 1})));
+    let (status, body) = backend.post("DeletePanicReports", Some(br#"{"all":true}"#));
+    assert_eq!((status, parse(&body)), (200, json!({"error": "", "deleted": 0, "notPending": 0})));
 
     // Bad bodies: the guard's invalid-request, 400.
     for (endpoint, body, needle) in [
@@ -198,6 +208,8 @@ fn every_endpoint_and_every_error_over_http() {
         ("InitializeApplication", b"{}", "dataDir"),
         ("InitializeApplication", b"", "not valid JSON"),
         ("ToggleCentralizedMetrics", br#"{"enabled":"yes"}"#, "invalid type"),
+        ("DeletePanicReports", b"{}", "ids"),
+        ("PanicReports", br#"{"limit":0}"#, "limit"),
         ("IntendedPanic", b"\xff\xfe", "UTF-8"),
         ("InitializeApplication", b"{\"dataDir\":\"\xc3\x28\"}", "UTF-8"),
         ("FlushPanicReports", b"", "integer"),

@@ -149,6 +149,11 @@ static void test_before_init(void) {
     check(is_error(a) && has_code(a, "not-initialized"),
           "ToggleCentralizedMetrics before InitializeApplication answers code not-initialized", a);
     free(a);
+
+    a = take(PanicReports("{}"));
+    check(is_error(a) && has_code(a, "not-initialized"),
+          "PanicReports before InitializeApplication answers code not-initialized", a);
+    free(a);
 }
 
 static void test_invalid_requests(const char *data_dir) {
@@ -258,6 +263,39 @@ static void test_background_and_flush(void) {
     check(1, "Free(NULL) is a no-op", NULL);
 }
 
+/* ---- what is sent: PanicReports, DeletePanicReports ---------------------- */
+
+static void test_reports(void) {
+    char *a = take(PanicReports("{\"limit\":10}"));
+    check(a && strncmp(a, "{\"error\":\"\",\"pending\":[", 23) == 0 && strstr(a, "\"sent\":[") &&
+              strstr(a, "\"dropped\":{") && strstr(a, "\"pendingTotal\":"),
+          "PanicReports({limit:10}) answers pending, sent and dropped", a);
+    free(a);
+
+    a = take(PanicReports("{\"limit\":0}"));
+    check(is_error(a) && has_code(a, "invalid-request"), "PanicReports({limit:0}) is invalid-request", a);
+    free(a);
+
+    a = take(DeletePanicReports("{\"ids\":[\"no-such-report\"]}"));
+    check(a && strcmp(a, "{\"error\":\"\",\"deleted\":0,\"notPending\":1}") == 0,
+          "DeletePanicReports({ids:[unknown]}) deletes nothing and says so", a);
+    free(a);
+
+    a = take(DeletePanicReports("{\"all\":true}"));
+    check(a && strncmp(a, "{\"error\":\"\",\"deleted\":", 22) == 0,
+          "DeletePanicReports({all:true}) answers how many it deleted", a);
+    free(a);
+
+    a = take(PanicReports("{}"));
+    check(a && strstr(a, "\"pending\":[]") && strstr(a, "\"sent\":[]"),
+          "after DeletePanicReports({all:true}) nothing is pending and the sent history is empty", a);
+    free(a);
+
+    a = take(DeletePanicReports("{}"));
+    check(is_error(a) && has_code(a, "invalid-request"), "DeletePanicReports({}) is invalid-request", a);
+    free(a);
+}
+
 /* ---- several host threads at once ---------------------------------------- */
 
 enum { THREADS = 8 };
@@ -331,6 +369,7 @@ int main(void) {
     test_non_bmp();
     test_threads();
     test_background_and_flush();
+    test_reports();
 
     /* The temp dataDir is left for the caller (test.sh) to remove: the library may
      * still write to it from its own threads until the process exits. */

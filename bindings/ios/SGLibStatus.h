@@ -88,6 +88,17 @@ typedef NS_ENUM(NSInteger, SGLibStatusErrorCode) {
 /// `{"error":"", "pending": N}`, or nil and *error.
 + (SG_NULLABLE NSString *)flushPanicReportsWithTimeout:(NSInteger)timeoutMs error:(NSError **)error;
 
+/// What the user can see of the panic reports (PanicReports): the answer JSON
+/// `{"error":"","pending":[...],"sent":[...],"dropped":{...},...}` (each
+/// pending report with the exact body that will be sent), or nil and *error.
+/// requestJSON: `{}`, or `{"after":"<id>","limit":N}` for the next page.
++ (SG_NULLABLE NSString *)panicReports:(NSString *)requestJSON error:(NSError **)error;
+
+/// Deletes pending panic reports for good (DeletePanicReports):
+/// `{"ids":[...]}` or `{"all":true}`. Returns `{"error":"","deleted":N,"notPending":M}`,
+/// or nil and *error.
++ (SG_NULLABLE NSString *)deletePanicReports:(NSString *)requestJSON error:(NSError **)error;
+
 /// Maps the library's code string to SGLibStatusErrorCode (unknown strings: SGLibStatusErrorUnknown).
 + (SGLibStatusErrorCode)errorCodeForString:(SG_NULLABLE NSString *)code;
 
@@ -114,6 +125,10 @@ typedef NS_ENUM(NSInteger, SGLibStatusErrorCode) {
 /// FlushPanicReports(timeoutMs): `{"error":"","pending":N}` or the error answer.
 /// Out of int range is passed as -1 (the library answers invalid-request).
 + (NSString *)rawFlushPanicReports:(NSInteger)timeoutMs;
+/// PanicReports(requestJSON): the answer JSON as is.
++ (NSString *)rawPanicReports:(SG_NULLABLE NSString *)requestJSON;
+/// DeletePanicReports(requestJSON): the answer JSON as is.
++ (NSString *)rawDeletePanicReports:(SG_NULLABLE NSString *)requestJSON;
 
 @end
 

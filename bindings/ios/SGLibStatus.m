@@ -116,6 +116,14 @@ static const char *SGCString(NSString *s) {
     return SGTakeAnswer(FlushPanicReports(ms), error);
 }
 
++ (NSString *)panicReports:(NSString *)requestJSON error:(NSError **)error {
+    return SGTakeAnswer(PanicReports(SGCString(requestJSON)), error);
+}
+
++ (NSString *)deletePanicReports:(NSString *)requestJSON error:(NSError **)error {
+    return SGTakeAnswer(DeletePanicReports(SGCString(requestJSON)), error);
+}
+
 // ---- the raw layer ------------------------------------------------------------
 
 // Copies the C answer into an NSString and Frees it; never nil.
@@ -153,6 +161,14 @@ static NSString *SGRawAnswer(char *answer) {
 + (NSString *)rawFlushPanicReports:(NSInteger)timeoutMs {
     int ms = (timeoutMs < INT_MIN || timeoutMs > INT_MAX) ? -1 : (int)timeoutMs;
     return SGRawAnswer(FlushPanicReports(ms));
+}
+
++ (NSString *)rawPanicReports:(NSString *)requestJSON {
+    return SGRawAnswer(PanicReports(SGCString(requestJSON)));
+}
+
++ (NSString *)rawDeletePanicReports:(NSString *)requestJSON {
+    return SGRawAnswer(DeletePanicReports(SGCString(requestJSON)));
 }
 
 @end

@@ -64,6 +64,8 @@ char *CentralizedMetricsInfo(void) { return record(((fn_void)real("CentralizedMe
 char *IntendedPanic(const char *m) { return record(((fn_str)real("IntendedPanic"))(m)); }
 char *IntendedBackgroundPanic(const char *m) { return record(((fn_str)real("IntendedBackgroundPanic"))(m)); }
 char *FlushPanicReports(int t) { return record(((fn_int)real("FlushPanicReports"))(t)); }
+char *PanicReports(const char *r) { return record(((fn_str)real("PanicReports"))(r)); }
+char *DeletePanicReports(const char *r) { return record(((fn_str)real("DeletePanicReports"))(r)); }
 
 void Free(void *p) {
     pthread_mutex_lock(&ledger_lock);
@@ -305,6 +307,28 @@ int main(void) {
     check(ok && [[jsonObject(answer) objectForKey:@"pending"] isKindOfClass:[NSNumber class]] &&
               [SGLibStatus centralizedMetricsInfo:NULL] != nil,
           @"intendedBackgroundPanic and flushPanicReports succeed; the app survives", answer ? (id)answer : (id)error);
+
+    error = nil;
+    answer = [SGLibStatus panicReports:@"{\"limit\":10}" error:&error];
+    raw = jsonObject(answer);
+    check([[raw objectForKey:@"pending"] isKindOfClass:[NSArray class]] &&
+              [[raw objectForKey:@"sent"] isKindOfClass:[NSArray class]] &&
+              [[raw objectForKey:@"dropped"] isKindOfClass:[NSDictionary class]],
+          @"panicReports: pending, sent and dropped", answer ? (id)answer : (id)error);
+    answer = [SGLibStatus deletePanicReports:@"{\"ids\":[\"no-such-report\"]}" error:&error];
+    check([answer isEqualToString:@"{\"error\":\"\",\"deleted\":0,\"notPending\":1}"],
+          @"deletePanicReports(ids:[unknown]): nothing deleted, and said so", answer ? (id)answer : (id)error);
+    answer = [SGLibStatus deletePanicReports:@"{\"all\":true}" error:&error];
+    check([[jsonObject(answer) objectForKey:@"deleted"] isKindOfClass:[NSNumber class]] &&
+              [[jsonObject([SGLibStatus rawPanicReports:@"{}"]) objectForKey:@"pending"] count] == 0,
+          @"deletePanicReports(all): nothing left pending", answer ? (id)answer : (id)error);
+    error = nil;
+    answer = [SGLibStatus deletePanicReports:@"{}" error:&error];
+    check(answer == nil && error != nil && error.code == SGLibStatusErrorInvalidRequest,
+          @"deletePanicReports({}): nil and an invalid-request NSError", error);
+    answer = [SGLibStatus rawDeletePanicReports:nil];
+    check([[jsonObject(answer) objectForKey:@"code"] isEqualToString:@"invalid-request"],
+          @"rawDeletePanicReports(nil): invalid-request answer", answer);
 
     check([SGLibStatus errorCodeForString:@"something-new"] == SGLibStatusErrorUnknown &&
               [SGLibStatus errorCodeForString:nil] == SGLibStatusErrorUnknown,

@@ -67,6 +67,10 @@ proc intendedBackgroundPanic*(message: cstring): cstring {.importc: "IntendedBac
   ## A library thread panics -> `{"error":""}`
 proc flushPanicReports*(timeoutMs: cint): cstring {.importc: "FlushPanicReports", libstatusImport.}
   ## -> `{"error":"", "pending": N}`
+proc panicReports*(requestJSON: cstring): cstring {.importc: "PanicReports", libstatusImport.}
+  ## `{"after": id, "limit": N}` -> `{"error":"", "pending": [...], "sent": [...], "dropped": {...}, ...}`
+proc deletePanicReports*(requestJSON: cstring): cstring {.importc: "DeletePanicReports", libstatusImport.}
+  ## `{"ids": [...]}` or `{"all": true}` -> `{"error":"", "deleted": N, "notPending": M}`
 proc free*(param: pointer) {.importc: "Free", libstatusImport.}
   ## Gives an answer back to the library. `nil` is fine. Never use C's `free` on answers.
 
@@ -160,5 +164,15 @@ proc flushPanicReports*(timeoutMs: int): int =
   if pending.isNil or pending.kind != JInt:
     raise newLibStatusError(codeInvalidAnswer, "answer has no pending count", answer)
   pending.getInt
+
+proc panicReports*(requestJSON: string): string =
+  ## What the user can see of the panic reports, e.g. `panicReports("{}")`: every
+  ## pending report with the exact body that will be sent, the delivered ones,
+  ## the counts of what was removed (see the README's "PanicReports").
+  takeAnswer(panicReports(requestJSON.cstring))
+
+proc deletePanicReports*(requestJSON: string): string =
+  ## Deletes pending reports for good: `{"ids": [...]}` or `{"all": true}`.
+  takeAnswer(deletePanicReports(requestJSON.cstring))
 
 {.pop.}

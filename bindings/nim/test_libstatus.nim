@@ -44,6 +44,10 @@ check "getCentralizedMetricsInfo before initializeApplication raises not-initial
   expect not (e of LibStatusPanic), "must not be a LibStatusPanic"
   expect e.msg.len > 0, "empty message"
 
+check "panicReports before initializeApplication raises not-initialized":
+  let e = expectRaises(LibStatusError, panicReports("{}"))
+  expect e.code == codeNotInitialized, "code was " & e.code
+
 check "initializeApplication(malformed JSON) raises invalid-request":
   let e = expectRaises(LibStatusError, initializeApplication("{not json"))
   expect e.code == codeInvalidRequest, "code was " & e.code & ": " & e.answer
@@ -147,6 +151,23 @@ check "intendedBackgroundPanic answers {\"error\":\"\"} and the host survives":
   expect intendedBackgroundPanic("background boom from Nim") == """{"error":""}""", "answer"
   expect flushPanicReports(2000) >= 0, "pending count"
   discard getCentralizedMetricsInfo()
+
+# ---- what is sent: panicReports, deletePanicReports ----------------------------------------
+
+check "panicReports answers pending, sent and dropped":
+  let answer = parseJson(panicReports("""{"limit":10}"""))
+  expect answer["pending"].kind == JArray, "pending"
+  expect answer["sent"].kind == JArray, "sent"
+  expect answer["dropped"]["stormControl"].kind == JInt, "dropped"
+
+check "deletePanicReports deletes by id or all, and refuses neither":
+  expect deletePanicReports("""{"ids":["no-such-report"]}""") ==
+    """{"error":"","deleted":0,"notPending":1}""", "unknown id"
+  let all = parseJson(deletePanicReports("""{"all":true}"""))
+  expect all["deleted"].kind == JInt, "deleted count"
+  expect parseJson(panicReports("{}"))["pending"].len == 0, "nothing pending after all"
+  let e = expectRaises(LibStatusError, deletePanicReports("{}"))
+  expect e.code == codeInvalidRequest, "code was " & e.code
 
 echo "dataDir: ", dataDir
 echo passed, " passed, ", failed, " failed"

@@ -3,6 +3,7 @@
 //! that): the C ABI, the JNI glue and status-backend all call [`call`].
 
 mod error;
+mod reports;
 mod request;
 
 use std::borrow::Cow;
@@ -12,6 +13,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 pub use self::error::{ApiError, ErrorCode};
+pub use self::reports::{DeletePanicReportsRequest, PanicReportsRequest, MAX_PAGE_REPORTS};
 use crate::consent::{self, MetricsInfo, ToggleError};
 use crate::files;
 use crate::logging::{self, LogSettings};
@@ -67,6 +69,8 @@ endpoints! {
     IntendedPanic: Text,
     IntendedBackgroundPanic: Text,
     FlushPanicReports: Int,
+    PanicReports: Json,
+    DeletePanicReports: Json,
 }
 
 /// What an endpoint takes.
@@ -123,6 +127,8 @@ pub fn call(endpoint: Endpoint, arg: Arg<'_>) -> Result<Reply, ApiError> {
         (Endpoint::IntendedPanic, Arg::Str(message)) => intended_panic(message),
         (Endpoint::IntendedBackgroundPanic, Arg::Str(message)) => intended_background_panic(message),
         (Endpoint::FlushPanicReports, Arg::Int(timeout_ms)) => flush_panic_reports(timeout_ms),
+        (Endpoint::PanicReports, Arg::Str(json)) => reports::panic_reports(parse(json)?),
+        (Endpoint::DeletePanicReports, Arg::Str(json)) => reports::delete_panic_reports(parse(json)?),
         (endpoint, arg) => Err(ApiError::invalid_request(format!(
             "{} takes {:?}, got {arg:?}",
             endpoint.name(),

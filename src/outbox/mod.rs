@@ -18,9 +18,11 @@
 //! Lock order: `link` (the sender's connection) before `state`. No lock is
 //! held across a network request or a wait (condition variables release it).
 
+mod history;
 mod http;
 pub mod policy;
 pub mod proxy;
+mod reports;
 mod sender;
 mod store;
 
@@ -34,9 +36,11 @@ use std::time::{Duration, Instant};
 
 use crate::sync::{Condvar, Mutex};
 
+pub use self::history::{count_dropped, dropped, Cause, Dropped, Sent};
 #[cfg(feature = "fuzzing")]
 pub use self::http::{parse_head, MAX_HEAD};
 pub use self::http::{tls_config, Endpoint};
+pub use self::reports::{Deleted, Pending};
 pub use self::sender::Target;
 #[cfg(test)]
 pub(crate) use self::store::carried_in;
@@ -220,6 +224,7 @@ impl Outbox {
             existing.reopen()?;
             return Ok(existing);
         }
+        history::start_counting();
         let outbox = Arc::new(Outbox {
             dir: key,
             limits,

@@ -218,13 +218,13 @@ impl Outbox {
                     if let Verdict::Rejected(status) = classified.verdict {
                         log::warn!("panic report rejected by the server with HTTP {status}; deleted");
                     }
-                    if state.epoch == epoch {
-                        // Off the listing now, off the disk once the lock is
-                        // released (a deletion must not hold up a panicking
-                        // thread that waits for this lock).
-                        state.forget(&path);
-                        answered = Some(path.clone());
-                    }
+                    // Off the listing now, off the disk once the lock is
+                    // released (a deletion must not hold up a panicking
+                    // thread that waits for this lock). Also after a purge
+                    // or a deletion meanwhile (the epoch moved on), which
+                    // may have spared this one: answered is answered.
+                    state.forget(&path);
+                    answered = Some(path.clone());
                     state.backoff.reset();
                     state.retry_at = None;
                 }
@@ -253,6 +253,9 @@ impl Outbox {
                 state.deleting = true;
                 drop(state);
                 let deleted = std::fs::remove_file(&path);
+                if classified.verdict == Verdict::Delivered {
+                    self.remember_sent(&path, &body);
+                }
                 state = self.state.lock();
                 state.deleting = false;
                 if let Err(e) = deleted {

@@ -10,13 +10,14 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use super::history::{self, Cause};
 use super::{policy, Identity, OpenError, Outbox, State, MAX_SETTLE, SETTLE};
 use crate::files;
 
 /// The folder under `dataDir`.
 pub const DIR_NAME: &str = "panic-reports";
 const LOCK_FILE: &str = ".lock";
-const SUFFIX: &str = ".envelope";
+pub(super) const SUFFIX: &str = ".envelope";
 const TEMP_PREFIX: &str = ".tmp";
 /// Evicted reports waiting for the sender to delete them (never sent).
 const TRASH_PREFIX: &str = ".evicted-";
@@ -117,6 +118,7 @@ impl Outbox {
         }
         if envelope.len() > MAX_ENVELOPE_BYTES {
             state.dropped += 1;
+            history::count_dropped(Cause::OutboxBound, 1);
             return Err(io::Error::new(io::ErrorKind::InvalidInput, "envelope over 1 MiB"));
         }
         self.ensure_folder(&mut state).map_err(|e| match e {
@@ -174,6 +176,7 @@ impl Outbox {
             match fs::rename(&oldest, &trash) {
                 Ok(()) => {
                     state.dropped += 1 + carried;
+                    history::count_dropped(Cause::OutboxBound, 1);
                     state.trash.push(trash);
                 }
                 // Gone already, or cannot go: the next look tells.
@@ -227,20 +230,37 @@ impl Outbox {
         files::sync_dir(&self.dir);
     }
 
-    /// Deletes every pending report; a sender mid-retry will not send them.
-    /// Reports that cannot be deleted (a read-only disk) are never sent by
-    /// this process. Returns how many were deleted.
+    /// Deletes every pending report (an opt-out); a sender mid-retry will
+    /// not send them. Reports that cannot be deleted (a read-only disk) are
+    /// never sent by this process. Returns how many were deleted.
     pub fn purge(&self) -> usize {
+        let deleted = self.remove_reports(None);
+        history::count_dropped(Cause::OptOut, deleted as u64);
+        deleted
+    }
+
+    /// Deletes the pending reports with these ids ([`report_id`]) (every one, and the
+    /// evicted ones, with `None`); a sender that read one of them before
+    /// will not send it (the epoch moves on). Reports that cannot be deleted
+    /// are never sent by this process. Returns how many were deleted.
+    pub(super) fn remove_reports(&self, ids: Option<&[String]>) -> usize {
         let mut state = self.state.lock();
         state.epoch += 1;
-        empty_trash(std::mem::take(&mut state.trash));
+        if ids.is_none() {
+            empty_trash(std::mem::take(&mut state.trash));
+        }
+        let chosen = |path: &Path| ids.is_none_or(|ids| ids.contains(&report_id(path)));
         let mut deleted = 0;
         for (path, _) in self.files(&mut state) {
+            if !chosen(&path) {
+                continue;
+            }
             if fs::remove_file(&path).is_ok() {
                 deleted += 1;
             } else {
-                state.embargoed.push(path);
+                state.embargoed.push(path.clone());
             }
+            state.forget(&path);
         }
         // (An opt-out, or an init without consent: most often nothing to
         // delete, and then no fsync on the caller's thread.)
@@ -248,16 +268,15 @@ impl Outbox {
             files::sync_dir(&self.dir);
         }
         if !state.embargoed.is_empty() {
-            log::warn!(
-                "{} panic reports could not be deleted after an opt-out; they will not be sent",
-                state.embargoed.len()
-            );
+            log::warn!("{} panic reports could not be deleted; they will not be sent", state.embargoed.len());
         }
         state.pending = self.files(&mut state).len();
-        state.dropped = 0;
-        state.carried.clear();
-        state.retry_at = None;
-        state.backoff.reset();
+        if ids.is_none() {
+            state.dropped = 0;
+            state.carried.clear();
+            state.retry_at = None;
+            state.backoff.reset();
+        }
         self.changed.notify_all();
         deleted
     }
@@ -392,6 +411,14 @@ pub(super) fn written_and_attempts(path: &Path) -> (SystemTime, u32) {
     let nanos = parts.next().and_then(|p| p.parse::<u128>().ok()).unwrap_or(0);
     let written = UNIX_EPOCH + Duration::from_nanos(u64::try_from(nanos).unwrap_or(u64::MAX));
     (written, parts.nth(2).and_then(|p| p.parse().ok()).unwrap_or(0))
+}
+
+/// A report's id: its name without the suffix and without the attempt
+/// count, so that it stays the same while its attempts are counted.
+pub(super) fn report_id(path: &Path) -> String {
+    let name = path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default();
+    let stem = name.strip_suffix(SUFFIX).unwrap_or(&name);
+    stem.split('-').take(3).collect::<Vec<_>>().join("-")
 }
 
 /// Counts one more answer that did not take the report at `path`, in its

@@ -251,6 +251,17 @@ pub fn apply_consent(enabled: bool) {
     }
 }
 
+/// The outbox of the current configuration (`None` before
+/// `InitializeApplication`, and in a forked child, which must not touch the
+/// parent's), whatever the gate says: `PanicReports` works while opted out
+/// and without a DSN.
+pub fn outbox() -> Option<Arc<Outbox>> {
+    if fork::in_forked_child() {
+        return None;
+    }
+    session().and_then(|session| session.outbox.clone())
+}
+
 /// What `InitializeApplication` reports about panic reporting.
 pub fn status() -> PanicReportingStatus {
     status_of(session().as_ref())

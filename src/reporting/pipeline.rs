@@ -49,6 +49,7 @@ pub fn on_caught_panic(payload: &(dyn Any + Send), origin: Origin<'_>) -> String
         .get_or_insert_with(StormLimiter::default)
         .admit(&event::fingerprint(&record), Instant::now());
     let Admission::Admit { suppressed_here, suppressed_elsewhere } = admission else {
+        crate::outbox::count_dropped(crate::outbox::Cause::StormControl, 1);
         log::debug!("panic in {origin} (storm control: not reported): {answer}");
         return answer;
     };

@@ -25,6 +25,8 @@ pub const EXPORTS: &[(&str, Kind)] = &[
     ("IntendedPanic", Kind::Str),
     ("IntendedBackgroundPanic", Kind::Str),
     ("FlushPanicReports", Kind::Int),
+    ("PanicReports", Kind::Str),
+    ("DeletePanicReports", Kind::Str),
     ("Free", Kind::Free),
 ];
 
@@ -509,6 +511,12 @@ pub struct StampedReceiver {
 
 impl StampedReceiver {
     pub fn start() -> Self {
+        Self::start_slow(Duration::ZERO)
+    }
+
+    /// One that waits `delay` between getting a whole request and answering
+    /// it: the sender holds the report in flight meanwhile.
+    pub fn start_slow(delay: Duration) -> Self {
         use std::os::fd::AsRawFd;
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
         let addr = listener.local_addr().unwrap();
@@ -538,6 +546,7 @@ impl StampedReceiver {
                         request.bytes.extend_from_slice(&chunk);
                         if request_complete(&request.bytes) {
                             drop(all);
+                            std::thread::sleep(delay);
                             let mut s = &stream;
                             let _ = std::io::Write::write_all(
                                 &mut s,

@@ -115,4 +115,16 @@ RCT_EXPORT_METHOD(flushPanicReports:(double)timeoutMs resolve:(RCTPromiseResolve
   [self run:^char * { return FlushPanicReports(timeout); } resolve:resolve reject:reject];
 }
 
+RCT_EXPORT_METHOD(panicReports:(NSString *)requestJson resolve:(RCTPromiseResolveBlock)resolve reject:(RCTPromiseRejectBlock)reject) {
+  NSString *request = [requestJson copy];
+  [self run:^char * { return PanicReports(request.UTF8String); } resolve:resolve reject:reject];
+}
+
+RCT_EXPORT_METHOD(deletePanicReports:(NSString *)requestJson
+                  resolve:(RCTPromiseResolveBlock)resolve
+                  reject:(RCTPromiseRejectBlock)reject) {
+  NSString *request = [requestJson copy];
+  [self run:^char * { return DeletePanicReports(request.UTF8String); } resolve:resolve reject:reject];
+}
+
 @end

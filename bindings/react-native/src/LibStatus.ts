@@ -84,6 +84,53 @@ export interface FlushPanicReportsResponse {
   pending: number;
 }
 
+/** Which pending reports `panicReports` lists: after `after` (a page's `next`), at most `limit` (1..100). */
+export interface PanicReportsRequest {
+  after?: string;
+  limit?: number;
+}
+
+/** A report waiting in the outbox, with the exact body that will be sent. */
+export interface PendingPanicReport {
+  id: string;
+  eventId: string | null;
+  happenedAtMs: number;
+  endpoint: string | null;
+  thread: string | null;
+  site: string | null;
+  carries: { sameSite: number; otherSites: number; droppedReports: number };
+  attempts: number;
+  inFlight: boolean;
+  bytes: number;
+  /** Byte for byte the HTTP body the library will post (null: not UTF-8 text). */
+  body: string | null;
+}
+
+/** A delivered report: ids and times, no payload. */
+export interface SentPanicReport {
+  id: string;
+  eventId: string | null;
+  happenedAtMs: number;
+  acceptedAtMs: number;
+}
+
+export interface PanicReportsResponse {
+  pending: PendingPanicReport[];
+  pendingTotal: number;
+  /** Pass as `after` for the next page; null on the last one. */
+  next: string | null;
+  sent: SentPanicReport[];
+  dropped: { stormControl: number; outboxBound: number; optOut: number; deletedByUser: number; sinceMs: number };
+}
+
+export type DeletePanicReportsRequest = { ids: string[] } | { all: true };
+
+export interface DeletePanicReportsResponse {
+  deleted: number;
+  /** Ids asked for that were no longer pending (delivered, evicted, unknown). */
+  notPending: number;
+}
+
 /** The API, as promises. */
 export interface LibStatusApi {
   initializeApplication(request: InitializeApplicationRequest): Promise<InitializeApplicationResponse>;
@@ -94,6 +141,10 @@ export interface LibStatusApi {
   intendedBackgroundPanic(message: string): Promise<void>;
   /** Waits at most `timeoutMs` (0..60000) for queued panic reports to be sent. */
   flushPanicReports(timeoutMs: number): Promise<FlushPanicReportsResponse>;
+  /** What the user can see: pending reports (exact bodies), delivered ones, what was removed. */
+  panicReports(request?: PanicReportsRequest): Promise<PanicReportsResponse>;
+  /** Deletes pending reports for good (never sent, even one in flight); `all` clears the history too. */
+  deletePanicReports(request: DeletePanicReportsRequest): Promise<DeletePanicReportsResponse>;
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {
@@ -235,6 +286,30 @@ export function createLibStatus(native: Spec): LibStatusApi {
         throw new LibStatusError('internal', `${endpoint}: pending is not a number`, endpoint);
       }
       return { pending: answer.pending };
+    },
+
+    async panicReports(request = {}) {
+      const endpoint = 'PanicReports';
+      const answer = await call(endpoint, () => native.panicReports(JSON.stringify(request)));
+      if (!Array.isArray(answer.pending) || !Array.isArray(answer.sent) || !isObject(answer.dropped)) {
+        throw new LibStatusError('internal', `${endpoint}: pending, sent or dropped missing`, endpoint);
+      }
+      return {
+        pending: answer.pending as PendingPanicReport[],
+        pendingTotal: answer.pendingTotal as number,
+        next: (answer.next as string | null) ?? null,
+        sent: answer.sent as SentPanicReport[],
+        dropped: answer.dropped as PanicReportsResponse['dropped'],
+      };
+    },
+
+    async deletePanicReports(request) {
+      const endpoint = 'DeletePanicReports';
+      const answer = await call(endpoint, () => native.deletePanicReports(JSON.stringify(request)));
+      if (typeof answer.deleted !== 'number' || typeof answer.notPending !== 'number') {
+        throw new LibStatusError('internal', `${endpoint}: deleted is not a number`, endpoint);
+      }
+      return { deleted: answer.deleted, notPending: answer.notPending };
     },
   };
 }

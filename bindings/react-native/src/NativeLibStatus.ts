@@ -17,6 +17,8 @@ export interface Spec extends TurboModule {
   intendedPanic(message: string): Promise<string>;
   intendedBackgroundPanic(message: string): Promise<string>;
   flushPanicReports(timeoutMs: number): Promise<string>;
+  panicReports(requestJson: string): Promise<string>;
+  deletePanicReports(requestJson: string): Promise<string>;
 }
 
 /**

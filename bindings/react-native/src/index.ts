@@ -18,6 +18,10 @@ import type { LibStatusRaw } from './raw';
 import type {
   CentralizedMetricsInfo,
   FlushPanicReportsResponse,
+  PanicReportsRequest,
+  PanicReportsResponse,
+  DeletePanicReportsRequest,
+  DeletePanicReportsResponse,
   InitializeApplicationRequest,
   InitializeApplicationResponse,
   LibStatusApi,
@@ -86,4 +90,18 @@ export function intendedBackgroundPanic(message: string): Promise<void> {
  */
 export function flushPanicReports(timeoutMs: number): Promise<FlushPanicReportsResponse> {
   return LibStatus.flushPanicReports(timeoutMs);
+}
+
+/**
+ * What the user can see of the panic reports: every pending report with the
+ * exact body that will be sent, the delivered ones, and what was removed. For
+ * a privacy screen; works while opted out.
+ */
+export function panicReports(request?: PanicReportsRequest): Promise<PanicReportsResponse> {
+  return LibStatus.panicReports(request);
+}
+
+/** Deletes pending reports for good (`{ids}` or `{all: true}`, which also clears the history). */
+export function deletePanicReports(request: DeletePanicReportsRequest): Promise<DeletePanicReportsResponse> {
+  return LibStatus.deletePanicReports(request);
 }

@@ -21,6 +21,8 @@ export interface LibStatusRaw {
   intendedPanic(message: string, callback?: RawCallback): Promise<string>;
   intendedBackgroundPanic(message: string, callback?: RawCallback): Promise<string>;
   flushPanicReports(timeoutMs: number, callback?: RawCallback): Promise<string>;
+  panicReports(requestJson: string, callback?: RawCallback): Promise<string>;
+  deletePanicReports(requestJson: string, callback?: RawCallback): Promise<string>;
 }
 
 function rejectionAnswer(reason: unknown): string {
@@ -52,5 +54,7 @@ export function createLibStatusRaw(native: Spec): LibStatusRaw {
     intendedPanic: (message, callback) => settle(() => native.intendedPanic(message), callback),
     intendedBackgroundPanic: (message, callback) => settle(() => native.intendedBackgroundPanic(message), callback),
     flushPanicReports: (timeoutMs, callback) => settle(() => native.flushPanicReports(timeoutMs), callback),
+    panicReports: (requestJson, callback) => settle(() => native.panicReports(requestJson), callback),
+    deletePanicReports: (requestJson, callback) => settle(() => native.deletePanicReports(requestJson), callback),
   };
 }

@@ -30,6 +30,8 @@ export function createKoffiNativeModule(soPath: string): KoffiNativeModule {
   const toggleCentralizedMetrics = withString('ToggleCentralizedMetrics');
   const intendedPanic = withString('IntendedPanic');
   const intendedBackgroundPanic = withString('IntendedBackgroundPanic');
+  const panicReports = withString('PanicReports');
+  const deletePanicReports = withString('DeletePanicReports');
   const centralizedMetricsInfo = lib.func('void *CentralizedMetricsInfo()') as AsyncFn;
   const flushPanicReports = lib.func('void *FlushPanicReports(int timeoutMs)') as AsyncFn;
   let answers = 0;
@@ -87,6 +89,8 @@ export function createKoffiNativeModule(soPath: string): KoffiNativeModule {
     intendedPanic: (message) => call(intendedPanic, message),
     intendedBackgroundPanic: (message) => call(intendedBackgroundPanic, message),
     flushPanicReports: (timeoutMs) => call(flushPanicReports, timeoutMs),
+    panicReports: (requestJson) => call(panicReports, requestJson),
+    deletePanicReports: (requestJson) => call(deletePanicReports, requestJson),
     stats: () => ({ answers, freed }),
   };
 }

@@ -53,6 +53,8 @@ test('before initializeApplication: not-initialized; intendedPanic works', async
   await rejectsWith(libstatus.toggleCentralizedMetrics(true), LibStatusError, 'not-initialized');
   await rejectsWith(libstatus.intendedPanic('before init'), LibStatusPanicError, 'panic', 'before init');
   assert.deepEqual(await libstatus.flushPanicReports(0), { pending: 0 });
+  await rejectsWith(libstatus.panicReports(), LibStatusError, 'not-initialized');
+  await rejectsWith(libstatus.deletePanicReports({ all: true }), LibStatusError, 'not-initialized');
 });
 
 test('initializeApplication with a temp dataDir', async () => {
@@ -113,6 +115,16 @@ test('raw layer: JSON in, the answer JSON out (callback and promise), error answ
   assert.equal(await raw.intendedBackgroundPanic('raw background boom'), '{"error":""}');
   assert.match(await raw.flushPanicReports(0), /^\{"error":"","pending":\d+\}$/);
   assert.equal(JSON.parse(await raw.flushPanicReports(-1)).code, 'invalid-request');
+  // What the user can see, and its deletion (nothing pending: no DSN).
+  const listed = await libstatus.panicReports({ limit: 10 });
+  assert.ok(Array.isArray(listed.pending) && Array.isArray(listed.sent));
+  assert.equal(typeof listed.dropped.stormControl, 'number');
+  assert.deepEqual(await libstatus.deletePanicReports({ ids: ['no-such-report'] }), { deleted: 0, notPending: 1 });
+  assert.equal(typeof (await libstatus.deletePanicReports({ all: true })).deleted, 'number');
+  assert.equal((await libstatus.panicReports()).pending.length, 0);
+  await rejectsWith(libstatus.panicReports({ limit: 0 }), LibStatusError, 'invalid-request');
+  assert.equal(JSON.parse(await raw.deletePanicReports('{}')).code, 'invalid-request');
+  assert.match(await raw.panicReports('{}'), /^\{"error":"","pending":\[/);
   const noDir = JSON.parse(await raw.initializeApplication('{}'));
   assert.equal(noDir.code, 'invalid-request');
   assert.match(noDir.error, /dataDir/);

@@ -35,4 +35,7 @@ test('typed and raw APIs over the bridge module', async () => {
   assert.deepEqual(await libstatus.centralizedMetricsInfo(), { enabled: false, userConfirmed: true });
   await assert.rejects(libstatus.intendedPanic('old arch boom'), (e: unknown) =>
     e instanceof libstatus.LibStatusPanicError && e.message === 'old arch boom');
+  assert.ok(Array.isArray((await libstatus.panicReports()).pending));
+  assert.deepEqual(await libstatus.deletePanicReports({ ids: [] }), { deleted: 0, notPending: 0 });
+  assert.match(await libstatus.raw.deletePanicReports('{"all":true}'), /^\{"error":"","deleted":\d+,"notPending":0\}$/);
 });

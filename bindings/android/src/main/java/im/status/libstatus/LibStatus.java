@@ -60,6 +60,12 @@ public final class LibStatus {
     /** The C ABI's {@code FlushPanicReports}: answer JSON, errors included. */
     public static native String nativeFlushPanicReports(int timeoutMs);
 
+    /** {@code PanicReports(requestJson)}: the answer JSON as is. */
+    public static native String nativePanicReports(String requestJson);
+
+    /** {@code DeletePanicReports(requestJson)}: the answer JSON as is. */
+    public static native String nativeDeletePanicReports(String requestJson);
+
     // ---- Checked calls: error answers become exceptions. ----
 
     /**
@@ -108,6 +114,23 @@ public final class LibStatus {
      */
     public static String flushPanicReports(int timeoutMs) {
         return check(nativeFlushPanicReports(timeoutMs));
+    }
+
+    /**
+     * What the user can see of the panic reports: every pending report with the
+     * exact body that will be sent, the delivered ones, and what was removed.
+     * {@code requestJson}: {@code {}}, or {@code {"after":"<id>","limit":N}}.
+     */
+    public static String panicReports(String requestJson) {
+        return check(nativePanicReports(requestJson));
+    }
+
+    /**
+     * Deletes pending reports for good: {@code {"ids":[...]}} or {@code {"all":true}}
+     * (which also clears the history of delivered ones).
+     */
+    public static String deletePanicReports(String requestJson) {
+        return check(nativeDeletePanicReports(requestJson));
     }
 
     /**

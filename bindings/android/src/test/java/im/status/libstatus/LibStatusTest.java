@@ -43,6 +43,7 @@ public final class LibStatusTest {
             test("emoji and other non-BMP / non-ASCII JSON round-trip intact", LibStatusTest::emojiRoundTrip);
             test("NUL and a lone surrogate do not break the glue", LibStatusTest::oddStrings);
             test("IntendedBackgroundPanic and FlushPanicReports", LibStatusTest::backgroundAndFlush);
+            test("PanicReports lists, DeletePanicReports deletes", LibStatusTest::reports);
             test("8 Java threads call every export at once", LibStatusTest::threads);
             test("no leak: 1000 calls reading and answering 128 KiB keep the RSS flat", LibStatusTest::noLeak);
         } finally {
@@ -178,6 +179,20 @@ public final class LibStatusTest {
         // A lone surrogate is not valid Unicode: it must not crash; it comes back replaced.
         e = expectThrows(LibStatusPanicException.class, () -> LibStatus.intendedPanic("x\uD800y"));
         check(e.getMessage().startsWith("x") && e.getMessage().endsWith("y"), e.getMessage());
+    }
+
+    private static void reports() {
+        Map<String, Object> listed = MiniJson.parseObject(LibStatus.panicReports("{\"limit\":10}"));
+        eq("", listed.get("error"));
+        check(listed.get("pending") instanceof java.util.List, "pending is a list: " + listed);
+        check(listed.get("sent") instanceof java.util.List, "sent is a list: " + listed);
+        check(listed.get("dropped") instanceof Map, "dropped is an object: " + listed);
+        eq("{\"error\":\"\",\"deleted\":0,\"notPending\":1}",
+            LibStatus.deletePanicReports("{\"ids\":[\"no-such-report\"]}"));
+        Map<String, Object> all = MiniJson.parseObject(LibStatus.deletePanicReports("{\"all\":true}"));
+        check(all.get("deleted") instanceof Long, "deleted is a count: " + all);
+        LibStatusException e = expectThrows(LibStatusException.class, () -> LibStatus.deletePanicReports("{}"));
+        eq("invalid-request", e.getCode());
     }
 
     private static void backgroundAndFlush() {

@@ -32,4 +32,8 @@ abstract class LibStatusSpec extends ReactContextBaseJavaModule {
     public abstract void intendedBackgroundPanic(String message, Promise promise);
 
     public abstract void flushPanicReports(double timeoutMs, Promise promise);
+
+    public abstract void panicReports(String requestJson, Promise promise);
+
+    public abstract void deletePanicReports(String requestJson, Promise promise);
 }

@@ -91,6 +91,18 @@ public final class LibStatusModule extends LibStatusSpec {
     }
 
     @Override
+    @ReactMethod
+    public void panicReports(String requestJson, Promise promise) {
+        run(promise, () -> LibStatus.nativePanicReports(requestJson));
+    }
+
+    @Override
+    @ReactMethod
+    public void deletePanicReports(String requestJson, Promise promise) {
+        run(promise, () -> LibStatus.nativeDeletePanicReports(requestJson));
+    }
+
+    @Override
     public void invalidate() {
         executor.shutdown();
         super.invalidate();
