@@ -435,7 +435,7 @@ mod tests {
         let on = MetricsInfo { enabled: true, user_confirmed: true };
         ConsentFile::new(other.path()).store(on).unwrap();
         let linked = tempfile::tempdir().unwrap();
-        std::os::unix::fs::symlink(other.path().join(FILE_NAME), linked.path().join(FILE_NAME)).unwrap();
+        crate::sys::files::symlink(&other.path().join(FILE_NAME), &linked.path().join(FILE_NAME)).unwrap();
         assert_eq!(ConsentFile::new(linked.path()).load(), MetricsInfo::default(), "never follows a link");
     }
 }

@@ -3,7 +3,8 @@
 //! lock another thread held at that moment (the outbox's sender, a toggle in
 //! progress) would stay held forever in the child.
 //!
-//! The library takes its switch-over locks around `fork()` (`pthread_atfork`),
+//! The library takes its switch-over locks around `fork()` (`pthread_atfork`;
+//! Windows has no `fork()`: `crate::sys::process`),
 //! so the child starts with them free, and turns panic reporting off in the
 //! child: the parent's outbox, sender and logs are never touched there, every
 //! call still answers at once, panics are still caught, and
@@ -25,10 +26,8 @@ pub fn in_forked_child() -> bool {
 pub fn install_handlers() {
     static INSTALL: Once = Once::new();
     INSTALL.call_once(|| {
-        // SAFETY: registers three `extern "C"` functions that take no
-        // arguments and never unwind (each catches its own panics).
-        let rc = unsafe { libc::pthread_atfork(Some(prepare), Some(parent), Some(child)) };
-        if rc != 0 {
+        // (Each handler catches its own panics: none unwinds.)
+        if let Err(rc) = crate::sys::process::on_fork(prepare, parent, child) {
             log::warn!("cannot register fork handlers (error {rc}): a fork() child may hang");
         }
     });
