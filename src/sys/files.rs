@@ -280,6 +280,75 @@ mod imp {
     pub fn make_fifo(_: &Path) -> bool {
         false
     }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+        use crate::files::write_atomically;
+        use std::time::{Duration, Instant};
+
+        /// A file open with no sharing at all, as an antivirus scanning it.
+        fn held(path: &Path) -> File {
+            OpenOptions::new().read(true).share_mode(0).open(path).unwrap()
+        }
+
+        #[test]
+        fn a_replacement_waits_briefly_for_another_process_to_let_go() {
+            let dir = tempfile::tempdir().unwrap();
+            let target = dir.path().join("consent.json");
+            fs::write(&target, b"old").unwrap();
+            let scan = held(&target);
+            #[allow(clippy::disallowed_methods)] // the test's stand-in for another process
+            let release = std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_millis(3));
+                drop(scan);
+            });
+            write_atomically(&target, b"new", ".tmp", false).unwrap();
+            release.join().unwrap();
+            assert_eq!(fs::read(&target).unwrap(), b"new");
+        }
+
+        #[test]
+        fn a_file_held_longer_is_an_error_not_a_wait() {
+            let dir = tempfile::tempdir().unwrap();
+            let target = dir.path().join("consent.json");
+            fs::write(&target, b"old").unwrap();
+            let _scan = held(&target);
+            let started = Instant::now();
+            let e = write_atomically(&target, b"new", ".tmp", false).unwrap_err();
+            assert!(held_by_another_process(&e), "{e:?}");
+            assert!(started.elapsed() < Duration::from_secs(1), "{:?}", started.elapsed());
+            drop(_scan);
+            assert_eq!(fs::read(&target).unwrap(), b"old", "the old content, whole");
+            let left: Vec<_> = fs::read_dir(dir.path()).unwrap().flatten().map(|e| e.file_name()).collect();
+            assert_eq!(left.len(), 1, "no temporary file left: {left:?}");
+        }
+    }
 }
 
 pub use imp::*;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn identities_tell_files_and_folders_apart_and_follow_no_link() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+        fs::write(&a, b"a").unwrap();
+        fs::write(&b, b"b").unwrap();
+        let opened = File::open(&a).unwrap();
+        assert_eq!(path_id(&a).unwrap(), file_id(&opened).unwrap(), "a name and its open file");
+        assert_ne!(path_id(&a).unwrap(), path_id(&b).unwrap());
+        assert_eq!(dir_id(&a), None, "a file is not a folder");
+        let folder = dir_id(dir.path()).expect("a folder");
+        assert_eq!(Some(folder), dir_id(dir.path()), "stable");
+        fs::rename(&b, &a).unwrap();
+        assert_ne!(path_id(&a).unwrap(), file_id(&opened).unwrap(), "replaced: another file");
+        let link = dir.path().join("link");
+        if symlink(dir.path(), &link).is_ok() {
+            assert_eq!(dir_id(&link), None, "a link to a folder is not the folder");
+        }
+    }
+}
