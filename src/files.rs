@@ -212,8 +212,10 @@ mod tests {
         let outside = root.path().join("outside");
         fs::write(&outside, b"secret").unwrap();
         let link = root.path().join("link");
-        sys::symlink(&outside, &link).unwrap();
-        assert!(matches!(read_regular(&link, 100).unwrap(), Read::NotRegular));
+        let linked = sys::symlink(&outside, &link).is_ok();
+        if linked {
+            assert!(matches!(read_regular(&link, 100).unwrap(), Read::NotRegular));
+        }
         let fifo = root.path().join("fifo");
         if sys::make_fifo(&fifo) {
             assert!(matches!(read_regular(&fifo, 100).unwrap(), Read::NotRegular));
@@ -222,7 +224,9 @@ mod tests {
         assert!(matches!(read_regular(&root.path().join("dir"), 100).unwrap(), Read::NotRegular));
         assert!(matches!(read_regular(&outside, 3).unwrap(), Read::TooLarge(6)));
         assert!(matches!(read_regular(&outside, 6).unwrap(), Read::Bytes(b) if b == b"secret"));
-        assert!(open_private_append(&link).is_err(), "never writes through a link");
+        if linked {
+            assert!(open_private_append(&link).is_err(), "never writes through a link");
+        }
         assert_eq!(fs::read(&outside).unwrap(), b"secret");
     }
 
@@ -232,7 +236,9 @@ mod tests {
         let elsewhere = root.path().join("elsewhere");
         fs::create_dir(&elsewhere).unwrap();
         let dir = root.path().join("reports");
-        sys::symlink(&elsewhere, &dir).unwrap();
+        if sys::symlink(&elsewhere, &dir).is_err() {
+            return; // (a system without links: nothing to test)
+        }
         create_private_dir(&dir, true).unwrap();
         assert!(fs::symlink_metadata(&dir).unwrap().is_dir());
         assert!(elsewhere.is_dir(), "the link's target is left alone");

@@ -265,14 +265,24 @@ mod imp {
         !meta.permissions().readonly()
     }
 
-    /// Test support: a symbolic link at `link` to `target` (a reparse point).
+    /// Test support: a symbolic link at `link` to `target` (a reparse
+    /// point). An error where links cannot be made (no privilege, no
+    /// developer mode), or where the system does not show the link as one:
+    /// Wine 8 makes a Unix symbolic link, which Win32 then sees as the folder
+    /// or file it points to, so no test of links can run there.
     #[cfg(test)]
     pub fn symlink(target: &Path, link: &Path) -> io::Result<()> {
         if target.is_dir() {
-            std::os::windows::fs::symlink_dir(target, link)
+            std::os::windows::fs::symlink_dir(target, link)?;
         } else {
-            std::os::windows::fs::symlink_file(target, link)
+            std::os::windows::fs::symlink_file(target, link)?;
         }
+        if fs::symlink_metadata(link)?.file_type().is_symlink() {
+            return Ok(());
+        }
+        let _ = fs::remove_file(link).or_else(|_| fs::remove_dir(link));
+        eprintln!("SKIPPED: this system does not show links as reparse points (Wine 8)");
+        Err(io::Error::new(io::ErrorKind::Unsupported, "links are not reparse points here"))
     }
 
     /// Test support: no FIFO can be made in a folder on Windows.

@@ -506,9 +506,16 @@ pub fn symlink(target: &std::path::Path, link: &std::path::Path) -> bool {
         std::os::windows::fs::symlink_file(target, link)
     };
     match made {
+        // Wine 8 makes a Unix symbolic link, which Win32 sees as what it
+        // points to: no reparse point, nothing a test of links can use.
+        Ok(()) if !std::fs::symlink_metadata(link).is_ok_and(|m| m.file_type().is_symlink()) => {
+            let _ = std::fs::remove_file(link).or_else(|_| std::fs::remove_dir(link));
+            eprintln!("SKIPPED: this system does not show links as reparse points (Wine 8)");
+            false
+        }
         Ok(()) => true,
         Err(e) => {
-            eprintln!("cannot link {} to {}: {e}", link.display(), target.display());
+            eprintln!("SKIPPED: cannot link {} to {}: {e}", link.display(), target.display());
             false
         }
     }
