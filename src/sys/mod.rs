@@ -5,7 +5,9 @@
 //! - [`files`]: files and folders (opening without following links, private
 //!   modes, atomic replacement, file identity);
 //! - [`process`]: `fork()` handlers (Windows has no `fork`) and what tests of
-//!   the platform need (links, FIFOs, `SIGPIPE`).
+//!   the platform need (links, FIFOs, `SIGPIPE`);
+//! - [`unwind`]: a code address's function start, from the unwind tables.
 
 pub mod files;
 pub mod process;
+pub mod unwind;
