@@ -22,6 +22,16 @@
 /* mingw has no mkdtemp: a unique name, then the folder. */
 #include <direct.h>
 #include <io.h>
+#include <windows.h>
+static void pause_ms(unsigned ms) { Sleep(ms); }
+#else
+#include <time.h>
+static void pause_ms(unsigned ms) {
+    struct timespec t = { ms / 1000, (long)(ms % 1000) * 1000000L };
+    nanosleep(&t, NULL);
+}
+#endif
+#ifdef _WIN32
 static char *mkdtemp(char *template) {
     if (_mktemp_s(template, strlen(template) + 1) != 0 || _mkdir(template) != 0) return NULL;
     return template;
@@ -201,7 +211,10 @@ static const char *test_dsn(void) {
 static void test_initialize(const char *data_dir) {
     char req[4096];
     if (test_dsn())
-        snprintf(req, sizeof req, "{\"dataDir\":\"%s\",\"logEnabled\":false,\"sentryDSN\":\"%s\"}", data_dir, test_dsn());
+        /* (a storm window of 100 ms: the reported panic comes in a window of its own) */
+        snprintf(req, sizeof req,
+                 "{\"dataDir\":\"%s\",\"logEnabled\":false,\"sentryDSN\":\"%s\",\"panicStormWindowMs\":100}",
+                 data_dir, test_dsn());
     else
         snprintf(req, sizeof req, "{\"dataDir\":\"%s\",\"logEnabled\":false}", data_dir);
     char *a = take(InitializeApplication(req));
@@ -209,6 +222,9 @@ static void test_initialize(const char *data_dir) {
               strstr(a, "\"centralizedMetricsInfo\":{") != NULL && strstr(a, "\"panicReporting\":{") != NULL &&
               strstr(a, "\"active\":") != NULL,
           "InitializeApplication(temp dataDir) answers centralizedMetricsInfo and panicReporting, no error", a);
+    if (test_dsn())
+        check(a != NULL && strstr(a, "\"reason\":\"the user has not opted in") != NULL,
+              "with LIBSTATUS_TEST_DSN (and SENTRY_ENVIRONMENT), only the opt-in is missing for reporting", a);
     free(a);
 
     a = take(ToggleCentralizedMetrics("not json"));
@@ -292,6 +308,7 @@ static void test_reported_panic(void) {
     char *a = take(ToggleCentralizedMetrics("{\"enabled\":true}"));
     check(is_exact_ok(a), "opt-in before the reported panic", a);
     free(a);
+    pause_ms(300); /* past the storm window of the threads' panics */
     a = take(IntendedPanic("reported from the C host"));
     check(has_code(a, "panic"), "IntendedPanic (opted in) answers code panic", a);
     free(a);
