@@ -47,6 +47,7 @@ fn main() {
         println!("cargo:rustc-cfg=libstatus_prefixed");
     }
     soname(if prefixed { "libstatus_rs" } else { "libstatus" });
+    windows_debug_id();
 
     println!("cargo:rerun-if-env-changed=LIBSTATUS_WRITE_HEADER");
     println!("cargo:rerun-if-changed=src/ffi.rs");
@@ -130,5 +131,17 @@ fn soname(stem: &str) {
             #[cfg(unix)]
             let _ = std::os::unix::fs::symlink("libstatus.so", &path);
         }
+    }
+}
+
+/// Windows (mingw): a CodeView record in the DLL's debug directory, whose
+/// GUID is the linker's build id. Sentry's PE debug image takes its
+/// `debug_id` from that record (`code_id` is the PE timestamp and image
+/// size); without it an event carries no image for the library.
+fn windows_debug_id() {
+    if env::var("CARGO_CFG_TARGET_OS").as_deref() == Ok("windows")
+        && env::var("CARGO_CFG_TARGET_ENV").as_deref() == Ok("gnu")
+    {
+        println!("cargo:rustc-cdylib-link-arg=-Wl,--build-id");
     }
 }

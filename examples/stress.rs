@@ -127,12 +127,19 @@ fn one_call(host: &Host, rng: &mut Rng, counts: &Counts, rare: u64) {
     }
 }
 
+#[cfg(unix)]
 fn resident_kib() -> u64 {
     let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
     let pages: u64 = statm.split_whitespace().nth(1).and_then(|p| p.parse().ok()).unwrap_or(0);
     // SAFETY: sysconf has no preconditions.
     let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) } as u64;
     pages * page / 1024
+}
+
+/// (Windows: not measured; the example's memory figures are Linux's.)
+#[cfg(not(unix))]
+fn resident_kib() -> u64 {
+    0
 }
 
 /// Least-squares slope of `(x, y)` points.

@@ -1,17 +1,15 @@
 //! The library's files on the user's disk: private (folders 0700, files 0600
-//! whatever the host's umask), never reached through a symbolic link, and
-//! replaced atomically where a torn write would matter. Shared by the consent
-//! file, the outbox and the logs, so the rules exist once.
+//! whatever the host's umask; on Windows the ACL of the user's profile),
+//! never reached through a symbolic link, and replaced atomically where a torn
+//! write would matter. Shared by the consent file, the outbox and the logs, so
+//! the rules exist once; how each platform keeps them is `crate::sys::files`.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read as _, Write};
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::Path;
 
-/// Mode of every folder the library creates.
-pub const DIR_MODE: u32 = 0o700;
-/// Mode of every file the library creates.
-pub const FILE_MODE: u32 = 0o600;
+use crate::sys::files as sys;
+pub use crate::sys::files::{dir_id, file_id, path_id, FileId};
 
 /// Creates `dir` (and missing parents) as private folders. An existing folder
 /// is left as it is (it may be the host's), unless `restrict` asks to make it
@@ -19,34 +17,39 @@ pub const FILE_MODE: u32 = 0o600;
 pub fn create_private_dir(dir: &Path, restrict: bool) -> io::Result<()> {
     match fs::symlink_metadata(dir) {
         Ok(meta) if meta.is_dir() => {
-            if restrict && meta.permissions().mode() & 0o777 != DIR_MODE {
-                // Best effort: on a read-only disk nobody can add to it anyway.
-                let _ = fs::set_permissions(dir, fs::Permissions::from_mode(DIR_MODE));
+            if restrict {
+                sys::restrict_dir(dir, &meta);
             }
             return Ok(());
         }
         Ok(_) if restrict => {
             // A file or a symbolic link where our own folder should be: never
-            // follow it; take the name back.
-            fs::remove_file(dir)?;
+            // follow it; take the name back (a link to a folder on Windows is
+            // removed as a folder).
+            fs::remove_file(dir).or_else(|_| fs::remove_dir(dir))?;
         }
         _ => {}
     }
-    fs::DirBuilder::new().recursive(true).mode(DIR_MODE).create(dir)?;
-    // The umask may have taken bits away, never added any; but a umask of 0o777
-    // would leave the folder unusable: set the mode exactly.
-    fs::set_permissions(dir, fs::Permissions::from_mode(DIR_MODE))
+    sys::create_private_dirs(dir)
+}
+
+/// Options that open the name itself (never a link's target) and create a
+/// private file.
+fn options(nonblocking: bool) -> OpenOptions {
+    let mut options = OpenOptions::new();
+    sys::private_file(sys::no_follow(&mut options, nonblocking));
+    options
+}
+
+/// Whether an open failed because a link is at the name.
+pub fn is_link_refusal(e: &io::Error) -> bool {
+    sys::is_link_refusal(e)
 }
 
 /// Opens (creating) a private file for appending, without following a
 /// symbolic link at its name.
 pub fn open_private_append(path: &Path) -> io::Result<File> {
-    let file = OpenOptions::new()
-        .create(true)
-        .append(true)
-        .mode(FILE_MODE)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
-        .open(path)?;
+    let file = options(false).create(true).append(true).open(path)?;
     ensure_private(&file)?;
     Ok(file)
 }
@@ -55,17 +58,10 @@ pub fn open_private_append(path: &Path) -> io::Result<File> {
 /// read-only disk an existing lock file is opened read-only (`flock` needs no
 /// write access), so the outbox can still be locked and read there.
 pub fn open_lock_file(path: &Path) -> io::Result<File> {
-    let opened = OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .read(true)
-        .mode(FILE_MODE)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
-        .open(path);
+    let opened = options(false).create(true).truncate(false).write(true).read(true).open(path);
     let file = match opened {
-        Err(e) if matches!(e.raw_os_error(), Some(libc::EROFS) | Some(libc::EACCES)) => {
-            OpenOptions::new().read(true).custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC).open(path)?
+        Err(e) if matches!(e.kind(), io::ErrorKind::ReadOnlyFilesystem | io::ErrorKind::PermissionDenied) => {
+            options(false).read(true).open(path)?
         }
         other => other?,
     };
@@ -78,16 +74,14 @@ pub fn open_lock_file(path: &Path) -> io::Result<File> {
     Ok(file)
 }
 
-/// A regular file (not a FIFO, folder or device reached by its name), made 0600.
+/// A regular file (not a link, FIFO, folder or device reached by its name),
+/// made private.
 fn ensure_private(file: &File) -> io::Result<()> {
     let meta = file.metadata()?;
     if !meta.is_file() {
         return Err(io::Error::new(io::ErrorKind::InvalidInput, "not a regular file"));
     }
-    if meta.permissions().mode() & 0o777 != FILE_MODE {
-        file.set_permissions(fs::Permissions::from_mode(FILE_MODE))?;
-    }
-    Ok(())
+    sys::restrict_file(file, &meta)
 }
 
 /// What [`read_regular`] found at a name.
@@ -113,13 +107,9 @@ impl std::fmt::Display for Read {
 /// Reads a regular file of at most `max` bytes: never follows a symbolic link,
 /// never blocks on a FIFO, and never reads past the bound.
 pub fn read_regular(path: &Path, max: u64) -> io::Result<Read> {
-    let file = match OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC)
-        .open(path)
-    {
+    let file = match options(true).read(true).open(path) {
         Ok(file) => file,
-        Err(e) if e.raw_os_error() == Some(libc::ELOOP) => return Ok(Read::NotRegular),
+        Err(e) if sys::is_link_refusal(&e) => return Ok(Read::NotRegular),
         Err(e) => return Err(e),
     };
     let meta = file.metadata()?;
@@ -143,15 +133,20 @@ pub fn read_regular(path: &Path, max: u64) -> io::Result<Read> {
 /// content, never a torn one.
 pub fn write_atomically(path: &Path, bytes: &[u8], temp_prefix: &str, durable: bool) -> io::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
-    let mut tmp = tempfile::Builder::new()
-        .prefix(temp_prefix)
-        .permissions(fs::Permissions::from_mode(FILE_MODE))
-        .tempfile_in(dir)?;
+    let mut tmp = sys::private_temp_file(dir, temp_prefix)?;
     tmp.write_all(bytes)?;
     if durable {
         tmp.as_file().sync_all()?;
     }
-    tmp.persist(path).map_err(|e| e.error)?;
+    let mut tries = 1;
+    while let Err(e) = tmp.persist(path) {
+        if tries == sys::REPLACE_TRIES || !sys::held_by_another_process(&e.error) {
+            return Err(e.error);
+        }
+        tmp = e.file;
+        wait_before_try(tries);
+        tries += 1;
+    }
     if durable {
         sync_dir(dir);
     }
@@ -165,16 +160,33 @@ pub fn write_atomically(path: &Path, bytes: &[u8], temp_prefix: &str, durable: b
 /// step of a write on some filesystems, and a deletion saved too). Only a
 /// regular file is reused: a link is not followed, a FIFO not waited on.
 pub fn rewrite_and_rename(from: &Path, bytes: &[u8], to: &Path) -> io::Result<()> {
-    let mut file = OpenOptions::new()
-        .write(true)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC)
-        .open(from)?;
+    let mut file = options(true).write(true).open(from)?;
     if !file.metadata()?.is_file() {
         return Err(io::Error::new(io::ErrorKind::InvalidInput, "not a regular file"));
     }
     file.write_all(bytes)?;
     file.set_len(bytes.len() as u64)?;
-    fs::rename(from, to)
+    drop(file);
+    rename(from, to)
+}
+
+/// Renames `from` over `to` (atomic), retried briefly while another process
+/// holds the file where the platform refuses that (Windows).
+pub fn rename(from: &Path, to: &Path) -> io::Result<()> {
+    let mut tries = 1;
+    loop {
+        match fs::rename(from, to) {
+            Err(e) if tries < sys::REPLACE_TRIES && sys::held_by_another_process(&e) => {}
+            done => return done,
+        }
+        wait_before_try(tries);
+        tries += 1;
+    }
+}
+
+/// 1, 2, 4, 8 ms: at most 15 ms in all before the last try.
+fn wait_before_try(tries: u32) {
+    std::thread::sleep(std::time::Duration::from_millis(1 << (tries - 1)));
 }
 
 /// Makes renames and deletions in `dir` durable (best effort: some
@@ -195,42 +207,26 @@ mod tests {
     use super::*;
 
     #[test]
-    fn folders_and_files_are_private_whatever_the_umask() {
-        let root = tempfile::tempdir().unwrap();
-        // SAFETY: umask(2) only changes this process's file-creation mask.
-        let old = unsafe { libc::umask(0) };
-        let dir = root.path().join("a/b");
-        create_private_dir(&dir, true).unwrap();
-        let file = dir.join("f");
-        write_atomically(&file, b"x", ".tmp", true).unwrap();
-        drop(open_private_append(&dir.join("log")).unwrap());
-        // SAFETY: as above; restores the mask.
-        unsafe { libc::umask(old) };
-        let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
-        assert_eq!(mode(&dir), 0o700);
-        assert_eq!(mode(&root.path().join("a")), 0o700);
-        assert_eq!(mode(&file), 0o600);
-        assert_eq!(mode(&dir.join("log")), 0o600);
-    }
-
-    #[test]
     fn links_fifos_and_large_files_are_not_read() {
         let root = tempfile::tempdir().unwrap();
         let outside = root.path().join("outside");
         fs::write(&outside, b"secret").unwrap();
         let link = root.path().join("link");
-        std::os::unix::fs::symlink(&outside, &link).unwrap();
-        assert!(matches!(read_regular(&link, 100).unwrap(), Read::NotRegular));
+        let linked = sys::symlink(&outside, &link).is_ok();
+        if linked {
+            assert!(matches!(read_regular(&link, 100).unwrap(), Read::NotRegular));
+        }
         let fifo = root.path().join("fifo");
-        let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
-        // SAFETY: a valid NUL-terminated path.
-        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
-        assert!(matches!(read_regular(&fifo, 100).unwrap(), Read::NotRegular));
+        if sys::make_fifo(&fifo) {
+            assert!(matches!(read_regular(&fifo, 100).unwrap(), Read::NotRegular));
+        }
         fs::create_dir(root.path().join("dir")).unwrap();
         assert!(matches!(read_regular(&root.path().join("dir"), 100).unwrap(), Read::NotRegular));
         assert!(matches!(read_regular(&outside, 3).unwrap(), Read::TooLarge(6)));
         assert!(matches!(read_regular(&outside, 6).unwrap(), Read::Bytes(b) if b == b"secret"));
-        assert!(open_private_append(&link).is_err(), "never writes through a link");
+        if linked {
+            assert!(open_private_append(&link).is_err(), "never writes through a link");
+        }
         assert_eq!(fs::read(&outside).unwrap(), b"secret");
     }
 
@@ -240,7 +236,9 @@ mod tests {
         let elsewhere = root.path().join("elsewhere");
         fs::create_dir(&elsewhere).unwrap();
         let dir = root.path().join("reports");
-        std::os::unix::fs::symlink(&elsewhere, &dir).unwrap();
+        if sys::symlink(&elsewhere, &dir).is_err() {
+            return; // (a system without links: nothing to test)
+        }
         create_private_dir(&dir, true).unwrap();
         assert!(fs::symlink_metadata(&dir).unwrap().is_dir());
         assert!(elsewhere.is_dir(), "the link's target is left alone");

@@ -26,7 +26,8 @@
 //! - `outbox`: the durable outbox (store, sender, policy).
 //! - `consent`: the one owner of the opt-in. `logging`: the log files.
 //! - [`panics`]: the chained hook. `redact`: the one redactor. `files`:
-//!   private files, atomic writes, no links followed.
+//!   private files, atomic writes, no links followed. `sys`: the platform
+//!   seams (Unix and Windows), the only `cfg(unix)`/`cfg(windows)` code.
 
 #![deny(unsafe_op_in_unsafe_fn, clippy::undocumented_unsafe_blocks)]
 
@@ -43,6 +44,7 @@ pub mod panics;
 pub(crate) mod redact;
 pub mod reporting;
 pub(crate) mod sync;
+pub(crate) mod sys;
 
 /// The pure decision code (the delivery policy, storm control), for the fleet
 /// simulation (`sim/`, feature `sim`). Not part of the library's API.

@@ -346,9 +346,8 @@ mod tests {
             .map(|e| e.file_name().to_string_lossy().into_owned())
             .collect();
         assert_eq!(names.len(), 1 + KEEP_ROTATED, "{names:?}");
-        use std::os::unix::fs::PermissionsExt;
         for entry in fs::read_dir(dir.path()).unwrap().flatten() {
-            assert_eq!(entry.metadata().unwrap().permissions().mode() & 0o777, 0o600, "{entry:?}");
+            assert!(crate::sys::files::is_private(&entry.metadata().unwrap()), "{entry:?}");
             assert!(entry.metadata().unwrap().len() <= ROTATE_AT_BYTES);
         }
     }

@@ -292,32 +292,8 @@ pub fn message_from_payload(payload: &(dyn Any + Send)) -> String {
 // The panic machinery, learned without symbols.
 
 /// The start address of the function that contains the return address `ip`,
-/// from the unwinder's tables (`.eh_frame_hdr`, present in stripped builds).
-/// `ip - 1` is looked up: a call to a function that never returns may be the
-/// last instruction of its function, and its return address the next one's.
-#[cfg(all(unix, not(target_vendor = "apple")))]
-pub fn function_start(ip: usize) -> usize {
-    extern "C" {
-        fn _Unwind_FindEnclosingFunction(pc: *mut std::ffi::c_void) -> *mut std::ffi::c_void;
-    }
-    // SAFETY: the unwinder (libgcc_s, or LLVM's libunwind on Android) only
-    // looks the address up in its tables, accepts any value, and answers NULL
-    // when no function contains it.
-    let start = unsafe { _Unwind_FindEnclosingFunction(ip.wrapping_sub(1) as *mut std::ffi::c_void) };
-    if start.is_null() {
-        ip
-    } else {
-        start as usize
-    }
-}
-
-/// Apple's compact unwind tables make `_Unwind_FindEnclosingFunction`
-/// unreliable: the return address itself is the key there. Machinery frames
-/// still match, since each machinery function calls the next from one place.
-#[cfg(not(all(unix, not(target_vendor = "apple"))))]
-pub fn function_start(ip: usize) -> usize {
-    ip
-}
+/// from the unwinder's tables (each platform's way: `crate::sys::unwind`).
+pub use crate::sys::unwind::function_start;
 
 /// One way of reaching the hook, from the function that called the panic
 /// machinery: the function starts between std's hook caller and the panic

@@ -1,5 +1,6 @@
 //! status-backend as its users see it: the real binary on 127.0.0.1:0, driven
 //! over real HTTP, with a loopback Sentry receiver for the reports.
+#![cfg(unix)] // status-backend is built for Unix (signals, SO_REUSEADDR semantics)
 
 mod support;
 

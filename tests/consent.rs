@@ -2,9 +2,12 @@
 //! changes nothing, an opt-out that answered is never undone, no request
 //! starts after an opt-out answered, an opt-out that cannot be written still
 //! holds, and the library's files are private.
+// The helpers of the Unix-only tests below are unused on Windows.
+#![cfg_attr(windows, allow(dead_code, unused_imports))]
 
 mod support;
 
+#[cfg(unix)]
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -12,9 +15,9 @@ use std::sync::{Arc, Barrier, Mutex};
 use std::time::{Duration, SystemTime};
 
 use serde_json::{json, Value};
-use support::{
-    assert_error, data_dir, lib, parse, set_environment, Blackhole, Receiver, StampedReceiver, KEY,
-};
+#[cfg(target_os = "linux")]
+use support::StampedReceiver;
+use support::{assert_error, data_dir, lib, parse, set_environment, Blackhole, Receiver, KEY};
 
 fn file_enabled(dir: &Path) -> bool {
     let raw = std::fs::read_to_string(dir.join("centralized-metrics.json")).unwrap_or_default();
@@ -194,6 +197,7 @@ enum Act {
 }
 
 #[test]
+#[cfg(target_os = "linux")] // kernel receive timestamps
 fn no_report_of_an_opted_out_user_leaves_whatever_the_interleaving() {
     if !support::isolated() {
         return;
@@ -370,6 +374,7 @@ fn no_report_of_an_opted_out_user_leaves_whatever_the_interleaving() {
     assert!(interleavings * 11 >= 2_000 && !panics_in_windows.is_empty());
 }
 
+#[cfg(unix)]
 fn is_root() -> bool {
     // SAFETY: geteuid has no preconditions.
     let root = unsafe { libc::geteuid() } == 0;
@@ -380,6 +385,7 @@ fn is_root() -> bool {
 }
 
 /// Runs `f` with a folder on a small tmpfs of its own (a disk that can fill).
+#[cfg(unix)]
 fn on_tmpfs(size: &str, f: impl FnOnce(&Path)) {
     let mount_point = data_dir();
     let status = Command::new("mount")
@@ -421,6 +427,7 @@ impl Drop for Immutable {
 }
 
 #[test]
+#[cfg(unix)] // mount, chattr
 fn an_opt_out_that_cannot_be_written_still_holds_and_nothing_pending_is_sent() {
     if !support::isolated() || !is_root() {
         return;
@@ -463,6 +470,7 @@ fn an_opt_out_that_cannot_be_written_still_holds_and_nothing_pending_is_sent() {
 }
 
 #[test]
+#[cfg(unix)] // a tmpfs
 fn a_full_disk_answers_errors_and_loses_nothing_silently() {
     if !support::isolated() || !is_root() {
         return;
@@ -493,6 +501,7 @@ fn a_full_disk_answers_errors_and_loses_nothing_silently() {
 }
 
 #[test]
+#[cfg(unix)] // modes and the umask (Windows: the profile's ACL, see README)
 fn files_and_folders_are_private_whatever_the_umask_and_logs_never_name_the_dsn() {
     if !support::isolated() {
         return;
@@ -566,6 +575,7 @@ fn an_init_with_the_outbox_folder_replaced_by_a_file_takes_the_folder_back() {
 /// table of parked threads is process-wide and not fork-safe); the locks a
 /// child needs are std's now.
 #[test]
+#[cfg(unix)] // Windows has no fork()
 fn a_fork_during_toggles_never_leaves_the_child_or_the_parent_locked() {
     if !support::isolated() {
         return;

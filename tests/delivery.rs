@@ -1,6 +1,8 @@
 //! Delivery that cannot be killed, wedged or tricked, through the built `.so`:
 //! hostile headers, a vanished dataDir, switching dataDirs, redirects,
 //! `fork()`, a flush racing an init, and hostile files in the outbox.
+// The helpers of the Unix-only tests below are unused on Windows.
+#![cfg_attr(windows, allow(dead_code, unused_imports))]
 
 mod support;
 
@@ -72,6 +74,9 @@ fn absurd_rate_limit_headers_neither_kill_the_sender_nor_hold_it_forever() {
 }
 
 #[test]
+// Windows: Wine cannot remove a folder while the library holds its lock file
+// open (Windows 10's POSIX-semantics deletion can; untested here).
+#[cfg(unix)]
 fn a_removed_data_dir_is_recreated_and_nothing_later_is_lost() {
     if !support::isolated() {
         return;
@@ -152,6 +157,7 @@ fn a_redirect_is_not_followed_and_the_report_is_kept() {
 }
 
 #[test]
+#[cfg(unix)] // Windows has no fork()
 fn a_forked_child_never_hangs_and_reports_nothing() {
     if !support::isolated() {
         return;
@@ -278,15 +284,13 @@ fn hostile_files_in_the_outbox_are_never_sent_and_never_wedge_it() {
     let outside = data_dir();
     let secret = outside.path().join("secret.txt");
     std::fs::write(&secret, "SECRET-OUTSIDE-THE-OUTBOX").unwrap();
-    std::os::unix::fs::symlink(&secret, reports.join("0-link.envelope")).unwrap();
+    let linked = support::symlink(&secret, &reports.join("0-link.envelope"));
     std::fs::create_dir(reports.join("1-dir.envelope")).unwrap();
-    let fifo = std::ffi::CString::new(reports.join("2-fifo.envelope").to_str().unwrap()).unwrap();
-    // SAFETY: a valid NUL-terminated path.
-    assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o600) }, 0);
+    support::make_fifo(&reports.join("2-fifo.envelope"));
     std::fs::write(reports.join("3-huge.envelope"), vec![b'x'; 50 << 20]).unwrap();
     std::fs::write(reports.join("zzzz-newest-9MiB.envelope"), vec![b'y'; 9 << 20]).unwrap();
     let lock_target = outside.path().join("lock-target");
-    std::os::unix::fs::symlink(&lock_target, reports.join(".lock")).unwrap();
+    let linked = linked && support::symlink(&lock_target, &reports.join(".lock"));
 
     let answer = lib().init(json!({"dataDir": dir.path(), "sentryDSN": receiver.dsn()}));
     assert_eq!(answer["panicReporting"]["active"], true, "{answer}");
@@ -305,6 +309,9 @@ fn hostile_files_in_the_outbox_are_never_sent_and_never_wedge_it() {
     assert_eq!(std::fs::read_to_string(&secret).unwrap(), "SECRET-OUTSIDE-THE-OUTBOX");
     assert!(!lock_target.exists(), "the lock file's link was never followed");
     assert_eq!(std::fs::read_dir(outside.path()).unwrap().count(), 1);
+    if !linked {
+        eprintln!("SKIPPED (links only): no links on this system");
+    }
 }
 
 #[test]
@@ -316,7 +323,9 @@ fn a_linked_outbox_folder_is_never_followed() {
     let receiver = Receiver::start();
     let dir = data_dir();
     let outside = data_dir();
-    std::os::unix::fs::symlink(outside.path(), dir.path().join("panic-reports")).unwrap();
+    if !support::symlink(outside.path(), &dir.path().join("panic-reports")) {
+        return; // (printed SKIPPED: no links on this system)
+    }
     support::write_opted_in(dir.path());
     lib().init(json!({"dataDir": dir.path(), "sentryDSN": Blackhole::start().dsn()}));
     lib().intended_panic("must stay inside the dataDir");

@@ -3,10 +3,13 @@
 //! write (as a non-root user: root ignores modes). Every call answers JSON,
 //! nothing panics out, nothing is sent that should not be, and a corrupt
 //! report is rejected by the server or dropped, never the end of delivery.
+// The helpers of the Unix-only tests below are unused on Windows.
+#![cfg_attr(windows, allow(dead_code, unused_imports))]
 
 mod support;
 
 use std::fs;
+#[cfg(unix)]
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::Command;
@@ -73,6 +76,7 @@ fn corrupt_and_truncated_outbox_files_are_rejected_or_dropped_and_delivery_goes_
     let dir = data_dir();
     let folder = dir.path().join("panic-reports");
     fs::create_dir_all(&folder).unwrap();
+    #[cfg(unix)]
     fs::set_permissions(&folder, fs::Permissions::from_mode(0o700)).unwrap();
     // A temporary file a crash left mid-write: removed at open, never sent.
     fs::write(folder.join(".tmpA1b2C3"), b"{\"event_id\":\"0123").unwrap();
@@ -204,6 +208,7 @@ const NOBODY: u32 = 65534;
 /// it can read but not write (`LIBSTATUS_FAULTS_RO_DIR`), with a receiver of
 /// the parent (`LIBSTATUS_FAULTS_DSN`).
 #[test]
+#[cfg(unix)] // modes
 fn read_only_data_dir_helper() {
     let (Ok(dir), Ok(dsn)) =
         (std::env::var("LIBSTATUS_FAULTS_RO_DIR"), std::env::var("LIBSTATUS_FAULTS_DSN"))
@@ -243,6 +248,7 @@ fn read_only_data_dir_helper() {
 
 /// Whether `NOBODY` can reach and read `path` (every folder on the way
 /// searchable by others, the file readable by others).
+#[cfg(unix)]
 fn others_can_read(path: &Path) -> bool {
     let readable = fs::metadata(path).is_ok_and(|m| m.permissions().mode() & 0o004 != 0);
     readable
@@ -253,6 +259,7 @@ fn others_can_read(path: &Path) -> bool {
 }
 
 #[test]
+#[cfg(unix)] // modes, another user
 fn a_read_only_data_dir_answers_json_sends_a_report_at_most_once_and_nothing_after_an_opt_out() {
     if !support::isolated() {
         return;

@@ -18,6 +18,36 @@
 
 #include "libstatus.h"
 
+#ifdef _WIN32
+/* mingw has no mkdtemp: a unique name, then the folder. */
+#include <direct.h>
+#include <io.h>
+#include <windows.h>
+static void pause_ms(unsigned ms) { Sleep(ms); }
+#else
+#include <time.h>
+static void pause_ms(unsigned ms) {
+    struct timespec t = { ms / 1000, (long)(ms % 1000) * 1000000L };
+    nanosleep(&t, NULL);
+}
+#endif
+#ifdef _WIN32
+static char *mkdtemp(char *template) {
+    if (_mktemp_s(template, strlen(template) + 1) != 0 || _mkdir(template) != 0) return NULL;
+    return template;
+}
+#endif
+
+/* A path as a JSON string's content: backslashes (Windows paths) and quotes escaped. */
+static void json_path(char *out, size_t size, const char *path) {
+    size_t n = 0;
+    for (; *path && n + 2 < size; path++) {
+        if (*path == '\\' || *path == '"') out[n++] = '\\';
+        out[n++] = *path;
+    }
+    out[n] = 0;
+}
+
 static int passed, failed;
 static pthread_mutex_t report_lock = PTHREAD_MUTEX_INITIALIZER;
 
@@ -177,14 +207,29 @@ static void test_invalid_requests(const char *data_dir) {
     free(a);
 }
 
+/* LIBSTATUS_TEST_DSN: a Sentry DSN (a loopback receiver) for the reported panic at the end. */
+static const char *test_dsn(void) {
+    const char *dsn = getenv("LIBSTATUS_TEST_DSN");
+    return dsn && *dsn ? dsn : NULL;
+}
+
 static void test_initialize(const char *data_dir) {
     char req[4096];
-    snprintf(req, sizeof req, "{\"dataDir\":\"%s\",\"logEnabled\":false}", data_dir);
+    if (test_dsn())
+        /* (a storm window of 100 ms: the reported panic comes in a window of its own) */
+        snprintf(req, sizeof req,
+                 "{\"dataDir\":\"%s\",\"logEnabled\":false,\"sentryDSN\":\"%s\",\"panicStormWindowMs\":100}",
+                 data_dir, test_dsn());
+    else
+        snprintf(req, sizeof req, "{\"dataDir\":\"%s\",\"logEnabled\":false}", data_dir);
     char *a = take(InitializeApplication(req));
     check(a != NULL && a[0] == '{' && strstr(a, "\"error\"") == NULL &&
               strstr(a, "\"centralizedMetricsInfo\":{") != NULL && strstr(a, "\"panicReporting\":{") != NULL &&
               strstr(a, "\"active\":") != NULL,
           "InitializeApplication(temp dataDir) answers centralizedMetricsInfo and panicReporting, no error", a);
+    if (test_dsn())
+        check(a != NULL && strstr(a, "\"reason\":\"the user has not opted in") != NULL,
+              "with LIBSTATUS_TEST_DSN (and SENTRY_ENVIRONMENT), only the opt-in is missing for reporting", a);
     free(a);
 
     a = take(ToggleCentralizedMetrics("not json"));
@@ -296,6 +341,20 @@ static void test_reports(void) {
     free(a);
 }
 
+/* With LIBSTATUS_TEST_DSN: an opted-in user's panic reaches the receiver. */
+static void test_reported_panic(void) {
+    char *a = take(ToggleCentralizedMetrics("{\"enabled\":true}"));
+    check(is_exact_ok(a), "opt-in before the reported panic", a);
+    free(a);
+    pause_ms(300); /* past the storm window of the threads' panics */
+    a = take(IntendedPanic("reported from the C host"));
+    check(has_code(a, "panic"), "IntendedPanic (opted in) answers code panic", a);
+    free(a);
+    a = take(FlushPanicReports(20000));
+    check(a && strstr(a, "\"pending\":0") != NULL, "FlushPanicReports(20000) delivers every report (pending 0)", a);
+    free(a);
+}
+
 /* ---- several host threads at once ---------------------------------------- */
 
 enum { THREADS = 8 };
@@ -355,21 +414,26 @@ static void test_threads(void) {
 int main(void) {
     /* dataDir: a fresh folder under $TMPDIR (test.sh points it at its own work folder) */
     const char *tmp = getenv("TMPDIR");
+    if (tmp == NULL || *tmp == 0) tmp = getenv("TEMP"); /* Windows */
     char dir[1024];
     snprintf(dir, sizeof dir, "%s/libstatus-c-test-XXXXXX", tmp && *tmp ? tmp : "/tmp");
     if (mkdtemp(dir) == NULL) { perror("mkdtemp"); return 2; }
     const char *rounds = getenv("LIBSTATUS_TEST_ROUNDS");
     if (rounds && atoi(rounds) > 0) rounds_per_thread = atoi(rounds);
 
+    char dir_json[2048];
+    json_path(dir_json, sizeof dir_json, dir);
+
     test_before_init();
-    test_invalid_requests(dir);
-    test_initialize(dir);
+    test_invalid_requests(dir_json);
+    test_initialize(dir_json);
     test_consent();
     test_panic();
     test_non_bmp();
     test_threads();
     test_background_and_flush();
     test_reports();
+    if (test_dsn()) test_reported_panic();
 
     /* The temp dataDir is left for the caller (test.sh) to remove: the library may
      * still write to it from its own threads until the process exits. */

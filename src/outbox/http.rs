@@ -746,9 +746,7 @@ mod sigpipe {
     /// `writev` (no `MSG_NOSIGNAL`).
     #[test]
     fn a_tls_write_to_a_shut_down_socket_raises_no_sigpipe() {
-        // SAFETY: restores the default action of SIGPIPE for this test
-        // process (the test harness ignores it, as every Rust program does).
-        unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
+        crate::sys::process::default_sigpipe();
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let socket = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
         socket.shutdown(std::net::Shutdown::Both).unwrap();

@@ -80,11 +80,7 @@ impl std::fmt::Display for OpenError {
 }
 
 /// The folder as it was opened: replaced or vanished folders are noticed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Identity {
-    dev: u64,
-    ino: u64,
-}
+type Identity = crate::files::FileId;
 
 #[derive(Debug)]
 struct State {

@@ -342,12 +342,7 @@ fn huge_inputs_finish() {
 #[ignore = "a benchmark figure, not a test"]
 fn redact_benchmark() {
     // CPU time of this thread: wall time means little on a loaded machine.
-    fn cpu() -> std::time::Duration {
-        let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
-        // SAFETY: a valid out-pointer for clock_gettime.
-        unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
-        std::time::Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
-    }
+    let cpu = crate::sys::process::thread_cpu_time;
     let phrase_run = format!("{PHRASE_24} ");
     // Issue 21's detectors at their worst: a word that passes the base58
     // length and first-character filters and is decoded (a real peer id,

@@ -372,17 +372,19 @@ struct NativeImage<'a> {
     arch: Option<&'a str>,
 }
 
+/// The form of this platform's images in Sentry's `debug_meta`.
+const IMAGE_TYPE: &str = if cfg!(target_vendor = "apple") {
+    "macho"
+} else if cfg!(windows) {
+    "pe"
+} else {
+    "elf"
+};
+
 fn image_out(image: &DebugImage) -> ImageOut<'_> {
     let DebugImage::Symbolic(image) = image else { return ImageOut::Kept(image) };
-    let ty = if cfg!(target_vendor = "apple") {
-        "macho"
-    } else if cfg!(windows) {
-        "pe"
-    } else {
-        "elf"
-    };
     ImageOut::Native(NativeImage {
-        ty,
+        ty: IMAGE_TYPE,
         code_file: file_name(&image.name),
         debug_id: &image.id,
         code_id: image.code_id.as_ref(),
@@ -431,7 +433,7 @@ mod tests {
             .push(DebugImage::Symbolic(image("/data/app/lib/libstatus.so", None)));
         let event = payload(event);
         let image = &event["debug_meta"]["images"][0];
-        assert_eq!(image["type"], "elf");
+        assert_eq!(image["type"], IMAGE_TYPE);
         assert_eq!(image["code_file"], "libstatus.so");
         assert_eq!(image["debug_id"], "c0ffee00-1234-5678-9abc-def012345678");
         assert_eq!(image["code_id"], "00eeffc03412");
@@ -516,6 +518,6 @@ mod tests {
         assert_eq!(item["type"], "event");
         assert_eq!(item["length"], lines[2].len());
         let event: serde_json::Value = serde_json::from_str(lines[2]).unwrap();
-        assert_eq!(event["debug_meta"]["images"][0]["type"], "elf");
+        assert_eq!(event["debug_meta"]["images"][0]["type"], IMAGE_TYPE);
     }
 }

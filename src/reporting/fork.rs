@@ -16,6 +16,8 @@
 //!   `InitializeApplication` opens no outbox (not the parent's, not another
 //!   dataDir's) and switches logging off; the panic hook walks no stack there.
 //!
+//! (Windows has no `fork()`: `crate::sys::process` registers nothing there.)
+//!
 //! So panic reporting is off in the child, every call still answers at once,
 //! panics are still caught, and `panicReporting.reason` says why. The child
 //! may call `InitializeApplication` (any dataDir) and the consent calls as
@@ -61,10 +63,8 @@ pub fn install_handlers() {
 }
 
 fn register() {
-    // SAFETY: registers three `extern "C"` functions that take no
-    // arguments and never unwind (each catches its own panics).
-    let rc = unsafe { libc::pthread_atfork(Some(prepare), Some(parent), Some(child)) };
-    if rc != 0 {
+    // (Each handler catches its own panics: none unwinds.)
+    if let Err(rc) = crate::sys::process::on_fork(prepare, parent, child) {
         log::warn!("cannot register fork handlers (error {rc}): a fork() child may hang");
     }
 }

@@ -46,7 +46,9 @@ impl Scrubber {
         secrets.retain(|s| s.len() >= 4);
         // The user's home (on Android, the app's data directory). Other homes
         // (`/home/<user>`...) are `redact`'s, build paths `relative_source_path`'s.
-        let mut homes: Vec<String> = std::env::var("HOME").ok().into_iter().collect();
+        // On Windows, `%USERPROFILE%` (`C:\Users\<name>`).
+        let mut homes: Vec<String> =
+            ["HOME", "USERPROFILE"].iter().filter_map(|v| std::env::var(v).ok()).collect();
         homes.retain(|h| h.len() > 1 && h != "/");
         let host_name = host_name().filter(|h| h.len() >= 3);
         Self { secrets, homes, host_name }
@@ -232,6 +234,7 @@ fn host_name() -> Option<String> {
     std::fs::read_to_string("/proc/sys/kernel/hostname")
         .ok()
         .or_else(|| std::env::var("HOSTNAME").ok())
+        .or_else(|| std::env::var("COMPUTERNAME").ok())
         .map(|h| h.trim().to_owned())
         .filter(|h| !h.is_empty())
 }
@@ -378,21 +381,13 @@ mod tests {
 
     /// The machine's host name is masked by a scrubber built the way the
     /// library builds it. The name is set here when the test may (a UTS
-    /// namespace of this thread's own, as root), else read independently of
-    /// `host_name()`.
+    /// namespace of this thread's own, as root, on Linux), else read
+    /// independently of `host_name()`.
     #[test]
     fn the_machines_host_name_is_masked() {
         const NAME: &str = "libstatus-test-host";
-        // SAFETY: unshare and sethostname with a valid buffer; they affect
-        // this thread only (its own UTS namespace).
-        let own = unsafe {
-            libc::unshare(libc::CLONE_NEWUTS) == 0 && libc::sethostname(NAME.as_ptr().cast(), NAME.len()) == 0
-        };
-        let mut name = [0u8; 256];
-        // SAFETY: a writable buffer of the given length.
-        assert_eq!(unsafe { libc::gethostname(name.as_mut_ptr().cast(), name.len()) }, 0);
-        let len = name.iter().position(|&c| c == 0).unwrap_or(name.len());
-        let host = String::from_utf8_lossy(&name[..len]).trim().to_owned();
+        let own = crate::sys::process::set_thread_host_name(NAME);
+        let host = crate::sys::process::host_name();
         if own {
             assert_eq!(host, NAME);
         }

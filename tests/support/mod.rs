@@ -1,5 +1,5 @@
 //! What the tests (and the demo) use to act as a host: the built `libstatus.so`
-//! loaded with `dlopen`, and a Sentry envelope receiver on loopback that
+//! loaded with `dlopen` (`status.dll` with `LoadLibraryW` on Windows), and a Sentry envelope receiver on loopback that
 //! records what really arrived over the wire.
 #![allow(dead_code)]
 
@@ -83,15 +83,20 @@ pub fn target_dir() -> PathBuf {
 /// library because someone forgot a `cargo build`.
 pub fn so_path() -> PathBuf {
     let dir = target_dir();
-    let candidates = [dir.join("deps/libstatus.so"), dir.join("libstatus.so")];
+    let candidates = [dir.join("deps").join(LIB_FILE), dir.join(LIB_FILE)];
     let modified = |p: &PathBuf| std::fs::metadata(p).and_then(|m| m.modified()).ok();
     candidates
         .iter()
         .filter(|p| modified(p).is_some())
         .max_by_key(|p| modified(p))
         .cloned()
-        .unwrap_or_else(|| dir.join("libstatus.so"))
+        .unwrap_or_else(|| dir.join(LIB_FILE))
 }
+
+/// The file cargo builds the library into: `libstatus.so` on Linux,
+/// `status.dll` for Windows (cargo names a cdylib after the lib name there;
+/// scripts/dist ships it as `libstatus.dll`).
+pub const LIB_FILE: &str = if cfg!(windows) { "status.dll" } else { "libstatus.so" };
 
 /// The library as a host sees it.
 pub struct Lib {
@@ -483,146 +488,110 @@ pub fn outbox_files(data_dir: &std::path::Path) -> usize {
         .unwrap_or(0)
 }
 
-/// One connection that reached a [`StampedReceiver`]: the kernel's receive
-/// time of every chunk read from it (CLOCK_REALTIME, from `SO_TIMESTAMPNS`,
-/// so a busy test thread cannot make a request look later than it was), and
-/// the bytes.
-#[derive(Debug, Clone)]
-pub struct StampedRequest {
-    pub stamps: Vec<std::time::SystemTime>,
-    pub bytes: Vec<u8>,
-}
+// Kernel receive timestamps (`SO_TIMESTAMPNS`) are Linux's.
+#[cfg(target_os = "linux")]
+mod stamped;
+#[cfg(target_os = "linux")]
+#[allow(unused_imports)] // not every suite uses it
+pub use stamped::{StampedReceiver, StampedRequest};
 
-impl StampedRequest {
-    /// The event of the envelope in the body, when the request was complete.
-    pub fn event(&self) -> Option<Value> {
-        let split = self.bytes.windows(4).position(|w| w == b"\r\n\r\n")?;
-        envelope_event(&self.bytes[split + 4..])
-    }
-}
-
-/// A minimal envelope endpoint that answers 200 to every request and records,
-/// for every byte it got, when the kernel received it. For tests that must
-/// tell exactly whether a request was sent after some instant.
-pub struct StampedReceiver {
-    pub addr: SocketAddr,
-    requests: Arc<Mutex<Vec<StampedRequest>>>,
-}
-
-impl StampedReceiver {
-    pub fn start() -> Self {
-        Self::start_slow(Duration::ZERO)
-    }
-
-    /// One that waits `delay` between getting a whole request and answering
-    /// it: the sender holds the report in flight meanwhile.
-    pub fn start_slow(delay: Duration) -> Self {
-        use std::os::fd::AsRawFd;
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-        let addr = listener.local_addr().unwrap();
-        // On the listener, before any connection: accepted sockets inherit the
-        // option, and the kernel then stamps every segment when it arrives. Set
-        // only after `accept`, a segment that arrived earlier would carry the
-        // time it was read instead.
-        enable_timestamps(listener.as_raw_fd());
-        let requests: Arc<Mutex<Vec<StampedRequest>>> = Arc::default();
-        let all = requests.clone();
-        #[allow(clippy::disallowed_methods)] // the test's own server thread
-        std::thread::spawn(move || {
-            for stream in listener.incoming().flatten() {
-                let all = all.clone();
-                #[allow(clippy::disallowed_methods)] // one thread per connection
-                std::thread::spawn(move || {
-                    let fd = stream.as_raw_fd();
-                    let index = {
-                        let mut all = all.lock().unwrap();
-                        all.push(StampedRequest { stamps: Vec::new(), bytes: Vec::new() });
-                        all.len() - 1
-                    };
-                    while let Some((chunk, stamp)) = recv_stamped(fd) {
-                        let mut all = all.lock().unwrap();
-                        let request = &mut all[index];
-                        request.stamps.push(stamp);
-                        request.bytes.extend_from_slice(&chunk);
-                        if request_complete(&request.bytes) {
-                            drop(all);
-                            std::thread::sleep(delay);
-                            let mut s = &stream;
-                            let _ = std::io::Write::write_all(
-                                &mut s,
-                                b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}",
-                            );
-                            break;
-                        }
-                    }
-                });
-            }
-        });
-        StampedReceiver { addr, requests }
-    }
-
-    pub fn dsn(&self) -> String {
-        dsn_for(self.addr)
-    }
-
-    pub fn requests(&self) -> Vec<StampedRequest> {
-        self.requests.lock().unwrap().iter().filter(|r| !r.bytes.is_empty()).cloned().collect()
-    }
-}
-
-fn enable_timestamps(fd: std::os::fd::RawFd) {
-    let on: libc::c_int = 1;
-    // SAFETY: a valid socket and a c_int option value.
-    let rc = unsafe {
-        libc::setsockopt(
-            fd,
-            libc::SOL_SOCKET,
-            libc::SO_TIMESTAMPNS,
-            (&on as *const libc::c_int).cast(),
-            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-        )
+/// A symbolic link at `link` to `target` (on Windows a reparse point, a
+/// folder link for a folder). `false` when the system refused it (Windows
+/// without the privilege or developer mode, or Wine before reparse points).
+pub fn symlink(target: &std::path::Path, link: &std::path::Path) -> bool {
+    #[cfg(unix)]
+    let made = std::os::unix::fs::symlink(target, link);
+    #[cfg(windows)]
+    let made = if target.is_dir() {
+        std::os::windows::fs::symlink_dir(target, link)
+    } else {
+        std::os::windows::fs::symlink_file(target, link)
     };
-    assert_eq!(rc, 0, "SO_TIMESTAMPNS");
-}
-
-fn request_complete(bytes: &[u8]) -> bool {
-    let Some(split) = bytes.windows(4).position(|w| w == b"\r\n\r\n") else { return false };
-    let head = String::from_utf8_lossy(&bytes[..split]).to_ascii_lowercase();
-    let length = head
-        .lines()
-        .find_map(|l| l.strip_prefix("content-length:").map(|v| v.trim().parse::<usize>().unwrap_or(0)))
-        .unwrap_or(0);
-    bytes.len() >= split + 4 + length
-}
-
-/// One `recvmsg` with its kernel receive timestamp; `None` at EOF or error.
-fn recv_stamped(fd: std::os::fd::RawFd) -> Option<(Vec<u8>, std::time::SystemTime)> {
-    let mut buf = vec![0u8; 64 * 1024];
-    let mut control = [0u8; 256];
-    let mut iov = libc::iovec { iov_base: buf.as_mut_ptr().cast(), iov_len: buf.len() };
-    // SAFETY: zeroed msghdr is a valid "empty" value; fields set below.
-    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
-    msg.msg_iov = &mut iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = control.as_mut_ptr().cast();
-    msg.msg_controllen = control.len() as _;
-    // SAFETY: msg points to live buffers for the duration of the call.
-    let n = unsafe { libc::recvmsg(fd, &mut msg, 0) };
-    if n <= 0 {
-        return None;
-    }
-    buf.truncate(n as usize);
-    let mut stamp = std::time::SystemTime::now();
-    // SAFETY: walking the control messages the kernel wrote into `control`.
-    unsafe {
-        let mut cmsg = libc::CMSG_FIRSTHDR(&msg);
-        while !cmsg.is_null() {
-            if (*cmsg).cmsg_level == libc::SOL_SOCKET && (*cmsg).cmsg_type == libc::SCM_TIMESTAMPNS {
-                let ts: libc::timespec = std::ptr::read_unaligned(libc::CMSG_DATA(cmsg).cast());
-                stamp = std::time::UNIX_EPOCH + Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32);
-            }
-            cmsg = libc::CMSG_NXTHDR(&msg, cmsg);
+    match made {
+        // Wine 8 makes a Unix symbolic link, which Win32 sees as what it
+        // points to: no reparse point, nothing a test of links can use.
+        Ok(()) if !std::fs::symlink_metadata(link).is_ok_and(|m| m.file_type().is_symlink()) => {
+            let _ = std::fs::remove_file(link).or_else(|_| std::fs::remove_dir(link));
+            eprintln!("SKIPPED: this system does not show links as reparse points (Wine 8)");
+            false
+        }
+        Ok(()) => true,
+        Err(e) => {
+            eprintln!("SKIPPED: cannot link {} to {}: {e}", link.display(), target.display());
+            false
         }
     }
-    Some((buf, stamp))
+}
+
+/// A FIFO at `path` (Unix; Windows has none in folders: `false`).
+pub fn make_fifo(path: &std::path::Path) -> bool {
+    #[cfg(unix)]
+    {
+        let c = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).unwrap();
+        // SAFETY: a valid NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0, "mkfifo {}", path.display());
+        true
+    }
+    #[cfg(windows)]
+    {
+        let _ = path;
+        false
+    }
+}
+
+/// The functions the built library exports: `nm -D` on Linux; on Windows
+/// the PE export table, read here (no binutils under Wine).
+pub fn exported_functions() -> Vec<String> {
+    let path = so_path();
+    if cfg!(windows) {
+        let image = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        return pe_exports(&image);
+    }
+    let output = std::process::Command::new("nm")
+        .args(["-D", "--defined-only"])
+        .arg(&path)
+        .output()
+        .expect("nm (binutils) is needed");
+    assert!(output.status.success());
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .filter_map(|line| {
+            let mut parts = line.split_whitespace();
+            let (_addr, kind, name) = (parts.next()?, parts.next()?, parts.next()?);
+            (kind == "T").then(|| name.to_owned())
+        })
+        .collect()
+}
+
+/// The names in a PE32+ image's export directory.
+pub fn pe_exports(image: &[u8]) -> Vec<String> {
+    let u16_at = |o: usize| u16::from_le_bytes(image[o..o + 2].try_into().unwrap()) as usize;
+    let u32_at = |o: usize| u32::from_le_bytes(image[o..o + 4].try_into().unwrap()) as usize;
+    let pe = u32_at(0x3c);
+    assert_eq!(&image[pe..pe + 4], b"PE\0\0", "not a PE image");
+    let coff = pe + 4;
+    let sections = u16_at(coff + 2);
+    let optional = coff + 20;
+    assert_eq!(u16_at(optional), 0x20b, "not PE32+");
+    let export_rva = u32_at(optional + 112);
+    let table = optional + u16_at(coff + 16);
+    // A relative virtual address to a file offset, through the section table.
+    let offset = |rva: usize| {
+        (0..sections)
+            .map(|i| table + i * 40)
+            .find_map(|s| {
+                let (va, size, raw) = (u32_at(s + 12), u32_at(s + 16).max(u32_at(s + 8)), u32_at(s + 20));
+                (va..va + size).contains(&rva).then(|| rva - va + raw)
+            })
+            .expect("an address inside a section")
+    };
+    let dir = offset(export_rva);
+    let (count, names) = (u32_at(dir + 24), offset(u32_at(dir + 32)));
+    (0..count)
+        .map(|i| {
+            let name = offset(u32_at(names + 4 * i));
+            let end = image[name..].iter().position(|&b| b == 0).unwrap();
+            String::from_utf8_lossy(&image[name..name + end]).into_owned()
+        })
+        .collect()
 }
