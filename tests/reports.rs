@@ -7,14 +7,18 @@
 
 mod support;
 
-use std::collections::{HashMap, HashSet};
+#[cfg(target_os = "linux")]
+use std::collections::HashMap;
+use std::collections::HashSet;
 use std::path::Path;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
+#[cfg(target_os = "linux")]
+use std::time::SystemTime;
 
 use serde_json::{json, Value};
-use support::{
-    assert_error, closed_port, data_dir, dsn_for, lib, parse, set_environment, Receiver, StampedReceiver, KEY,
-};
+#[cfg(target_os = "linux")]
+use support::StampedReceiver;
+use support::{assert_error, closed_port, data_dir, dsn_for, lib, parse, set_environment, Receiver, KEY};
 
 fn reports(request: &Value) -> Value {
     let answer = lib().call("PanicReports", &request.to_string());
@@ -191,12 +195,14 @@ fn the_calls_work_opted_out_and_without_a_dsn_and_count_what_an_opt_out_deleted(
 }
 
 /// One deletion in the race below.
+#[cfg(target_os = "linux")]
 struct Deletion {
     ids: Vec<String>,
     event_ids: Vec<String>,
     answered: SystemTime,
 }
 
+#[cfg(target_os = "linux")] // kernel receive timestamps
 #[test]
 fn a_deleted_report_never_reaches_the_server_after_the_deletion_answered() {
     if !support::isolated() {
@@ -277,6 +283,7 @@ fn a_deleted_report_never_reaches_the_server_after_the_deletion_answered() {
     assert!(deleted_total > 0 && in_flight_when_deleted > 0, "the deletions never raced the sender");
 }
 
+#[cfg(target_os = "linux")]
 fn support_ids(list: &Value) -> HashSet<String> {
     ids(list).into_iter().collect()
 }
