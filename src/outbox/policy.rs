@@ -742,4 +742,19 @@ mod tests {
         assert!(expired(0, now - MAX_AGE - Duration::from_secs(1), now).is_some());
         assert_eq!(expired(0, now + MAX_AGE * 2, now), None);
     }
+
+    /// Found by mutation testing: the bounds are inclusive (a header of
+    /// exactly `MAX_HEADER_LEN` bytes is read; an outbox of exactly
+    /// `max_bytes` keeps everything).
+    #[test]
+    fn the_bounds_themselves_are_allowed() {
+        let limit = "60:error:key";
+        let exactly = format!("{limit}{}", ",".repeat(MAX_HEADER_LEN - limit.len()));
+        assert_eq!(exactly.len(), MAX_HEADER_LEN);
+        assert_eq!(parse_rate_limits(&exactly), Some(secs(60)));
+        assert_eq!(parse_rate_limits(&format!("{exactly},")), None);
+        let small = Bounds { max_items: 30, max_bytes: 25 };
+        assert_eq!(evictions(&[10, 15], small), 0);
+        assert_eq!(evictions(&[10, 16], small), 1);
+    }
 }
