@@ -18,8 +18,14 @@
 //!   `{:?}` of a string holding JSON prints), with `\uXXXX`-escaped keys, and in
 //!   `key=value`, `key: value`, `key = "value"`, `key => value` text;
 //! - a run of 12 or more words of the BIP-39 English list (a recovery phrase);
-//! - 64 or more hex digits in a row (raw private keys, with or without `0x`),
+//! - 40 or more hex digits in a row (raw private keys, public keys, wallet
+//!   addresses, hashes, community/chat/message ids; the `0x` stays),
 //!   PEM key blocks, `Bearer` tokens, the user part of URLs (`https://u:p@host`);
+//! - the identifiers of Status's world (`redact/identifiers.rs`): multibase
+//!   chat keys and libp2p peer ids (decoded from base58), `/p2p/` segments
+//!   and ENR bodies, ENS names, phone numbers, JWTs without `Bearer`;
+//! - every value of the host's `redact` list (`redact/known.rs`), in every
+//!   form it travels in;
 //! - e-mail, IPv4, IPv6 and MAC addresses, 15/16-digit numbers (IMEI, card
 //!   numbers) and Luhn-valid card numbers of other lengths, IBANs;
 //! - the user or app part of paths: `/home/<user>`, `/Users/<user>`,

@@ -278,8 +278,8 @@ fn known_values_are_masked_in_every_form() {
     assert_eq!(redact_known("xabcdefx", &k), "x***x");
     // Too short to mask: ignored.
     let short: String = "Al".chars().take(MIN_VALUE_CHARS - 1).collect();
-    let k = known(&[&short, ""], &[]);
-    assert_eq!(redact_known("Already", &k), "Already");
+    let k = known(&[&short, "", "   ", " x "], &[]);
+    assert_eq!(redact_known("Already   indented x ", &k), "Already   indented x ");
     // The list is a secret: its Debug prints counts only.
     let list = RedactList { values: vec![zeroize::Zeroizing::new("Zoë".into())], keys: vec![] };
     assert_eq!(format!("{list:?}"), "RedactList { 1 values, 0 keys }");

@@ -32,8 +32,9 @@ pub const MAX_VALUES: usize = 64;
 pub const MAX_VALUE_BYTES: usize = 256;
 pub const MAX_KEYS: usize = 64;
 pub const MAX_KEY_BYTES: usize = 64;
-/// Values shorter than this many characters are ignored: a two-letter name
-/// masked inside every word would leave nothing of a report to read.
+/// Values shorter than this many characters (leading and trailing
+/// whitespace aside) are ignored: a two-letter name masked inside every word
+/// would leave nothing of a report to read.
 pub const MIN_VALUE_CHARS: usize = 3;
 
 /// The `redact` object of a request, as given (entries checked for type and
@@ -67,7 +68,8 @@ impl Known {
     /// Compiles `list` (consumed: its strings are zeroed when this returns).
     pub fn new(list: RedactList) -> Result<Self, String> {
         let mut needles: Vec<Zeroizing<String>> = Vec::new();
-        for value in list.values.iter().filter(|v| v.chars().count() >= MIN_VALUE_CHARS) {
+        // Blank padding does not count: `"   "` would mask every indentation.
+        for value in list.values.iter().filter(|v| v.trim().chars().count() >= MIN_VALUE_CHARS) {
             for form in forms(value) {
                 if !needles.iter().any(|n| n.eq_ignore_ascii_case(&form)) {
                     needles.push(form);
