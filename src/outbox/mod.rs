@@ -19,6 +19,7 @@
 //! held across a network request or a wait (condition variables release it).
 
 mod http;
+mod os_store;
 pub mod policy;
 pub mod proxy;
 mod sender;
@@ -36,7 +37,7 @@ use parking_lot::{Condvar, Mutex};
 
 #[cfg(feature = "fuzzing")]
 pub use self::http::{parse_head, MAX_HEAD};
-pub use self::http::{tls_config, Endpoint};
+pub use self::http::{Endpoint, Trust};
 pub use self::sender::Target;
 #[cfg(test)]
 pub(crate) use self::store::carried_in;
