@@ -4,9 +4,10 @@
 //! trusted without configuring the library.
 //!
 //! `rustls-native-certs` reads it: on Linux and the BSDs the distribution's
-//! bundle (`/etc/ssl/certs/ca-certificates.crt` and the like) or, when set,
-//! `SSL_CERT_FILE` / `SSL_CERT_DIR` instead; on macOS the Security framework's
-//! trust settings; on Windows the system store. Android and iOS have no store
+//! bundle (`/etc/ssl/certs/ca-certificates.crt` and the like), on macOS the
+//! Security framework's trust settings, on Windows the system store; on all
+//! three `SSL_CERT_FILE` / `SSL_CERT_DIR` instead when either is set (they
+//! can only add trust: the Mozilla roots stay). Android and iOS have no store
 //! this way (the crate would look for Linux files there): the Mozilla roots
 //! and `sentryCaCerts` are what a phone trusts (docs/hardening.md, "Real
 //! networks").
