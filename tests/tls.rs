@@ -342,8 +342,11 @@ fn a_system_store_that_cannot_be_read_leaves_the_built_in_roots() {
     std::fs::create_dir(&garbage).unwrap();
     std::fs::write(garbage.join("0123abcd.0"), "-----BEGIN CERTIFICATE-----\nnot base64 !\n").unwrap();
     std::fs::write(garbage.join("unreadable.pem"), "x").unwrap();
-    std::fs::set_permissions(garbage.join("unreadable.pem"), std::os::unix::fs::PermissionsExt::from_mode(0))
-        .unwrap();
+    std::fs::set_permissions(
+        garbage.join("unreadable.pem"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o000),
+    )
+    .unwrap();
     std::env::set_var("SSL_CERT_FILE", dir.path().join("no-such-bundle.crt"));
     std::env::set_var("SSL_CERT_DIR", &garbage);
     let root_file = dir.path().join("root.der");
