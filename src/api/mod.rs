@@ -224,7 +224,7 @@ pub struct InitializeApplicationAnswer {
 
 /// The TLS configuration that trusts the certificates of the PEM file at
 /// `path` besides the Mozilla roots (`sentryCaCerts`).
-fn trusted_authorities(path: &Path) -> Result<std::sync::Arc<rustls::ClientConfig>, ApiError> {
+fn trusted_authorities(path: &Path) -> Result<Tls, ApiError> {
     use rustls::pki_types::{pem::PemObject, CertificateDer};
     let pem = match files::read_regular(path, 4 << 20) {
         Ok(files::Read::Bytes(pem)) => pem,
@@ -239,8 +239,9 @@ fn trusted_authorities(path: &Path) -> Result<std::sync::Arc<rustls::ClientConfi
     if certificates.is_empty() {
         return Err(ApiError::invalid_request("sentryCaCerts: the file holds no PEM certificate"));
     }
-    crate::outbox::tls_config(certificates)
-        .ok_or_else(|| ApiError::internal("sentryCaCerts: no TLS configuration could be built"))
+    // The TLS configuration is built on the first request (on the sender
+    // thread: it reads the system's store too).
+    Ok(Tls(std::sync::Arc::new(crate::outbox::Trust::new(certificates))))
 }
 
 /// A path from the request: not empty, no NUL byte.
@@ -278,7 +279,7 @@ fn initialize_application(mut request: InitializeApplicationRequest) -> Result<R
         .resolved(|name| std::env::var(name).ok());
     let tls = match request.sentry_ca_certs.as_deref().filter(|p| !p.trim().is_empty()) {
         None => None,
-        Some(path) => Some(Tls(trusted_authorities(&request_path("sentryCaCerts", path)?)?)),
+        Some(path) => Some(trusted_authorities(&request_path("sentryCaCerts", path)?)?),
     };
     let level = match request.log_level.as_deref().filter(|l| !l.trim().is_empty()) {
         None => log::LevelFilter::Info,

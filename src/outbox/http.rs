@@ -1,6 +1,6 @@
 //! One HTTP/1.1 request: the POST of one envelope to the DSN's host, over
-//! TLS (rustls with ring, the Mozilla roots of `webpki-roots`, TLS 1.2 and
-//! 1.3) or plain TCP for an `http://` DSN.
+//! TLS (rustls with ring, the Mozilla roots of `webpki-roots` and the
+//! system's store, TLS 1.2 and 1.3) or plain TCP for an `http://` DSN.
 //!
 //! Not a general client, and deliberately so: it replaces ureq, whose pool,
 //! proxy, redirect, cookie and body machinery cost the shipped library about
@@ -163,10 +163,12 @@ pub struct Client {
 }
 
 impl Client {
-    /// The system's resolver and the default roots (built once).
+    /// The system's resolver and the default trust: the Mozilla roots and
+    /// the system's store (built once per process, the first time a request
+    /// is made, see [`Trust`]).
     pub fn system() -> Result<Self, Failure> {
-        static CONFIG: OnceLock<Option<Arc<rustls::ClientConfig>>> = OnceLock::new();
-        let tls = CONFIG
+        static DEFAULT: OnceLock<Trust> = OnceLock::new();
+        let tls = DEFAULT
             .get_or_init(|| {
                 #[allow(unused_mut)]
                 let mut extra = Vec::new();
@@ -178,23 +180,44 @@ impl Client {
                 {
                     extra.push(rustls::pki_types::CertificateDer::from(der));
                 }
-                tls_config(extra)
+                Trust::new(extra)
             })
-            .clone()
+            .config()
             .ok_or(Failure::Tls)?;
         Ok(Self { resolve: system_resolve, tls, proxy: None })
     }
 }
 
+/// The authorities a delivery trusts: the Mozilla roots, the system's store
+/// ([`super::os_store`]) and `extra` (`sentryCaCerts`). The TLS configuration
+/// is built the first time a request asks for it, on the sender thread, so
+/// that reading the system's store never slows an init down.
+#[derive(Debug)]
+pub struct Trust {
+    extra: Vec<rustls::pki_types::CertificateDer<'static>>,
+    config: OnceLock<Option<Arc<rustls::ClientConfig>>>,
+}
+
+impl Trust {
+    pub fn new(extra: Vec<rustls::pki_types::CertificateDer<'static>>) -> Self {
+        Self { extra, config: OnceLock::new() }
+    }
+
+    /// The configuration (built once); `None` if it cannot be built.
+    pub fn config(&self) -> Option<Arc<rustls::ClientConfig>> {
+        self.config.get_or_init(|| tls_config(self.extra.clone())).clone()
+    }
+}
+
 /// A TLS configuration trusting the Mozilla roots (the ~150 anchors of
-/// `webpki-roots`) and `extra`.
+/// `webpki-roots`), the system's store and `extra`. A certificate that is
+/// not a usable trust anchor is left out, the others kept.
 pub fn tls_config(
     extra: Vec<rustls::pki_types::CertificateDer<'static>>,
 ) -> Option<Arc<rustls::ClientConfig>> {
     let mut roots = rustls::RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() };
-    for der in extra {
-        let _ = roots.add(der);
-    }
+    roots.add_parsable_certificates(super::os_store::certificates().iter().cloned());
+    roots.add_parsable_certificates(extra);
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let config = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()

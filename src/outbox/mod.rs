@@ -20,6 +20,7 @@
 
 mod history;
 mod http;
+mod os_store;
 pub mod policy;
 pub mod proxy;
 mod reports;
@@ -39,7 +40,7 @@ use crate::sync::{Condvar, Mutex};
 pub use self::history::{count_dropped, dropped, Cause, Dropped, Sent};
 #[cfg(feature = "fuzzing")]
 pub use self::http::{parse_head, MAX_HEAD};
-pub use self::http::{tls_config, Endpoint};
+pub use self::http::{Endpoint, Trust};
 pub use self::reports::{Deleted, Pending};
 pub use self::sender::Target;
 #[cfg(test)]

@@ -22,8 +22,8 @@ pub struct Target {
     pub endpoint: Endpoint,
     pub auth: String,
     pub proxy: Option<super::proxy::Proxy>,
-    /// `None`: the default roots.
-    pub tls: Option<std::sync::Arc<rustls::ClientConfig>>,
+    /// `None`: the default trust (the Mozilla roots and the system's store).
+    pub tls: Option<std::sync::Arc<super::Trust>>,
 }
 
 const USER_AGENT: &str = concat!("libstatus/", env!("CARGO_PKG_VERSION"));
@@ -311,7 +311,10 @@ impl Outbox {
         };
         let deadline = Instant::now() + REQUEST_TIMEOUT;
         let answer = http::Client::system().and_then(|client| {
-            let tls = target.tls.clone().unwrap_or(client.tls);
+            let tls = match &target.tls {
+                Some(trust) => trust.config().ok_or(http::Failure::Tls)?,
+                None => client.tls,
+            };
             let client = http::Client { proxy: target.proxy.clone(), tls, ..client };
             http::post(&client, &target.endpoint, &headers, body, deadline, &guard)
         });

@@ -87,14 +87,15 @@ pub struct ReportingConfig {
     pub consent_required: bool,
     /// The egress proxy (`sentryProxy`, or the environment as read at init).
     pub proxy: crate::outbox::proxy::Setting,
-    /// The TLS configuration when `sentryCaCerts` adds authorities; `None`:
-    /// the Mozilla roots.
+    /// The authorities `sentryCaCerts` adds; `None`: the Mozilla roots and
+    /// the system's store only.
     pub tls: Option<Tls>,
 }
 
-/// A TLS configuration, equal only to itself.
+/// A trust (its TLS configuration built on the first request), equal only
+/// to itself.
 #[derive(Debug, Clone)]
-pub struct Tls(pub std::sync::Arc<rustls::ClientConfig>);
+pub struct Tls(pub std::sync::Arc<crate::outbox::Trust>);
 
 impl PartialEq for Tls {
     fn eq(&self, other: &Self) -> bool {
