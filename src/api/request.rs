@@ -55,6 +55,7 @@ impl GoRequest for InitializeApplicationRequest {
         "logToStderr",
         "apiLoggingEnabled",
         "panicStormWindowMs",
+        "reportFatalErrors",
     ];
 }
 
@@ -253,6 +254,7 @@ mod tests {
             ("logToStderr", Value::from(true)),
             ("apiLoggingEnabled", Value::from(true)),
             ("panicStormWindowMs", Value::from(1000)),
+            ("reportFatalErrors", Value::from(true)),
         ];
         assert_eq!(values.len(), InitializeApplicationRequest::FIELDS.len());
         let json = Value::Object(values.into_iter().map(|(k, v)| (k.to_owned(), v)).collect());
@@ -265,5 +267,6 @@ mod tests {
         assert_eq!(r.log_to_stderr, Some(true));
         assert_eq!(r.api_logging_enabled, Some(true));
         assert_eq!(r.panic_storm_window_ms, Some(1000));
+        assert_eq!(r.report_fatal_errors, Some(true));
     }
 }
