@@ -35,6 +35,10 @@
 extern "C" {
 #endif // __cplusplus
 
+extern int _Unwind_Backtrace(TraceFn trace, void *arg);
+
+extern uintptr_t _Unwind_GetIPInfo(UnwindContext *context, int *ip_before_insn);
+
 // Sets the library up for a data directory; call it first (again after
 // logout is fine: the latest settings apply everywhere).
 //
@@ -46,13 +50,17 @@ extern "C" {
 // `warn`, `info`, `debug` or `trace`, case-insensitive; default `info`),
 // `logToStderr` (bool), `apiLoggingEnabled` (bool: one redacted line per call
 // in `api.log`), `panicStormWindowMs` (100 to 3600000, default 60000: each
-// panic site sends at most 5 events per window; for tests). Unknown keys are
+// panic site sends at most 5 events per window; for tests),
+// `reportFatalErrors` (bool, default false: fatal signals and aborts inside
+// the library leave a report sent at the next start, for users who opted
+// in; see the README's "Fatal errors"). Unknown keys are
 // ignored. `SENTRY_ENVIRONMENT` is read from the process environment here.
 //
 // Answer: `{"centralizedMetricsInfo":{"enabled":b,"userConfirmed":b},
 // "panicReporting":{"active":b,"reason":"...","environment":"...",
-// "contextName":"...","contextVersion":"..."}}`; `reason` says why reporting
-// is off and is empty when it is active.
+// "contextName":"...","contextVersion":"...","fatalErrors":b}}`; `reason`
+// says why reporting is off and is empty when it is active; `fatalErrors`
+// whether fatal errors are reported.
 //
 // Errors: `invalid-request` (bad JSON, no dataDir, bad logLevel, dataDir in
 // use by another process), `internal` (dataDir or logDir cannot be created),

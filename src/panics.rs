@@ -91,7 +91,8 @@ pub mod test_kinds {
     /// The fatal kinds, by number from [`FATAL_BASE`]: a stack overflow, a
     /// panic in a `Drop` during unwinding, a read through a bad pointer,
     /// `std::process::abort`, an allocation failure. Each ends the process.
-    pub const FATAL_KINDS: &[&str] = &["stack_overflow", "drop_during_unwind", "bad_pointer", "abort", "alloc"];
+    pub const FATAL_KINDS: &[&str] =
+        &["stack_overflow", "drop_during_unwind", "bad_pointer", "abort", "alloc"];
     pub const FATAL_BASE: i32 = 100;
 
     pub(super) fn panic(kind: i32, message: &str) {
@@ -249,7 +250,9 @@ fn catch_tagged<F: FnOnce() -> R + UnwindSafe, R>(tag: u32, f: F) -> std::thread
 /// thread that called into the library before (its thread-local block
 /// exists then); read by the fatal-signal handler.
 pub fn call_tag() -> u32 {
-    CATCHING.try_with(|state| if state.get() & DEPTH == 0 { 0 } else { (state.get() & TAG) >> TAG_SHIFT }).unwrap_or(0)
+    CATCHING
+        .try_with(|state| if state.get() & DEPTH == 0 { 0 } else { (state.get() & TAG) >> TAG_SHIFT })
+        .unwrap_or(0)
 }
 
 /// [`catch`] for a catch point nested inside another: the outer [`catch`]
@@ -320,7 +323,8 @@ fn panicking_already() -> bool {
 /// does not tell the hook whether a panic can unwind.)
 fn note_fatal(info: &PanicHookInfo<'_>) {
     let at = |l: &std::panic::Location<'_>| format!(" at {}:{}:{}", l.file(), l.line(), l.column());
-    let text = format!("{}{}", message_from_payload(info.payload()), info.location().map(at).unwrap_or_default());
+    let text =
+        format!("{}{}", message_from_payload(info.payload()), info.location().map(at).unwrap_or_default());
     let earlier = LAST_PANIC.try_with(|slot| {
         slot.try_borrow().ok().and_then(|s| {
             s.as_ref().map(|r| {

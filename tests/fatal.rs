@@ -3,9 +3,10 @@
 //! leaves a report in the dataDir, and at the next start (this process
 //! initialising the library with that dataDir) the report arrives at the
 //! loopback receiver as a fatal event whose top frame, symbolicated with the
-//! build's debug information (`addr2line` on the unstripped debug build, or
-//! `tools/symbolicate` with `LIBSTATUS_SYMBOLICATE` and
-//! `LIBSTATUS_DEBUG_FILE` set), is the function that failed. Also: the option
+//! build's debug information, is the function that failed: `addr2line` on
+//! the unstripped debug build in the plain suite; `scripts/test-shipped` runs
+//! this file again on the shipped (stripped, LTO) library with
+//! `tools/symbolicate` and the split debug file. Also: the option
 //! off and an opted-out user (no handler, nothing written), a host's own
 //! handler installed first (it keeps its faults, and gets ours after the
 //! report), and a Go library in the process (its nil dereference is still
@@ -114,19 +115,56 @@ fn hex(value: &Value) -> u64 {
     u64::from_str_radix(value.as_str().unwrap().trim_start_matches("0x"), 16).unwrap()
 }
 
-/// (function, file) of one frame, inline frames expanded, innermost first,
-/// by `addr2line` on the unstripped library.
-fn symbolicate(relative: u64) -> Vec<(String, String)> {
-    let out = run_checked(
-        Command::new("addr2line").args(["-f", "-C", "-i", "-e"]).arg(support::so_path()).arg(format!("{relative:#x}")),
-    );
-    let lines: Vec<&str> = out.lines().collect();
-    lines.chunks(2).filter(|c| c.len() == 2 && c[0] != "??").map(|c| (c[0].to_owned(), c[1].to_owned())).collect()
+/// (function, file) of every frame of the event, top first, each with its
+/// inline frames innermost first: with `tools/symbolicate` (Sentry's
+/// `symbolic`, as the server does) when the shipped suite names it and the
+/// debug file (scripts/test-shipped), else with `addr2line` on the
+/// unstripped debug build. `relative` are the frames' image-relative
+/// lookup addresses (top as is, callers' return addresses minus one).
+fn symbolicate(event: &Value, relative: &[u64]) -> Vec<Vec<(String, String)>> {
+    if let (Some(tool), Some(debug_file)) =
+        (std::env::var_os("LIBSTATUS_SYMBOLICATE"), std::env::var_os("LIBSTATUS_DEBUG_FILE"))
+    {
+        let file = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(file.path(), event.to_string()).unwrap();
+        let out: Value =
+            serde_json::from_str(&run_checked(Command::new(tool).arg(debug_file).arg(file.path()))).unwrap();
+        assert_eq!(out["debug_id"], out["image_debug_id"], "the event's image is the debug file's: {out}");
+        let frames = out["frames"].as_array().unwrap();
+        return frames
+            .iter()
+            .map(|frame| {
+                let inline = frame["inline"].as_array().unwrap();
+                let field = |f: &Value, k: &str| f[k].as_str().unwrap_or("").to_owned();
+                inline.iter().map(|f| (field(f, "function"), field(f, "file"))).collect()
+            })
+            .collect();
+    }
+    relative
+        .iter()
+        .map(|addr| {
+            let out = run_checked(
+                Command::new("addr2line")
+                    .args(["-f", "-C", "-i", "-e"])
+                    .arg(support::so_path())
+                    .arg(format!("{addr:#x}")),
+            );
+            let lines: Vec<&str> = out.lines().collect();
+            lines
+                .chunks(2)
+                .filter(|c| c.len() == 2 && c[0] != "??")
+                .map(|c| (c[0].to_owned(), c[1].to_owned()))
+                .collect()
+        })
+        .collect()
 }
 
 fn is_std(file: &str) -> bool {
-    file.starts_with("/rustc/") || file.contains("library/core/") || file.contains("library/std/")
-        || file.contains("library/alloc/") || file.contains("/.cargo/registry/")
+    file.starts_with("/rustc/")
+        || file.contains("library/core/")
+        || file.contains("library/std/")
+        || file.contains("library/alloc/")
+        || file.contains("/.cargo/registry/")
 }
 
 /// Checks a fatal event: type, level, mechanism, image, frames in the image;
@@ -157,8 +195,8 @@ fn check_event(event: &Value, ty: &str) -> String {
         relative.push(addr - base - u64::from(i > 0));
     }
     let mut described = Vec::new();
-    for (i, &addr) in relative.iter().enumerate() {
-        for (function, file) in symbolicate(addr) {
+    for (i, frame) in symbolicate(event, &relative).into_iter().enumerate() {
+        for (function, file) in frame {
             if !is_std(&file) {
                 return function;
             }
@@ -181,7 +219,10 @@ fn fatal_end_to_end(action: &str, signal: i32, ty: &str, top: &[&str]) -> Value 
     assert!(text.contains(&format!("signal {signal}\n")), "{text}");
     let event = next_start(dir.path());
     let function = check_event(&event, ty);
-    assert!(top.iter().any(|t| function.contains(t)), "top frame {function}, expected one of {top:?}: {event}");
+    assert!(
+        top.iter().any(|t| function.contains(t)),
+        "top frame {function}, expected one of {top:?}: {event}"
+    );
     event
 }
 
@@ -233,7 +274,12 @@ fn a_dangling_pointer_passed_to_a_real_export_is_reported_at_the_next_start() {
     if !support::isolated() {
         return;
     }
-    let event = fatal_end_to_end("dangling", libc::SIGSEGV, "SIGSEGV", &["status::guard", "ToggleCentralizedMetrics"]);
+    let event = fatal_end_to_end(
+        "dangling",
+        libc::SIGSEGV,
+        "SIGSEGV",
+        &["status::guard", "ToggleCentralizedMetrics"],
+    );
     assert_eq!(event["tags"]["endpoint"], "ToggleCentralizedMetrics", "{event}");
 }
 
@@ -268,7 +314,9 @@ fn a_host_handler_installed_first_keeps_its_faults_and_gets_ours_after_the_repor
     assert_eq!(report(dir.path()).as_deref(), Some(""), "the host's fault is not ours to write");
 
     // The library's faults: written, then the host's handler gets them.
-    for (action, signal) in [("kind:102", libc::SIGSEGV), ("kind:103", libc::SIGABRT), ("dangling", libc::SIGSEGV)] {
+    for (action, signal) in
+        [("kind:102", libc::SIGSEGV), ("kind:103", libc::SIGABRT), ("dangling", libc::SIGSEGV)]
+    {
         let dir = data_dir();
         let run = run_host(dir.path(), action, &handler);
         assert_eq!(run.code(), Some(42), "{action}: {run}");
@@ -284,7 +332,8 @@ fn go_peer() -> &'static Path {
     let (_, path) = PEER.get_or_init(|| {
         let dir = tempfile::tempdir().unwrap();
         let build = Path::new(ROOT).join("../shared/peers/go-cshared/build.sh");
-        let build = if build.exists() { build } else { PathBuf::from("/work/shared/peers/go-cshared/build.sh") };
+        let build =
+            if build.exists() { build } else { PathBuf::from("/work/shared/peers/go-cshared/build.sh") };
         run_checked(Command::new("bash").arg(&build).arg(dir.path()));
         let path = dir.path().join("libstatusgo-shape.so");
         (dir, path)
@@ -302,7 +351,10 @@ fn a_go_library_in_the_process_still_recovers_its_own_nil_dereference() {
     let run = run_host(dir.path(), "go", &[("FATAL_GO", &go)]);
     assert_eq!(run.answer()["panicReporting"]["fatalErrors"], true, "{run}");
     assert_eq!(run.code(), Some(0), "{run}");
-    assert!(run.stdout.contains("go: {\"error\":\"recovered: runtime error: invalid memory address"), "{run}");
+    assert!(
+        run.stdout.contains("go: {\"error\":\"recovered: runtime error: invalid memory address"),
+        "{run}"
+    );
     assert_eq!(report(dir.path()).as_deref(), Some(""), "Go's fault is not ours to write");
 
     // With Go's handler behind ours, the library's own fault is still written.

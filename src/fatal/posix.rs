@@ -44,10 +44,8 @@ struct Previous(UnsafeCell<[MaybeUninit<libc::sigaction>; 5]>, [AtomicBool; 5]);
 // ordering; the handler reads a slot only after seeing the flag (acquire).
 unsafe impl Sync for Previous {}
 
-static PREVIOUS: Previous = Previous(
-    UnsafeCell::new([MaybeUninit::uninit(); 5]),
-    [const { AtomicBool::new(false) }; 5],
-);
+static PREVIOUS: Previous =
+    Previous(UnsafeCell::new([MaybeUninit::uninit(); 5]), [const { AtomicBool::new(false) }; 5]);
 
 fn previous(index: usize) -> Option<&'static libc::sigaction> {
     if !PREVIOUS.1[index].load(Ordering::Acquire) {
@@ -152,7 +150,9 @@ fn sender_pid(info: &libc::siginfo_t) -> libc::pid_t {
 fn context_pc(context: *mut c_void) -> usize {
     #[cfg(all(target_os = "linux", target_env = "gnu", target_arch = "x86_64"))]
     // SAFETY: the kernel passes a valid ucontext_t to SA_SIGINFO handlers.
-    return unsafe { (*(context as *const libc::ucontext_t)).uc_mcontext.gregs[libc::REG_RIP as usize] as usize };
+    return unsafe {
+        (*(context as *const libc::ucontext_t)).uc_mcontext.gregs[libc::REG_RIP as usize] as usize
+    };
     #[cfg(all(target_os = "linux", target_arch = "aarch64"))]
     // SAFETY: as above.
     return unsafe { (*(context as *const libc::ucontext_t)).uc_mcontext.pc as usize };

@@ -187,7 +187,8 @@ pub fn fatal_event(report: &crate::fatal::Report, config: &ReportingConfig) -> E
     let mut event = Event { level: Level::Fatal, platform: Cow::Borrowed("native"), ..Default::default() };
     let image = own_image().and_then(|own| {
         let (code_id, addr, size) = report.image.as_ref()?;
-        let same = own.code_id.as_ref().is_some_and(|id| id.to_string() == *code_id) && own.image_size == *size;
+        let same =
+            own.code_id.as_ref().is_some_and(|id| id.to_string() == *code_id) && own.image_size == *size;
         same.then(|| {
             let mut image = own.clone();
             image.image_addr = Addr(*addr);
@@ -218,7 +219,9 @@ pub fn fatal_event(report: &crate::fatal::Report, config: &ReportingConfig) -> E
         mechanism: Some(Mechanism {
             ty: "signalhandler".to_owned(),
             handled: Some(false),
-            description: Some("written by the libstatus fatal-error handler, sent at the next start".to_owned()),
+            description: Some(
+                "written by the libstatus fatal-error handler, sent at the next start".to_owned(),
+            ),
             meta: sentry::protocol::MechanismMeta {
                 signal: Some(sentry::protocol::PosixSignal {
                     number: report.signal,

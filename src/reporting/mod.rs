@@ -231,7 +231,11 @@ pub fn apply_consent(enabled: bool) {
 /// [`commit`] (under the consent lock): the report an earlier process left
 /// under `data_dir` becomes an event (gated like any other), then the handler
 /// is set up for this process as `requested` and the gate say.
-pub fn commit_fatal(data_dir: &Path, requested: bool, mut status: PanicReportingStatus) -> PanicReportingStatus {
+pub fn commit_fatal(
+    data_dir: &Path,
+    requested: bool,
+    mut status: PanicReportingStatus,
+) -> PanicReportingStatus {
     if let Some(report) = crate::fatal::take_report(data_dir) {
         report_fatal(&report);
     }

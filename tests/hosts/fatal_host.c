@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 typedef char *(*str_fn)(const char *);
@@ -48,6 +49,9 @@ int main(int argc, char **argv) {
         return 2;
     }
     const char *action = argv[4];
+    /* No core files: these crashes are on purpose, and dumping them is slow. */
+    struct rlimit no_core = {0, 0};
+    setrlimit(RLIMIT_CORE, &no_core);
     const char *env = getenv("FATAL_HOST_HANDLER");
     if (env && strcmp(env, "1") == 0) {
         struct sigaction sa;
@@ -112,6 +116,7 @@ int main(int argc, char **argv) {
         void_fn deref = (void_fn)sym(go, "GoNilDerefRecovered");
         answer = deref();
         printf("go: %s\n", answer);
+        fflush(stdout);
         ((free_fn)sym(go, "Free"))(answer);
         /* And the library's own fault still reports after Go's. */
         const char *then = getenv("FATAL_THEN_KIND");
