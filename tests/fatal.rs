@@ -299,6 +299,35 @@ fn off_by_default_and_for_opted_out_users_no_handler_and_nothing_written() {
 }
 
 #[test]
+fn an_opt_out_stops_writing_and_drops_a_report_not_yet_sent() {
+    if !support::isolated() {
+        return;
+    }
+    // Opted out after the handler was installed: it stays, writes nothing.
+    let dir = data_dir();
+    let run = run_host(dir.path(), "kind:102", &[("FATAL_OPT_OUT_LATER", "1")]);
+    assert_eq!(run.answer()["panicReporting"]["fatalErrors"], true, "{run}");
+    assert!(run.stdout.contains("sigsegv handler: other"), "{run}");
+    assert_eq!(run.signal(), Some(libc::SIGSEGV), "{run}");
+    assert_eq!(report(dir.path()).as_deref(), Some(""), "written after an opt-out");
+
+    // Opted in at the crash, out before the next start: removed, not sent.
+    let dir = data_dir();
+    let run = run_host(dir.path(), "kind:102", &[]);
+    assert_eq!(run.signal(), Some(libc::SIGSEGV), "{run}");
+    assert!(report(dir.path()).is_some_and(|r| r.contains("signal 11")), "{run}");
+    std::fs::write(dir.path().join("centralized-metrics.json"), r#"{"enabled":false,"userConfirmed":true}"#)
+        .unwrap();
+    set_environment("ci-main");
+    let receiver = Receiver::start();
+    let answer = lib().init(json!({"dataDir": dir.path(), "sentryDSN": receiver.dsn()}));
+    assert_eq!(answer["panicReporting"]["active"], false, "{answer}");
+    assert_eq!(report(dir.path()), None, "the report of an opted-out user is removed");
+    assert_eq!(support::outbox_files(dir.path()), 0);
+    assert_eq!(receiver.wait_for_requests(1, Duration::from_millis(500)), 0);
+}
+
+#[test]
 fn a_host_handler_installed_first_keeps_its_faults_and_gets_ours_after_the_report() {
     if !support::isolated() {
         return;

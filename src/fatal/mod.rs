@@ -111,6 +111,12 @@ fn apply(settings: Option<&Settings>, allowed: bool) -> bool {
     true
 }
 
+/// Writing off, the handler left installed (a `fork()` child: the report
+/// file is the parent's). One atomic store: safe in an atfork handler.
+pub fn stop_writing() {
+    WRITING.store(false, Ordering::SeqCst);
+}
+
 /// Whether fatal errors are reported now.
 pub fn active() -> bool {
     WRITING.load(Ordering::SeqCst)

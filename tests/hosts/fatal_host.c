@@ -9,6 +9,7 @@
  * environment: FATAL_HOST_HANDLER=1 installs the host's own SIGSEGV/SIGABRT
  * handler before InitializeApplication (it prints and exits 42);
  * FATAL_OPTION=0 leaves reportFatalErrors off; FATAL_OPT_IN=0 opts out;
+ * FATAL_OPT_OUT_LATER=1 opts out after the handler was installed;
  * FATAL_GO=<libstatusgo-shape.so> loads the Go peer first. */
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -96,6 +97,11 @@ int main(int argc, char **argv) {
     fflush(stdout);
     lib_free(answer);
 
+    const char *later = getenv("FATAL_OPT_OUT_LATER");
+    if (later && strcmp(later, "1") == 0) {
+        answer = toggle("{\"enabled\":false}");
+        lib_free(answer);
+    }
     struct sigaction now;
     sigaction(SIGSEGV, NULL, &now);
     printf("sigsegv handler: %s\n", now.sa_handler == SIG_DFL ? "default"
