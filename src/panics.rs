@@ -220,7 +220,8 @@ fn catch_tagged<F: FnOnce() -> R + UnwindSafe, R>(tag: u32, f: F) -> std::thread
     let mut f = Some(f);
     let counted = CATCHING.try_with(|state| {
         let mut before = state.get();
-        if before & PREPARED == 0 && crate::fatal::prepare_thread() {
+        if before & PREPARED == 0 && crate::fatal::installed() {
+            crate::fatal::prepare_thread();
             before |= PREPARED;
         }
         let tag = match tag {

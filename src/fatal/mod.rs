@@ -127,18 +127,20 @@ fn writing() -> bool {
     WRITING.load(Ordering::Relaxed)
 }
 
+/// Whether the handler is installed: one relaxed load, inlined into the
+/// guard's path for threads not yet prepared.
+#[inline(always)]
+pub fn installed() -> bool {
+    INSTALLED.load(Ordering::Relaxed)
+}
+
 /// Called on a thread's first call into the library once the handler is
 /// installed (the cold path of [`crate::panics::catch`]): gives the thread an
-/// alternate signal stack unless it has one. Answers whether the thread is
-/// done with (so that the caller stops asking).
+/// alternate signal stack unless it has one.
 #[cold]
 #[inline(never)]
-pub fn prepare_thread() -> bool {
-    if !INSTALLED.load(Ordering::Relaxed) {
-        return false;
-    }
+pub fn prepare_thread() {
     sys::ensure_alt_stack();
-    true
 }
 
 /// A library thread starts (the thread wrapper): it gets an alternate signal

@@ -153,7 +153,7 @@ fn context_pc(context: *mut c_void) -> usize {
     return unsafe {
         (*(context as *const libc::ucontext_t)).uc_mcontext.gregs[libc::REG_RIP as usize] as usize
     };
-    #[cfg(all(target_os = "linux", target_arch = "aarch64"))]
+    #[cfg(all(target_os = "linux", target_env = "gnu", target_arch = "aarch64"))]
     // SAFETY: as above.
     return unsafe { (*(context as *const libc::ucontext_t)).uc_mcontext.pc as usize };
     #[allow(unreachable_code)]
