@@ -36,10 +36,6 @@
 extern "C" {
 #endif // __cplusplus
 
-extern int _Unwind_Backtrace(TraceFn trace, void *arg);
-
-extern uintptr_t _Unwind_GetIPInfo(UnwindContext *context, int *ip_before_insn);
-
 // Sets the library up for a data directory; call it first (again after
 // logout is fine: the latest settings apply everywhere).
 //

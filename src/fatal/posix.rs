@@ -386,9 +386,33 @@ struct Walk<'a> {
 type UnwindContext = c_void;
 type TraceFn = extern "C" fn(*mut UnwindContext, *mut c_void) -> c_int;
 
-extern "C" {
-    fn _Unwind_Backtrace(trace: TraceFn, arg: *mut c_void) -> c_int;
-    fn _Unwind_GetIPInfo(context: *mut UnwindContext, ip_before_insn: *mut c_int) -> usize;
+/// The unwinder's walk (libgcc_s, or LLVM's libunwind on Android and Apple
+/// systems). Declared inside functions so that cbindgen, which reads this
+/// crate for the header, does not take them for exports.
+///
+/// # Safety
+/// `trace` must accept `arg` as the unwinder passes it back.
+unsafe fn unwind_backtrace(trace: TraceFn, arg: *mut c_void) -> c_int {
+    extern "C" {
+        fn _Unwind_Backtrace(trace: TraceFn, arg: *mut c_void) -> c_int;
+    }
+    // SAFETY: the caller's contract.
+    unsafe { _Unwind_Backtrace(trace, arg) }
+}
+
+/// The address of a frame during a walk, and whether it is the interrupted
+/// instruction itself (a frame below a signal frame) rather than a return address.
+///
+/// # Safety
+/// `context` is the unwinder's, inside a trace callback.
+unsafe fn frame_ip(context: *mut UnwindContext) -> (usize, bool) {
+    extern "C" {
+        fn _Unwind_GetIPInfo(context: *mut UnwindContext, ip_before_insn: *mut c_int) -> usize;
+    }
+    let mut before = 0;
+    // SAFETY: the caller's contract; `before` outlives the call.
+    let ip = unsafe { _Unwind_GetIPInfo(context, &mut before) };
+    (ip, before != 0)
 }
 
 const URC_NO_REASON: c_int = 0;
@@ -396,17 +420,16 @@ const URC_NORMAL_STOP: c_int = 4;
 
 fn walk_stack(walk: &mut Walk<'_>) {
     // SAFETY: `step` only uses `arg` as the `Walk` passed here, which outlives the call.
-    unsafe { _Unwind_Backtrace(step, (walk as *mut Walk<'_>).cast()) };
+    unsafe { unwind_backtrace(step, (walk as *mut Walk<'_>).cast()) };
 }
 
 extern "C" fn step(context: *mut UnwindContext, arg: *mut c_void) -> c_int {
     // SAFETY: `arg` is the `Walk` that `walk_stack` passed, alive and unaliased.
     let walk = unsafe { &mut *arg.cast::<Walk<'_>>() };
-    let mut before = 0;
     // SAFETY: the unwinder's own context, valid during this callback.
-    let ip = unsafe { _Unwind_GetIPInfo(context, &mut before) };
+    let (ip, exact) = unsafe { frame_ip(context) };
     if !walk.started {
-        if before != 0 {
+        if exact {
             // The frame the signal interrupted: its address is the faulting
             // instruction itself, not a return address.
             walk.started = true;
@@ -437,7 +460,7 @@ fn arm_unwinder() {
     }
     let mut frames = 0usize;
     // SAFETY: `count` uses `arg` as the counter, alive across the call.
-    unsafe { _Unwind_Backtrace(count, (&mut frames as *mut usize).cast()) };
+    unsafe { unwind_backtrace(count, (&mut frames as *mut usize).cast()) };
 }
 
 // ---------------------------------------------------------------------------
