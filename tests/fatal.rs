@@ -119,7 +119,7 @@ fn hex(value: &Value) -> u64 {
 /// inline frames innermost first: with `tools/symbolicate` (Sentry's
 /// `symbolic`, as the server does) when the shipped suite names it and the
 /// debug file (scripts/test-shipped), else with `addr2line` on the
-/// unstripped debug build. `relative` are the frames' image-relative
+/// unstripped debug build (or on `LIBSTATUS_DEBUG_FILE`). `relative` are the frames' image-relative
 /// lookup addresses (top as is, callers' return addresses minus one).
 fn symbolicate(event: &Value, relative: &[u64]) -> Vec<Vec<(String, String)>> {
     if let (Some(tool), Some(debug_file)) =
@@ -140,13 +140,14 @@ fn symbolicate(event: &Value, relative: &[u64]) -> Vec<Vec<(String, String)>> {
             })
             .collect();
     }
+    let debug_file = std::env::var_os("LIBSTATUS_DEBUG_FILE").map_or_else(support::so_path, PathBuf::from);
     relative
         .iter()
         .map(|addr| {
             let out = run_checked(
                 Command::new("addr2line")
                     .args(["-f", "-C", "-i", "-e"])
-                    .arg(support::so_path())
+                    .arg(&debug_file)
                     .arg(format!("{addr:#x}")),
             );
             let lines: Vec<&str> = out.lines().collect();
