@@ -55,7 +55,7 @@ impl Answer {
 /// ignored for that reason: see `crate::sync`).
 #[inline(always)] // per export: the shipped build optimises for size
 pub fn run<'a>(endpoint: Endpoint, read: impl FnOnce() -> Result<Arg<'a>, ApiError>) -> Answer {
-    match panics::catch(AssertUnwindSafe(|| run_guarded(endpoint, read))) {
+    match panics::catch_call(endpoint.tag(), AssertUnwindSafe(|| run_guarded(endpoint, read))) {
         Ok(answer) => answer,
         Err(payload) => last_resort_answer(payload),
     }

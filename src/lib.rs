@@ -25,6 +25,8 @@
 //!   wrapper, scrubbing, storm control, fork handling.
 //! - `outbox`: the durable outbox (store, sender, policy).
 //! - `consent`: the one owner of the opt-in. `logging`: the log files.
+//! - `fatal`: fatal errors (signals, aborts) written at the crash and sent
+//!   at the next start.
 //! - [`panics`]: the chained hook. `redact`: the one redactor. `files`:
 //!   private files, atomic writes, no links followed. `sys`: the platform
 //!   seams (Unix and Windows), the only `cfg(unix)`/`cfg(windows)` code.
@@ -33,6 +35,7 @@
 
 pub mod api;
 pub(crate) mod consent;
+pub(crate) mod fatal;
 pub mod ffi;
 pub(crate) mod files;
 pub mod guard;

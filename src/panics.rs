@@ -88,8 +88,24 @@ pub mod test_kinds {
         NEXT.try_with(|next| next.replace(-1)).ok().filter(|&k| k >= 0)
     }
 
+    /// The fatal kinds, by number from [`FATAL_BASE`]: a stack overflow, a
+    /// panic in a `Drop` during unwinding, a read through a bad pointer,
+    /// `std::process::abort`, an allocation failure. Each ends the process.
+    pub const FATAL_KINDS: &[&str] =
+        &["stack_overflow", "drop_during_unwind", "bad_pointer", "abort", "alloc"];
+    pub const FATAL_BASE: i32 = 100;
+
     pub(super) fn panic(kind: i32, message: &str) {
         match kind {
+            100 => {
+                black_box(stack_overflow(black_box(1)));
+            }
+            101 => drop_during_unwind(message),
+            102 => {
+                black_box(bad_pointer(black_box(0x10)));
+            }
+            103 => abort(message),
+            104 => alloc(message),
             0 => format(message),
             1 => unwrap_none(message),
             2 => expect_err(message),
@@ -122,6 +138,48 @@ pub mod test_kinds {
         black_box(message);
         std::panic::panic_any(black_box(0x5eed_u32))
     }
+
+    #[inline(never)]
+    #[allow(unconditional_recursion)]
+    fn stack_overflow(depth: u64) -> u64 {
+        let frame = black_box([depth; 64]);
+        black_box(stack_overflow(black_box(depth + 1))).wrapping_add(frame[black_box(3)])
+    }
+
+    struct PanicsOnDrop;
+
+    impl Drop for PanicsOnDrop {
+        fn drop(&mut self) {
+            if std::thread::panicking() {
+                panic!("a Drop panicked during unwinding");
+            }
+        }
+    }
+
+    #[inline(never)]
+    fn drop_during_unwind(message: &str) {
+        let _guard = PanicsOnDrop;
+        panic!("{message} (unwinding into a panicking Drop)")
+    }
+
+    #[inline(never)]
+    fn bad_pointer(address: usize) -> u64 {
+        // SAFETY: not safe, on purpose (test builds only): reads an address
+        // no mapping holds, so that the CPU faults inside the library.
+        unsafe { std::ptr::read_volatile(address as *const u64) }
+    }
+
+    #[inline(never)]
+    fn abort(message: &str) {
+        black_box(message);
+        std::process::abort()
+    }
+
+    #[inline(never)]
+    fn alloc(message: &str) {
+        black_box(message);
+        std::alloc::handle_alloc_error(std::alloc::Layout::new::<[u64; 1024]>())
+    }
 }
 
 /// Whether this thread's current panic came from [`panic_intended`]; clears the mark.
@@ -131,17 +189,50 @@ fn take_intended() -> bool {
 
 /// `catch_unwind` for the library's own catch points (the guard, the thread
 /// wrapper): a panic inside is recorded for the library to log and report,
-/// and is not passed to the previous panic hook.
+/// and is not passed to the previous panic hook. The thread counts as inside
+/// the library meanwhile (see [`call_tag`]): a library thread when no call
+/// tagged it before.
 #[inline(always)] // the hot path of every call (the shipped build optimises for size)
 pub fn catch<F: FnOnce() -> R + UnwindSafe, R>(f: F) -> std::thread::Result<R> {
+    catch_tagged(0, f)
+}
+
+/// [`catch`] for one call of an export: `tag` is the endpoint's index + 1,
+/// which a fatal-error report names.
+#[inline(always)]
+pub fn catch_call<F: FnOnce() -> R + UnwindSafe, R>(tag: u8, f: F) -> std::thread::Result<R> {
+    catch_tagged(u32::from(tag), f)
+}
+
+/// The thread's catch state, one word: the depth of the library's catch
+/// scopes (bits 0-15), the call tag (bits 16-23) and whether the thread is
+/// prepared for fatal errors (bit 31).
+const DEPTH: u32 = 0xffff;
+const TAG_SHIFT: u32 = 16;
+const TAG: u32 = 0xff << TAG_SHIFT;
+const PREPARED: u32 = 1 << 31;
+
+#[inline(always)]
+fn catch_tagged<F: FnOnce() -> R + UnwindSafe, R>(tag: u32, f: F) -> std::thread::Result<R> {
     // One thread-local access per catch (in a shared library each costs a
-    // `__tls_get_addr` call): the count goes up and down inside it, and
-    // nothing can unwind past `catch_unwind` to skip the decrement.
+    // `__tls_get_addr` call): the state changes and is restored inside it,
+    // and nothing can unwind past `catch_unwind` to skip the restore.
     let mut f = Some(f);
-    let counted = CATCHING.try_with(|depth| {
-        depth.set(depth.get().saturating_add(1));
+    let counted = CATCHING.try_with(|state| {
+        let mut before = state.get();
+        if before & PREPARED == 0 && crate::fatal::installed() {
+            crate::fatal::prepare_thread();
+            before |= PREPARED;
+        }
+        let tag = match tag {
+            0 if before & TAG != 0 => before & TAG,
+            0 => crate::fatal::THREAD_TAG << TAG_SHIFT,
+            tag => tag << TAG_SHIFT,
+        };
+        let depth = (before & DEPTH).saturating_add(1).min(DEPTH);
+        state.set((before & PREPARED) | tag | depth);
         let result = f.take().map(panic::catch_unwind);
-        depth.set(depth.get().saturating_sub(1));
+        state.set(before);
         result
     });
     match (counted, f) {
@@ -154,6 +245,17 @@ pub fn catch<F: FnOnce() -> R + UnwindSafe, R>(f: F) -> std::thread::Result<R> {
     }
 }
 
+/// The call this thread is in: 0 outside the library's catch scopes, else
+/// the tag of the innermost ([`crate::fatal::THREAD_TAG`] for a library
+/// thread, an endpoint's index + 1 for an export). Async-signal-safe on a
+/// thread that called into the library before (its thread-local block
+/// exists then); read by the fatal-signal handler.
+pub fn call_tag() -> u32 {
+    CATCHING
+        .try_with(|state| if state.get() & DEPTH == 0 { 0 } else { (state.get() & TAG) >> TAG_SHIFT })
+        .unwrap_or(0)
+}
+
 /// [`catch`] for a catch point nested inside another: the outer [`catch`]
 /// already counts this thread as catching, so this one skips the
 /// thread-local bookkeeping (the guard's hot path).
@@ -164,7 +266,7 @@ pub fn catch_nested<F: FnOnce() -> R + UnwindSafe, R>(f: F) -> std::thread::Resu
 }
 
 fn caught_by_library() -> bool {
-    CATCHING.try_with(|depth| depth.get() > 0).unwrap_or(false)
+    CATCHING.try_with(|state| state.get() & DEPTH > 0).unwrap_or(false)
 }
 
 /// Where a panic happened, as the compiler saw it.
@@ -197,12 +299,42 @@ pub fn install_hook() {
     INSTALL.call_once(|| {
         let previous = panic::take_hook();
         panic::set_hook(Box::new(move |info| {
+            // Before `record`, which replaces the panic being unwound.
+            if caught_by_library() && panicking_already() {
+                note_fatal(info);
+            }
             record(info);
             if !caught_by_library() {
                 previous(info);
             }
         }));
     });
+}
+
+/// Whether this thread was already panicking: the record of an earlier panic
+/// is still there, not yet taken by the catch that ends it.
+fn panicking_already() -> bool {
+    LAST_PANIC.try_with(|slot| slot.try_borrow().map_or(true, |s| s.is_some())).unwrap_or(false)
+}
+
+/// A panic in the library while it was already panicking: if std aborts next
+/// (a panic in a `Drop` during unwinding ends in "panic in a destructor
+/// during cleanup", which cannot unwind), the abort's fatal-error report
+/// carries this text and the text of the panic being unwound. (Stable Rust
+/// does not tell the hook whether a panic can unwind.)
+fn note_fatal(info: &PanicHookInfo<'_>) {
+    let at = |l: &std::panic::Location<'_>| format!(" at {}:{}:{}", l.file(), l.line(), l.column());
+    let text =
+        format!("{}{}", message_from_payload(info.payload()), info.location().map(at).unwrap_or_default());
+    let earlier = LAST_PANIC.try_with(|slot| {
+        slot.try_borrow().ok().and_then(|s| {
+            s.as_ref().map(|r| {
+                let location = r.location.as_ref().map(|l| format!(" at {}:{}:{}", l.file, l.line, l.column));
+                format!("{}{}", r.message, location.unwrap_or_default())
+            })
+        })
+    });
+    crate::fatal::note_fatal_panic(&text, earlier.ok().flatten().as_deref());
 }
 
 fn record(info: &PanicHookInfo<'_>) {
@@ -261,6 +393,7 @@ fn capture() -> Vec<usize> {
 /// the hook did not see it (another hook replaced ours without chaining), the
 /// record is rebuilt from the payload alone, without location or frames.
 pub fn take_record(payload: &(dyn Any + Send)) -> PanicRecord {
+    crate::fatal::clear_note();
     let recorded =
         LAST_PANIC.try_with(|slot| slot.try_borrow_mut().ok().and_then(|mut s| s.take())).ok().flatten();
     let message = message_from_payload(payload);

@@ -109,6 +109,17 @@ impl Endpoint {
     pub fn from_name(name: &str) -> Option<Endpoint> {
         Self::ALL.iter().copied().find(|e| e.name() == name)
     }
+
+    /// 1 + the index in [`Endpoint::ALL`]: the call tag a fatal-error report
+    /// names (see `panics::call_tag`).
+    pub const fn tag(self) -> u8 {
+        self as u8 + 1
+    }
+
+    /// The endpoint of a call tag.
+    pub fn from_tag(tag: u32) -> Option<Endpoint> {
+        Self::ALL.get((tag as usize).checked_sub(1)?).copied()
+    }
 }
 
 /// An endpoint's JSON answer: borrowed when it is a constant (most calls on
@@ -213,6 +224,10 @@ pub struct InitializeApplicationRequest {
     /// authority, or behind TLS inspection).
     #[serde(default)]
     pub sentry_ca_certs: Option<String>,
+    /// Report fatal errors (signals, aborts) at the next start: installs the
+    /// library's signal handler for users who opted in (src/fatal/).
+    #[serde(default)]
+    pub report_fatal_errors: Option<bool>,
 }
 
 #[derive(Debug, Serialize)]
@@ -327,6 +342,8 @@ fn initialize_application(mut request: InitializeApplicationRequest) -> Result<R
     let metrics = switch.read(&data_dir);
     logging::commit(writers);
     let panic_reporting = reporting::commit(prepared, metrics.enabled);
+    let panic_reporting =
+        reporting::commit_fatal(&data_dir, request.report_fatal_errors.unwrap_or(false), panic_reporting);
     switch.commit(&data_dir, metrics);
     log::info!(
         "initialized: panic reporting {}{}",

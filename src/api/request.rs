@@ -61,6 +61,7 @@ impl GoRequest for InitializeApplicationRequest {
         "redact",
         "sentryProxy",
         "sentryCaCerts",
+        "reportFatalErrors",
     ];
 }
 
@@ -306,6 +307,7 @@ mod tests {
             ("redact", serde_json::json!({"values": ["Zoë"], "keys": ["k1x"]})),
             ("sentryProxy", Value::from("socks5h://p:1")),
             ("sentryCaCerts", Value::from("/ca.pem")),
+            ("reportFatalErrors", Value::from(true)),
         ];
         assert_eq!(values.len(), InitializeApplicationRequest::FIELDS.len());
         let json = Value::Object(values.into_iter().map(|(k, v)| (k.to_owned(), v)).collect());
@@ -318,6 +320,7 @@ mod tests {
         assert_eq!(r.log_to_stderr, Some(true));
         assert_eq!(r.api_logging_enabled, Some(true));
         assert_eq!(r.panic_storm_window_ms, Some(1000));
+        assert_eq!(r.report_fatal_errors, Some(true));
         assert_eq!(r.sentry_proxy.as_deref(), Some("socks5h://p:1"));
         assert_eq!(r.sentry_ca_certs.as_deref(), Some("/ca.pem"));
         // Go's case-insensitive match, as for every key.

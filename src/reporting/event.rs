@@ -178,6 +178,97 @@ pub fn panic_stacktrace(record: &mut PanicRecord) -> Option<Stacktrace> {
     (!frames.is_empty()).then(|| Stacktrace { frames, ..Default::default() })
 }
 
+/// The event of a fatal error an earlier process wrote down
+/// ([`crate::fatal`]): level fatal, not handled, the signal as the exception
+/// type, our image as it was loaded in that process, and the frames that lay
+/// in it, for the server to symbolicate.
+pub fn fatal_event(report: &crate::fatal::Report, config: &ReportingConfig) -> Event<'static> {
+    let name = crate::fatal::signal_name(report.signal);
+    let mut event = Event { level: Level::Fatal, platform: Cow::Borrowed("native"), ..Default::default() };
+    let image = own_image().and_then(|own| {
+        let (code_id, addr, size) = report.image.as_ref()?;
+        let same =
+            own.code_id.as_ref().is_some_and(|id| id.to_string() == *code_id) && own.image_size == *size;
+        same.then(|| {
+            let mut image = own.clone();
+            image.image_addr = Addr(*addr);
+            image
+        })
+    });
+    let range = report.image.as_ref().map(|(_, addr, size)| *addr..addr.saturating_add(*size));
+    let mut frames: Vec<Frame> = Vec::new();
+    for (i, &ip) in report.frames.iter().enumerate() {
+        if !range.as_ref().is_some_and(|r| r.contains(&ip)) || frames.len() >= MAX_EVENT_FRAMES {
+            continue;
+        }
+        // The faulting instruction as it is; a return address moved back into its call.
+        let exact = i == 0 && report.exact_top;
+        let addr = if frames.is_empty() && !exact { ip.saturating_sub(1) } else { ip };
+        frames.push(Frame { instruction_addr: Some(Addr(addr)), ..Default::default() });
+    }
+    frames.reverse();
+    let value = match &report.panic {
+        Some(text) => text.clone(),
+        None if report.signal == libc::SIGABRT => "abort".to_owned(),
+        None => format!("{name} at {:#x} (code {})", report.address, report.code),
+    };
+    event.exception.values.push(Exception {
+        ty: name.to_owned(),
+        value: Some(value),
+        stacktrace: (!frames.is_empty()).then(|| Stacktrace { frames, ..Default::default() }),
+        mechanism: Some(Mechanism {
+            ty: "signalhandler".to_owned(),
+            handled: Some(false),
+            description: Some(
+                "written by the libstatus fatal-error handler, sent at the next start".to_owned(),
+            ),
+            meta: sentry::protocol::MechanismMeta {
+                signal: Some(sentry::protocol::PosixSignal {
+                    number: report.signal,
+                    code: Some(report.code),
+                    name: Some(name.to_owned()),
+                    code_name: None,
+                }),
+                ..Default::default()
+            },
+            ..Default::default()
+        }),
+        ..Default::default()
+    });
+    if let Some(name) = &config.context_name {
+        event.tags.insert("context.name".into(), name.clone());
+    }
+    if let Some(version) = &config.context_version {
+        event.tags.insert("context.version".into(), version.clone());
+    }
+    match report.tag {
+        0 => {}
+        crate::fatal::THREAD_TAG => {
+            event.tags.insert("thread".into(), "library thread".to_owned());
+        }
+        tag => {
+            if let Some(endpoint) = crate::api::Endpoint::from_tag(tag) {
+                event.tags.insert("endpoint".into(), endpoint.name().to_owned());
+            }
+        }
+    }
+    event.tags.insert("fatal".into(), "true".to_owned());
+    if let Some(image) = image {
+        event.debug_meta.to_mut().images.push(DebugImage::Symbolic(image));
+    }
+    event
+}
+
+/// Our image as a fatal-error report names it.
+pub fn fatal_image() -> Option<crate::fatal::Image> {
+    let image = own_image()?;
+    Some(crate::fatal::Image {
+        code_id: image.code_id.as_ref()?.to_string(),
+        addr: image.image_addr.0,
+        size: image.image_size,
+    })
+}
+
 /// The debug image of the module this code is linked into (libstatus.so, or
 /// the executable for status-backend), found once. Events carry this image
 /// only: it is what a server needs to symbolicate our frames, and the host's

@@ -90,6 +90,9 @@ extern "C" fn parent() {
 
 extern "C" fn child() {
     FORKED.store(true, Ordering::Relaxed);
+    // The report file is the parent's: a child's crash writes nothing (the
+    // gate stays shut in the child, so no later init turns it back on).
+    crate::fatal::stop_writing();
     let _ = crate::panics::catch(|| {
         super::unlock_after_fork();
         crate::consent::unlock_after_fork();

@@ -59,6 +59,9 @@ pub struct PanicReportingStatus {
     pub environment: String,
     pub context_name: String,
     pub context_version: String,
+    /// Whether fatal errors (signals, aborts) are reported: the host asked
+    /// (`reportFatalErrors`) and reporting is active.
+    pub fatal_errors: bool,
 }
 
 /// One configuration, from one `InitializeApplication`.
@@ -238,6 +241,7 @@ fn start_sender(outbox: &Arc<Outbox>) {
 pub fn apply_consent(enabled: bool) {
     let Some(session) = session() else { return };
     session.consent.store(enabled, Ordering::SeqCst);
+    crate::fatal::set_allowed(session.gate().is_ok());
     if fork::in_forked_child() {
         return; // the parent's outbox is not ours to touch
     }
@@ -262,6 +266,40 @@ pub fn outbox() -> Option<Arc<Outbox>> {
     session().and_then(|session| session.outbox.clone())
 }
 
+/// The fatal-error part of an `InitializeApplication`, right after
+/// [`commit`] (under the consent lock): the report an earlier process left
+/// under `data_dir` becomes an event (gated like any other), then the handler
+/// is set up for this process as `requested` and the gate say.
+pub fn commit_fatal(
+    data_dir: &Path,
+    requested: bool,
+    mut status: PanicReportingStatus,
+) -> PanicReportingStatus {
+    if let Some(report) = crate::fatal::take_report(data_dir) {
+        report_fatal(&report);
+    }
+    status.fatal_errors = crate::fatal::configure(data_dir, requested, status.active, event::fatal_image());
+    status
+}
+
+/// Writes the event of an earlier process's fatal error to the outbox, if
+/// the gate is open now (the user's opt-in of now: an opt-out since the
+/// crash drops it).
+fn report_fatal(report: &crate::fatal::Report) {
+    let Some(session) = session() else { return };
+    let Some(reporter) = session.reporter.as_ref() else { return };
+    if session.gate().is_err() {
+        log::info!("a fatal-error report of an earlier run was dropped: reporting is off");
+        return;
+    }
+    log::error!(
+        "the previous run ended with a fatal error ({}): reporting it",
+        crate::fatal::signal_name(report.signal)
+    );
+    let event = event::fatal_event(report, &session.config);
+    reporter.capture(event, 0, None);
+}
+
 /// What `InitializeApplication` reports about panic reporting.
 pub fn status() -> PanicReportingStatus {
     status_of(session().as_ref())
@@ -277,6 +315,7 @@ fn status_of(session: Option<&Arc<Session>>) -> PanicReportingStatus {
                 environment: session.config.environment.clone(),
                 context_name: session.config.context_name.clone().unwrap_or_default(),
                 context_version: session.config.context_version.clone().unwrap_or_default(),
+                fatal_errors: crate::fatal::active(),
             }
         }
         None => {
@@ -287,6 +326,7 @@ fn status_of(session: Option<&Arc<Session>>) -> PanicReportingStatus {
                 environment: String::new(),
                 context_name: build.context_name.unwrap_or_default().to_owned(),
                 context_version: build.context_version.unwrap_or_default().to_owned(),
+                fatal_errors: false,
             }
         }
     }

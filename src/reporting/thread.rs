@@ -20,6 +20,9 @@ where
     let thread_name = name.to_owned();
     #[allow(clippy::disallowed_methods)] // this is the wrapper that clippy.toml points to
     std::thread::Builder::new().name(name.to_owned()).spawn(move || {
+        // An alternate signal stack from the start (a fatal-error handler
+        // installed later finds it there); freed when the thread ends.
+        crate::fatal::library_thread_started();
         match panics::catch(AssertUnwindSafe(f)) {
             Ok(value) => value,
             Err(payload) => {

@@ -55,6 +55,8 @@ export interface InitializeApplicationRequest {
   logLevel?: LogLevel;
   logToStderr?: boolean;
   apiLoggingEnabled?: boolean;
+  /** Report fatal errors (signals, aborts) inside the library at the next start. */
+  reportFatalErrors?: boolean;
   [otherKey: string]: unknown;
 }
 
@@ -72,6 +74,8 @@ export interface PanicReportingStatus {
   environment: string;
   contextName: string;
   contextVersion: string;
+  /** Whether fatal errors inside the library are reported (`reportFatalErrors`). */
+  fatalErrors: boolean;
 }
 
 export interface InitializeApplicationResponse {
@@ -250,6 +254,7 @@ export function createLibStatus(native: Spec): LibStatusApi {
           environment: str(reporting.environment, 'environment', endpoint),
           contextName: str(reporting.contextName, 'contextName', endpoint),
           contextVersion: str(reporting.contextVersion, 'contextVersion', endpoint),
+          fatalErrors: bool(reporting.fatalErrors, 'fatalErrors', endpoint),
         },
       };
     },

@@ -61,6 +61,7 @@ test('initializeApplication with a temp dataDir', async () => {
   const answer = await libstatus.initializeApplication({ dataDir, logEnabled: false, mixpanelAppId: 'ignored' });
   assert.deepEqual(answer.centralizedMetricsInfo, { enabled: false, userConfirmed: false });
   assert.equal(typeof answer.panicReporting.active, 'boolean');
+  assert.equal(answer.panicReporting.fatalErrors, false);
   for (const key of ['reason', 'environment', 'contextName', 'contextVersion'] as const) {
     assert.equal(typeof answer.panicReporting[key], 'string', key);
   }
