@@ -71,7 +71,7 @@ fn the_shared_library_has_a_versioned_soname() {
         return;
     }
     let so = support::so_path();
-    let dynamic = run(Command::new("readelf").arg("-d").arg(&so));
+    let dynamic = run(support::target_tool("readelf").arg("-d").arg(&so));
     assert!(dynamic.contains("Library soname: [libstatus.so.0]"), "{dynamic}");
     // build.rs's symlink lets programs linked in the build tree start.
     let link = support::target_dir().join("libstatus.so.0");
