@@ -14,6 +14,8 @@
 //!   (`scripts/install --prefixed` does).
 //! - The prefixed header `libstatus_rs.h` is derived from `libstatus.h` by
 //!   renaming the exports, written next to it (and committed, like it).
+//! - On macOS and iOS the dylib's install name is `@rpath/libstatus.dylib`
+//!   (see `link_name`).
 //! - On Linux the cdylib gets `DT_SONAME` `libstatus.so.0`, and a
 //!   `libstatus.so.0 -> libstatus.so` symlink is put in the profile folder
 //!   (`target/debug`) so hosts linked there with `-lstatus` run from the build
@@ -46,7 +48,7 @@ fn main() {
     if prefixed {
         println!("cargo:rustc-cfg=libstatus_prefixed");
     }
-    soname(if prefixed { "libstatus_rs" } else { "libstatus" });
+    link_name(if prefixed { "libstatus_rs" } else { "libstatus" });
     windows_debug_id();
 
     println!("cargo:rerun-if-env-changed=LIBSTATUS_WRITE_HEADER");
@@ -108,13 +110,28 @@ fn prefixed_header(plain: &str) -> String {
     )
 }
 
-/// `DT_SONAME` `<stem>.so.<major>` on Linux, and the matching symlink to the
-/// built `libstatus.so` in the profile folder (for the prefixed build also
+/// The name the shared library gives itself, which a program linked with it
+/// records and looks for at run time; the one place where build.rs tells
+/// platforms apart.
+/// - Linux: `DT_SONAME` `<stem>.so.<major>` ([`soname`]).
+/// - macOS and iOS: the install name `@rpath/<stem>.dylib` (without it, the
+///   linker records the build folder's path, which no user's machine has;
+///   with it, a host finds the library on its own `LC_RPATH`, as Xcode sets
+///   it for a bundled framework or dylib).
+/// - Android keeps the plain `libstatus.so` its loader looks up by file name;
+///   Windows names a DLL by its file name.
+fn link_name(stem: &str) {
+    match env::var("CARGO_CFG_TARGET_OS").as_deref() {
+        Ok("linux") => soname(stem),
+        Ok("macos" | "ios") => println!("cargo:rustc-cdylib-link-arg=-Wl,-install_name,@rpath/{stem}.dylib"),
+        _ => {}
+    }
+}
+
+/// `DT_SONAME` `<stem>.so.<major>`, and the matching symlink to the built
+/// `libstatus.so` in the profile folder (for the prefixed build also
 /// `<stem>.so`, so `-lstatus_rs` links there too).
 fn soname(stem: &str) {
-    if env::var("CARGO_CFG_TARGET_OS").as_deref() != Ok("linux") {
-        return;
-    }
     let major = env::var("CARGO_PKG_VERSION_MAJOR").expect("CARGO_PKG_VERSION_MAJOR");
     let soname = format!("{stem}.so.{major}");
     println!("cargo:rustc-cdylib-link-arg=-Wl,-soname,{soname}");

@@ -3,7 +3,6 @@
 
 mod support;
 
-use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -216,7 +215,7 @@ fn a_second_process_on_the_same_data_dir_gets_a_clear_error() {
     let dir = data_dir();
     lib().init(json!({"dataDir": dir.path()}));
     // Another process: the same test binary, running only the helper below.
-    let output = Command::new(std::env::current_exe().unwrap())
+    let output = support::self_command()
         .args(["--exact", "second_process_helper", "--nocapture", "--test-threads=1"])
         .env("LIBSTATUS_SECOND_PROCESS_DIR", dir.path())
         .output()
@@ -304,7 +303,7 @@ int main(void) {
         let src = out.path().join(file);
         std::fs::write(&src, source).unwrap();
         let exe = out.path().join(format!("{file}.bin"));
-        let status = Command::new(compiler)
+        let status = support::target_tool(compiler)
             .args(["-Wall", "-Wextra", "-Werror", "-I"])
             .arg(format!("{root}/include"))
             .arg(&src)
@@ -316,7 +315,8 @@ int main(void) {
             .status()
             .unwrap_or_else(|e| panic!("{compiler}: {e}"));
         assert!(status.success(), "{compiler} failed on the header");
-        let run = Command::new(&exe).env("LD_LIBRARY_PATH", support::target_dir()).output().unwrap();
+        let run =
+            support::target_command(&exe).env("LD_LIBRARY_PATH", support::target_dir()).output().unwrap();
         assert!(run.status.success(), "{compiler} host failed: {}", String::from_utf8_lossy(&run.stdout));
     }
 }
@@ -371,7 +371,7 @@ fn the_previous_hook_does_not_print_the_panics_the_library_catches() {
     }
     // A fresh process, so that the library's hook is installed in front of
     // Rust's default one.
-    let output = Command::new(std::env::current_exe().unwrap())
+    let output = support::self_command()
         .args(["--exact", "hook_chain_helper", "--nocapture", "--test-threads=1"])
         .env("LIBSTATUS_HOOK_CHAIN_CHILD", "1")
         .env_remove("RUST_BACKTRACE")

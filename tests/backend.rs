@@ -6,7 +6,7 @@ mod support;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
-use std::process::{Child, ChildStdout, Command, ExitStatus, Stdio};
+use std::process::{Child, ChildStdout, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -35,7 +35,7 @@ impl Backend {
         let dir = support::data_dir();
         let stderr_path = dir.path().join("stderr.log");
         let stderr = std::fs::File::create(&stderr_path).expect("stderr file");
-        let mut command = Command::new(BIN);
+        let mut command = support::target_command(BIN);
         command
             .args(["--address", "127.0.0.1:0"])
             .env_remove("SENTRY_DSN")
@@ -511,7 +511,7 @@ fn sigint_stops_an_idle_backend_with_exit_code_zero() {
 
 #[test]
 fn a_bad_address_fails_at_start_up() {
-    let output = Command::new(BIN)
+    let output = support::target_command(BIN)
         .args(["--address", "not-an-address"])
         .env_remove("SENTRY_DSN")
         .env_remove("STATUS_BACKEND_TEST_PANIC_IN_MAIN")
@@ -529,7 +529,7 @@ fn the_http_stack_is_not_in_libstatus_so() {
     let so = support::so_path();
     assert!(so.exists(), "{} is not built", so.display());
     for args in [&["-D", "--defined-only"][..], &["--defined-only"][..]] {
-        let output = Command::new("nm").args(args).arg(&so).output().expect("run nm (binutils)");
+        let output = support::target_tool("nm").args(args).arg(&so).output().expect("run nm (binutils)");
         assert!(output.status.success(), "nm {args:?}: {}", String::from_utf8_lossy(&output.stderr));
         let symbols = String::from_utf8_lossy(&output.stdout);
         assert!(symbols.lines().count() > 5, "nm {args:?} listed nothing");
@@ -539,6 +539,6 @@ fn the_http_stack_is_not_in_libstatus_so() {
         }
     }
     // The binary does link it: the check would see it if it were there.
-    let output = Command::new("nm").arg(BIN).output().expect("nm status-backend");
+    let output = support::target_tool("nm").arg(BIN).output().expect("nm status-backend");
     assert!(String::from_utf8_lossy(&output.stdout).contains("tiny_http"));
 }

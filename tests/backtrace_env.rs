@@ -5,7 +5,6 @@
 
 mod support;
 
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use serde_json::json;
@@ -15,7 +14,7 @@ const SECRET: &str = "hunter2";
 
 /// The host: a child process of this test binary, with the given environment.
 fn host(rust_backtrace: Option<&str>) -> (String, String) {
-    let mut command = Command::new(std::env::current_exe().unwrap());
+    let mut command = support::self_command();
     command
         .args(["--exact", "host_helper", "--nocapture", "--test-threads=1"])
         .env("LIBSTATUS_BACKTRACE_HOST", "1");

@@ -97,7 +97,7 @@ fn a_failed_init_with_an_outbox_held_by_another_process_keeps_the_previous_accou
     let mut holder: Option<std::process::Child> = None;
     a_failed_init_keeps_the_previous_account(
         |a, receiver| {
-            let mut child = Command::new(std::env::current_exe().unwrap())
+            let mut child = support::self_command()
                 .args(["--exact", "hold_outbox_helper", "--nocapture", "--test-threads=1"])
                 .env("LIBSTATUS_HOLD_DIR", a)
                 .stdout(Stdio::piped())

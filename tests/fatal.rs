@@ -11,6 +11,8 @@
 //! handler installed first (it keeps its faults, and gets ours after the
 //! report), and a Go library in the process (its nil dereference is still
 //! its own recovered panic).
+// Signals and the POSIX handler: Windows has neither (src/fatal/unsupported.rs).
+#![cfg(unix)]
 
 mod support;
 

@@ -12,7 +12,6 @@ use std::fs;
 #[cfg(unix)]
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
-use std::process::Command;
 use std::time::Duration;
 
 use serde_json::{json, Value};
@@ -303,7 +302,7 @@ fn a_read_only_data_dir_answers_json_sends_a_report_at_most_once_and_nothing_aft
     let receiver = Receiver::start();
     let output = {
         use std::os::unix::process::CommandExt;
-        Command::new(&exe)
+        support::target_command(&exe)
             .args(["--exact", "read_only_data_dir_helper", "--nocapture", "--test-threads=1"])
             .env("LIBSTATUS_ISOLATED", "1")
             .env("LIBSTATUS_FAULTS_RO_DIR", &dir)

@@ -7,7 +7,7 @@
 mod support;
 
 use std::collections::HashMap;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -150,7 +150,7 @@ fn sixteen_processes_wait_out_a_429_window_then_deliver_everything_once_spread_o
         .iter()
         .enumerate()
         .map(|(i, dir)| {
-            Command::new(std::env::current_exe().unwrap())
+            support::self_command()
                 .args(["--exact", "fleet_child", "--nocapture", "--test-threads=1"])
                 .env(
                     "LIBSTATUS_FLEET_CHILD",

@@ -74,7 +74,7 @@ fn the_shared_library_has_a_versioned_soname() {
     // after a `cargo build`, `target/debug/deps/libstatus.so` after a test
     // build alone), whichever it is, carries the soname.
     let so = support::so_path();
-    let dynamic = run(Command::new("readelf").arg("-d").arg(&so));
+    let dynamic = run(support::target_tool("readelf").arg("-d").arg(&so));
     assert!(dynamic.contains("Library soname: [libstatus.so.0]"), "{}: {dynamic}", so.display());
     // build.rs's symlink lets programs linked in the build tree start: it
     // names the `libstatus.so` beside it (what `-lstatus` links there), which
@@ -84,7 +84,7 @@ fn the_shared_library_has_a_versioned_soname() {
     assert_eq!(std::fs::read_link(&link).unwrap(), Path::new("libstatus.so"), "{}", link.display());
     let beside = dir.join("libstatus.so");
     if std::fs::canonicalize(&beside).ok() != std::fs::canonicalize(&so).ok() && beside.exists() {
-        let dynamic = run(Command::new("readelf").arg("-d").arg(&beside));
+        let dynamic = run(support::target_tool("readelf").arg("-d").arg(&beside));
         assert!(dynamic.contains("Library soname: [libstatus.so.0]"), "{}: {dynamic}", beside.display());
     }
 }

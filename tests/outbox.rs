@@ -5,7 +5,7 @@
 mod support;
 
 use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
@@ -104,7 +104,7 @@ fn a_report_survives_sigkill_and_is_sent_once_by_the_next_process() {
         return;
     }
     let dir = data_dir();
-    let mut child = Command::new(std::env::current_exe().unwrap())
+    let mut child = support::self_command()
         .args(["--exact", "sigkill_child", "--nocapture", "--test-threads=1"])
         .env("LIBSTATUS_KILL_CHILD_DIR", dir.path())
         .stdout(Stdio::piped())
@@ -405,4 +405,34 @@ fn one_client_never_sends_more_than_its_budget_and_counts_what_it_evicts() {
         events.len()
     );
     assert!(dropped > 0, "the storm outran the budget, so reports were evicted (and counted)");
+}
+
+/// A size past 4 GiB must not wrap where `usize` is 32 bits (scripts/cross
+/// runs this on i686): a report file of 4 GiB + 100 bytes (sparse: it takes no
+/// room on disk) left in the outbox is removed as too large, never read as a
+/// 100-byte report nor sent, and the count that `FlushPanicReports` answers
+/// does not include it.
+#[test]
+fn a_report_file_past_4_gib_is_removed_and_never_sent() {
+    if !support::isolated() {
+        return;
+    }
+    let dir = data_dir();
+    support::write_opted_in(dir.path());
+    let folder = dir.path().join("panic-reports");
+    std::fs::create_dir(&folder).unwrap();
+    #[cfg(unix)] // (the mode the library gives its folder)
+    std::fs::set_permissions(&folder, std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
+    let huge = folder.join(format!("{:024}-{:08}-1.envelope", 1, 0));
+    let file = std::fs::File::create(&huge).unwrap();
+    file.set_len((1 << 32) + 100).unwrap();
+    drop(file);
+    assert_eq!(outbox_files(dir.path()), 1);
+    let receiver = Receiver::start();
+    set_environment("ci-main");
+    let answer = lib().init(json!({"dataDir": dir.path(), "sentryDSN": receiver.dsn()}));
+    assert_eq!(answer["panicReporting"]["active"], true, "{answer}");
+    assert_eq!(lib().flush(5_000), 0, "the huge file is not a pending report");
+    assert!(!huge.exists(), "the huge file was removed");
+    assert_eq!(receiver.request_count(), 0, "nothing was sent");
 }

@@ -6,7 +6,6 @@
 mod support;
 
 use std::path::Path;
-use std::process::Command;
 use std::time::Duration;
 
 use serde_json::json;
@@ -159,7 +158,7 @@ fn scenario() {
 
 /// Runs the scenario in a child process and returns its stderr.
 fn run_child(test_name: &str) -> String {
-    let output = Command::new(std::env::current_exe().unwrap())
+    let output = support::self_command()
         .args(["--exact", test_name, "--nocapture", "--test-threads=1", "--include-ignored"])
         .env(CHILD, "1")
         .env("LIBSTATUS_ISOLATED", "1")

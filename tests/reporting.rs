@@ -61,7 +61,7 @@ fn symbolicate(event: &Value) -> Vec<Vec<(String, String)>> {
             format!("{:#x}", hex(&f["instruction_addr"]) - base - u64::from(i > 0))
         })
         .collect();
-    let output = std::process::Command::new("addr2line")
+    let output = support::target_tool("addr2line")
         .args(["-a", "-f", "-C", "-i", "-e"])
         .arg(support::so_path())
         .args(&addresses)

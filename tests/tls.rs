@@ -342,6 +342,7 @@ fn a_system_store_that_cannot_be_read_leaves_the_built_in_roots() {
     std::fs::create_dir(&garbage).unwrap();
     std::fs::write(garbage.join("0123abcd.0"), "-----BEGIN CERTIFICATE-----\nnot base64 !\n").unwrap();
     std::fs::write(garbage.join("unreadable.pem"), "x").unwrap();
+    #[cfg(unix)] // (no file modes on Windows)
     std::fs::set_permissions(
         garbage.join("unreadable.pem"),
         std::os::unix::fs::PermissionsExt::from_mode(0o000),

@@ -49,6 +49,7 @@ pub const THREAD_TAG: u32 = 0xff;
 
 /// Our image, as the handler writes it: set once, read in the handler.
 #[derive(Debug, Clone)]
+#[cfg_attr(not(unix), allow(dead_code))] // (no handler there: see unsupported.rs)
 pub struct Image {
     /// Hex of the build id (Sentry's `code_id`).
     pub code_id: String,

@@ -49,7 +49,7 @@ pub fn isolated() -> bool {
         return true;
     }
     let name = std::thread::current().name().expect("libtest names test threads").to_owned();
-    let output = std::process::Command::new(std::env::current_exe().expect("current_exe"))
+    let output = self_command()
         .args(["--exact", &name, "--nocapture", "--test-threads=1"])
         .env("LIBSTATUS_ISOLATED", "1")
         .output()
@@ -61,6 +61,33 @@ pub fn isolated() -> bool {
         String::from_utf8_lossy(&output.stderr)
     );
     false
+}
+
+/// A command that runs `program`, a program built for the target under test:
+/// the program itself, or the program under `LIBSTATUS_TEST_RUNNER` (what
+/// scripts/cross sets for a target this machine runs only in an emulator,
+/// such as `qemu-aarch64 -L /usr/aarch64-linux-gnu`: qemu-user runs the test,
+/// but a program the test starts runs only if the kernel can run it).
+pub fn target_command(program: impl AsRef<std::ffi::OsStr>) -> std::process::Command {
+    let runner = std::env::var("LIBSTATUS_TEST_RUNNER").unwrap_or_default();
+    let mut words = runner.split_whitespace();
+    let Some(emulator) = words.next() else { return std::process::Command::new(program) };
+    let mut command = std::process::Command::new(emulator);
+    command.args(words).arg(program);
+    command
+}
+
+/// A binutils or C compiler command for the target under test (`nm`, `gcc`,
+/// `addr2line`...): `LIBSTATUS_TEST_TOOL_PREFIX` (scripts/cross sets
+/// `aarch64-linux-gnu-` for an arm64 build) before its name.
+pub fn target_tool(name: &str) -> std::process::Command {
+    let prefix = std::env::var("LIBSTATUS_TEST_TOOL_PREFIX").unwrap_or_default();
+    std::process::Command::new(format!("{prefix}{name}"))
+}
+
+/// This test binary again, as a child process (see [`target_command`]).
+pub fn self_command() -> std::process::Command {
+    target_command(std::env::current_exe().expect("current_exe"))
 }
 
 /// The directory cargo builds into (`target/debug`), from this test's path.
@@ -547,7 +574,7 @@ pub fn exported_functions() -> Vec<String> {
         let image = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         return pe_exports(&image);
     }
-    let output = std::process::Command::new("nm")
+    let output = target_tool("nm")
         .args(["-D", "--defined-only"])
         .arg(&path)
         .output()
