@@ -95,8 +95,10 @@ fn listed_bodies_are_what_the_server_receives_and_delivered_reports_leave_no_pay
     let mut ordered = ids(&listed["pending"]);
     ordered.sort();
     assert_eq!(ordered, ids(&listed["pending"]), "oldest first");
-    // The flush tried the oldest (and, refused, left the rest to its backoff).
-    assert!(pending[0]["attempts"].as_u64().unwrap() >= 1, "{}", pending[0]);
+    // The flush tried the oldest, but a closed port is a network failure,
+    // not an answer of the server: no attempt counts towards the cap (the
+    // count kept in the report's name, tests/delivery.rs).
+    assert!(pending.iter().all(|p| p["attempts"] == 0), "{}", pending[0]);
     for report in &pending {
         assert_eq!(report["bytes"].as_u64().unwrap() as usize, report["body"].as_str().unwrap().len());
         let event = support::envelope_event(report["body"].as_str().unwrap().as_bytes()).unwrap();
