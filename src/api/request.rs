@@ -35,7 +35,10 @@ use serde::de::{DeserializeOwned, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 use serde_json::{Map, Value};
 
-use super::{ApiError, InitializeApplicationRequest, ToggleCentralizedMetricsRequest};
+use super::{
+    ApiError, InitializeApplicationRequest, NextPanicReportRequest, PanicReportOutcomeRequest,
+    ToggleCentralizedMetricsRequest,
+};
 
 /// A request type read with Go's rules.
 pub trait GoRequest: DeserializeOwned {
@@ -55,7 +58,16 @@ impl GoRequest for InitializeApplicationRequest {
         "logToStderr",
         "apiLoggingEnabled",
         "panicStormWindowMs",
+        "transport",
     ];
+}
+
+impl GoRequest for NextPanicReportRequest {
+    const FIELDS: &'static [&'static str] = &["leaseMs", "waitMs"];
+}
+
+impl GoRequest for PanicReportOutcomeRequest {
+    const FIELDS: &'static [&'static str] = &["id", "status", "retryAfter", "rateLimits", "networkError"];
 }
 
 impl GoRequest for ToggleCentralizedMetricsRequest {
@@ -253,6 +265,7 @@ mod tests {
             ("logToStderr", Value::from(true)),
             ("apiLoggingEnabled", Value::from(true)),
             ("panicStormWindowMs", Value::from(1000)),
+            ("transport", Value::from("host")),
         ];
         assert_eq!(values.len(), InitializeApplicationRequest::FIELDS.len());
         let json = Value::Object(values.into_iter().map(|(k, v)| (k.to_owned(), v)).collect());
@@ -265,5 +278,27 @@ mod tests {
         assert_eq!(r.log_to_stderr, Some(true));
         assert_eq!(r.api_logging_enabled, Some(true));
         assert_eq!(r.panic_storm_window_ms, Some(1000));
+        assert_eq!(r.transport.as_deref(), Some("host"));
+        // Read the same Go-like way: a folded key, null as absent.
+        assert_eq!(
+            init(r#"{"dataDir":"/d","TRANSPORT":"host"}"#).unwrap().transport.as_deref(),
+            Some("host")
+        );
+        assert_eq!(init(r#"{"dataDir":"/d","transport":null}"#).unwrap().transport, None);
+        assert!(init(r#"{"dataDir":"/d","transport":true}"#).is_err());
+    }
+
+    #[test]
+    fn the_pull_and_outcome_requests_are_read_the_go_way() {
+        let r: NextPanicReportRequest = parse(r#"{"LeaseMs":5000,"waitMs":null,"other":1}"#).unwrap();
+        assert_eq!((r.lease_ms, r.wait_ms), (Some(5000), None));
+        let r: PanicReportOutcomeRequest =
+            parse(r#"{"ID":"7","status":429,"retryAfter":"2","RateLimits":"60::org"}"#).unwrap();
+        assert_eq!(r.id, "7");
+        assert_eq!(r.status, Some(429));
+        assert_eq!(r.retry_after.as_deref(), Some("2"));
+        assert_eq!(r.rate_limits.as_deref(), Some("60::org"));
+        assert!(parse::<PanicReportOutcomeRequest>(r#"{"status":200}"#).is_err(), "the id is required");
+        assert!(parse::<NextPanicReportRequest>(r#"{"leaseMs":-1}"#).is_err());
     }
 }

@@ -29,10 +29,17 @@
 use std::fmt;
 use std::io::{self, Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
+#[cfg(feature = "library-tls")]
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
+#[cfg(feature = "library-tls")]
 use rustls::pki_types::ServerName;
+
+/// Whether this build carries its own TLS (the default feature
+/// `library-tls`). Without it, only `http://` is sent by the library; an
+/// `https://` DSN needs the host's transport (`"transport":"host"`).
+pub const LIBRARY_TLS: bool = cfg!(feature = "library-tls");
 
 /// The most a response's status line and headers may take.
 pub const MAX_HEAD: usize = 16 * 1024;
@@ -125,6 +132,7 @@ fn io_failure(e: io::Error) -> Failure {
     match e.kind() {
         io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => Failure::TimedOut,
         // rustls reports a failed handshake or certificate as InvalidData.
+        #[cfg(feature = "library-tls")]
         io::ErrorKind::InvalidData if e.get_ref().is_some_and(|inner| inner.is::<rustls::Error>()) => {
             Failure::Tls
         }
@@ -133,6 +141,7 @@ fn io_failure(e: io::Error) -> Failure {
 }
 
 /// The TLS configuration, built once (the root store is about 150 anchors).
+#[cfg(feature = "library-tls")]
 fn tls_config() -> Result<Arc<rustls::ClientConfig>, Failure> {
     static CONFIG: OnceLock<Option<Arc<rustls::ClientConfig>>> = OnceLock::new();
     CONFIG
@@ -256,10 +265,17 @@ pub fn post(
         socket.set_write_timeout(Some(left)).map_err(io_failure)
     };
     if endpoint.tls {
-        let name = ServerName::try_from(endpoint.host.clone()).map_err(|_| Failure::Tls)?;
-        let connection = rustls::ClientConnection::new(tls_config()?, name).map_err(|_| Failure::Tls)?;
-        let mut stream = rustls::StreamOwned::new(connection, Socket(socket));
-        exchange(&mut stream, &head, body, &mut |s: &mut rustls::StreamOwned<_, Socket>| timed(&s.sock.0))
+        #[cfg(feature = "library-tls")]
+        {
+            let name = ServerName::try_from(endpoint.host.clone()).map_err(|_| Failure::Tls)?;
+            let connection = rustls::ClientConnection::new(tls_config()?, name).map_err(|_| Failure::Tls)?;
+            let mut stream = rustls::StreamOwned::new(connection, Socket(socket));
+            exchange(&mut stream, &head, body, &mut |s: &mut rustls::StreamOwned<_, Socket>| timed(&s.sock.0))
+        }
+        // Never reached: the gate refuses an https DSN to the library's
+        // transport in a build without TLS (see `LIBRARY_TLS`).
+        #[cfg(not(feature = "library-tls"))]
+        Err(Failure::Tls)
     } else {
         let mut stream = Socket(socket);
         exchange(&mut stream, &head, body, &mut |s: &mut Socket| timed(&s.0))
@@ -461,8 +477,11 @@ mod tests {
     /// What the sender logs of a failure: its kind, never a host or a URL.
     #[test]
     fn failures_say_their_kind() {
-        let tls = io::Error::new(io::ErrorKind::InvalidData, rustls::Error::DecryptError);
-        assert!(matches!(io_failure(tls), Failure::Tls));
+        #[cfg(feature = "library-tls")]
+        {
+            let tls = io::Error::new(io::ErrorKind::InvalidData, rustls::Error::DecryptError);
+            assert!(matches!(io_failure(tls), Failure::Tls));
+        }
         let other = io::Error::new(io::ErrorKind::InvalidData, "not TLS");
         assert!(matches!(io_failure(other), Failure::Io(io::ErrorKind::InvalidData)));
         assert!(matches!(io_failure(io::ErrorKind::WouldBlock.into()), Failure::TimedOut));
@@ -488,7 +507,7 @@ mod tests {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "library-tls"))]
 mod sigpipe {
     use super::*;
 

@@ -19,6 +19,7 @@
 //! held across a network request or a wait (condition variables release it).
 
 mod http;
+mod lease;
 pub mod policy;
 mod sender;
 mod store;
@@ -33,9 +34,10 @@ use std::time::{Duration, Instant};
 
 use parking_lot::{Condvar, Mutex};
 
-pub use self::http::Endpoint;
 #[cfg(feature = "fuzzing")]
 pub use self::http::{parse_head, MAX_HEAD};
+pub use self::http::{Endpoint, LIBRARY_TLS};
+pub use self::lease::{Acknowledged, Outcome, Pulled, LEASE_DEFAULT};
 pub use self::sender::Target;
 #[cfg(test)]
 pub(crate) use self::store::carried_in;
@@ -143,6 +145,13 @@ struct State {
     /// [`MAX_SETTLE`] after the first.
     settle_until: Option<Instant>,
     settle_cap: Option<Instant>,
+    /// The host sends the reports (`"transport":"host"`): the library's
+    /// sender stops, and [`Outbox::lease_next`] hands them out instead.
+    host_transport: bool,
+    /// The report the host holds (see [`lease`]); it is the one in flight.
+    lease: Option<lease::Lease>,
+    /// The id of the last lease handed out.
+    last_lease: u64,
     /// The folder and its lock file as opened.
     folder: Option<Identity>,
     /// The locked lock file, and its identity.
@@ -187,6 +196,9 @@ impl State {
             trash: Vec::new(),
             settle_until: None,
             settle_cap: None,
+            host_transport: false,
+            lease: None,
+            last_lease: 0,
             folder: None,
             lock: None,
         }

@@ -85,6 +85,9 @@ pub struct ReportingConfig {
     pub context_version: Option<String>,
     /// Whether the user's opt-in is needed (always, but for status-backend).
     pub consent_required: bool,
+    /// The host's own network stack carries the reports
+    /// (`"transport":"host"`), not the library's sender.
+    pub host_transport: bool,
 }
 
 impl ReportingConfig {
@@ -121,6 +124,7 @@ impl ReportingConfig {
             context_name,
             context_version,
             consent_required: profile.is_none_or(|p| p.consent_required),
+            host_transport: false,
         }
     }
 
@@ -130,7 +134,14 @@ impl ReportingConfig {
         match (&self.dsn, &self.parsed_dsn) {
             (None, _) => return Some(Blocker::NoDsn),
             (Some(_), None) => return Some(Blocker::InvalidDsn),
-            (Some(_), Some(_)) => {}
+            (Some(_), Some(dsn)) => {
+                if dsn.expose().scheme() == sentry::types::Scheme::Https
+                    && !self.host_transport
+                    && !crate::outbox::LIBRARY_TLS
+                {
+                    return Some(Blocker::NoLibraryTls);
+                }
+            }
         }
         if !is_reported_environment(&self.environment) {
             return Some(if self.environment.is_empty() {
@@ -155,6 +166,8 @@ pub enum Blocker {
     NotOptedIn,
     /// This process is a `fork()` child of the one that set the library up.
     ForkedChild,
+    /// An `https://` DSN, the library's transport, and a build without TLS.
+    NoLibraryTls,
 }
 
 impl std::fmt::Display for Blocker {
@@ -174,6 +187,9 @@ impl std::fmt::Display for Blocker {
                 REPORTED_ENVIRONMENTS.join(", ")
             ),
             Blocker::NotOptedIn => f.write_str("the user has not opted in to metrics (ToggleCentralizedMetrics)"),
+            Blocker::NoLibraryTls => f.write_str(
+                "the Sentry DSN is https and this build of the library has no TLS of its own (built without the `library-tls` feature): pass \"transport\":\"host\" to InitializeApplication and send the reports with the host's network stack (NextPanicReport)",
+            ),
             Blocker::ForkedChild => f.write_str(
                 "this process was forked from the one that initialised the library: panic reporting is off in fork() children",
             ),
