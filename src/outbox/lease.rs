@@ -127,9 +127,12 @@ impl Outbox {
                     }
                     None => None,
                 };
-                // A burst of writes settles first, as for the library's sender.
+                // A burst of writes settles first, as for the library's sender
+                // (and then the policy's waits still apply).
                 held.or(match state.settle_until {
-                    Some(settle) if settle > now && !state.skip_backoff => Some(settle),
+                    Some(settle) if settle > now && !state.skip_backoff => {
+                        Some(settle.max(self.not_before(&state, now)))
+                    }
                     _ => {
                         state.settle_until = None;
                         state.settle_cap = None;

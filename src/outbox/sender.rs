@@ -52,7 +52,7 @@ impl Outbox {
     /// When the next request may start: after our backoff, the initial delay
     /// and the send budget (all three skipped by a flush) and after the
     /// server's waits (never skipped).
-    fn not_before(&self, state: &State, now: Instant) -> Instant {
+    pub(super) fn not_before(&self, state: &State, now: Instant) -> Instant {
         let ours = if state.skip_backoff {
             [None; 3]
         } else {
