@@ -121,15 +121,15 @@ void libstatus_Free(void *param);
 // Answer: `{"error":"","id":"<id>","url":"<envelope endpoint>",
 // "headers":{"Content-Type":..,"User-Agent":..,"X-Sentry-Auth":..},
 // "body":"<the envelope, as text>","leaseMs":N}`: POST `body` to `url` with
-// those headers, then call `PanicReportOutcome`. Or, when nothing may be sent
+// those headers, then call `libstatus_PanicReportOutcome`. Or, when nothing may be sent
 // now (nothing pending, not opted in, our backoff, the send budget, the
 // server's wait, a report already leased): `{"error":"","none":true,
 // "retryInMs":N,"pending":N}`. Errors: `invalid-request` (the library's own
 // transport is in use, values out of range), `not-initialized`, `panic`. The
 // caller frees the answer with `libstatus_Free`.
-char *NextPanicReport(const char *request_json);
+char *libstatus_NextPanicReport(const char *request_json);
 
-// What the server answered to a report `NextPanicReport` handed out:
+// What the server answered to a report `libstatus_NextPanicReport` handed out:
 // `{"id":"<id>","status":N,"retryAfter":"<Retry-After>","rateLimits":
 // "<X-Sentry-Rate-Limits>"}` (the headers' values as received, absent when
 // absent), or `{"id":"<id>","networkError":"<what failed>"}` when no answer
@@ -142,7 +142,7 @@ char *NextPanicReport(const char *request_json);
 // deleted it while the host held it (never counted as sent), or its lease
 // expired and it was handed out again. Errors: `invalid-request`,
 // `not-initialized`, `panic`. The caller frees the answer with `libstatus_Free`.
-char *PanicReportOutcome(const char *request_json);
+char *libstatus_PanicReportOutcome(const char *request_json);
 
 #ifdef __cplusplus
 }  // extern "C"
