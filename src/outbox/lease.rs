@@ -142,7 +142,7 @@ impl Outbox {
             };
             let wake_at = match held_until {
                 Some(at) => Some(at),
-                None => match self.clear_next(target) {
+                None => match self.clear_next(target, true) {
                     Next::Send(cleared) => match String::from_utf8(cleared.body) {
                         Ok(body) => {
                             let mut state = self.state.lock();

@@ -141,7 +141,7 @@ impl Outbox {
             }
         }
         loop {
-            let cleared = match self.clear_next(target) {
+            let cleared = match self.clear_next(target, false) {
                 Next::Send(cleared) => cleared,
                 Next::Blocked => return,
                 Next::Wait(_) => break,
@@ -176,13 +176,21 @@ impl Outbox {
     /// open and no purge happened since its file was read. A report cleared
     /// here has spent one send of the budget and is the one in flight (never
     /// evicted) until [`Outbox::apply_outcome`] or the caller clears it.
-    pub(super) fn clear_next(&self, target: &dyn Fn() -> Option<Target>) -> Next {
+    ///
+    /// `for_host`: asked by the host's pull, not the library's sender. Each
+    /// gets nothing while the other transport is the current one, nor while
+    /// another request is in flight (a switch of transport lets the request
+    /// in flight end first: a report is never sent twice at once).
+    pub(super) fn clear_next(&self, target: &dyn Fn() -> Option<Target>, for_host: bool) -> Next {
         loop {
             let (path, epoch) = {
                 let mut state = self.state.lock();
                 let now = Instant::now();
-                if state.closed {
+                if state.closed || state.host_transport != for_host {
                     return Next::Wait(None);
+                }
+                if state.in_flight.is_some() {
+                    return Next::Wait(Some(now + Duration::from_millis(100)));
                 }
                 let not_before = self.not_before(&state, now);
                 if not_before > now {
