@@ -306,13 +306,36 @@ mod tests {
     /// 100 KB): a DSN names its host in ASCII, an IDN in its `xn--` form.
     #[test]
     fn a_dsn_host_is_ascii_and_an_idn_is_written_in_its_xn_form() {
-        let resolve = |dsn| ReportingConfig::resolve(&build(false, None), None, Some(dsn), Some("ci-main"));
+        // (The host's transport: a build without TLS reads https DSNs too.)
+        let resolve = |dsn| ReportingConfig {
+            host_transport: true,
+            ..ReportingConfig::resolve(&build(false, None), None, Some(dsn), Some("ci-main"))
+        };
         assert_eq!(resolve("https://k@xn--sentr-zxa.example/1").blocker(), None);
         assert_eq!(resolve("https://k@sentry.example:8443/7").blocker(), None);
         assert_eq!(resolve("https://k@[::1]:9000/7").blocker(), None);
         let unicode = resolve("https://k@sentrÿ.example/1");
         assert_eq!(unicode.blocker(), Some(Blocker::InvalidDsn));
         assert!(unicode.blocker().unwrap().to_string().contains("xn--"));
+    }
+
+    /// A build without the library's TLS (`--no-default-features`) leaves an
+    /// https DSN to the host's transport, and says so.
+    #[test]
+    fn an_https_dsn_needs_the_library_tls_or_the_host_transport() {
+        let mut c =
+            ReportingConfig::resolve(&build(false, None), None, Some("https://k@h/1"), Some("ci-main"));
+        if crate::outbox::LIBRARY_TLS {
+            assert_eq!(c.blocker(), None);
+        } else {
+            assert_eq!(c.blocker(), Some(Blocker::NoLibraryTls));
+            assert!(c.blocker().unwrap().to_string().contains(r#""transport":"host""#));
+        }
+        c.host_transport = true;
+        assert_eq!(c.blocker(), None);
+        let plain =
+            ReportingConfig::resolve(&build(false, None), None, Some("http://k@h/1"), Some("ci-main"));
+        assert_eq!(plain.blocker(), None, "the library sends http itself in every build");
     }
 
     #[test]
