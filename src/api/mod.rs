@@ -547,6 +547,16 @@ mod tests {
     }
 
     #[test]
+    fn a_handed_out_report_is_never_logged() {
+        let report = r#"{"error":"","id":"3","url":"http://h/api/1/envelope/","headers":{"X-Sentry-Auth":"Sentry sentry_key=k"},"body":"{}","leaseMs":60000}"#;
+        let logged = loggable_answer(Endpoint::NextPanicReport, report);
+        assert!(!logged.contains("sentry_key") && !logged.contains("envelope"), "{logged}");
+        let nothing = r#"{"error":"","none":true,"retryInMs":5,"pending":0}"#;
+        assert_eq!(loggable_answer(Endpoint::NextPanicReport, nothing), nothing);
+        assert_eq!(loggable_answer(Endpoint::FlushPanicReports, report), report);
+    }
+
+    #[test]
     fn flush_timeout_is_validated() {
         assert_eq!(flush_panic_reports(-1).unwrap_err().code, ErrorCode::InvalidRequest);
         assert_eq!(
