@@ -9,6 +9,9 @@
 //! - [`sender`]: the delivery loop (cut off at once by an opt-out); [`http`]:
 //!   one request (TLS, no redirects, no proxies, one deadline).
 //! - [`policy`]: what a response means and how long to wait (pure).
+//! - [`lease`]: the host's transport (`"transport":"host"`): the same
+//!   decision and the same answer's application as the sender's, with the
+//!   report handed to the host under a lease.
 //!
 //! One process per outbox folder: a lock file (`flock`) guards it and the
 //! kernel releases it when the process dies, even by SIGKILL. Within a
