@@ -4,6 +4,8 @@
 //! cannot verify gets no report (and the report stays); the test build's
 //! `test-tls-root` feature lets this test add its authority
 //! (`LIBSTATUS_TEST_TLS_ROOT`) to see a verified delivery end to end.
+//! Not in a build without the library's TLS (`--no-default-features`).
+#![cfg(feature = "library-tls")]
 
 mod support;
 

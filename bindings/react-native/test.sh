@@ -86,6 +86,8 @@ run_node() { # ARCH FILE: one node:test file; adds to $pass or fails the script
 run_node new "$work/build/test/libstatus.test.js"
 echo "--- tests of the old architecture's path (NativeModules.LibStatus)"
 run_node old "$work/build/test/oldArch.test.js"
+echo "--- the host's transport (PanicReportSender: fetch, AbortController)"
+run_node new "$work/build/test/sender.test.js"
 
 # The old architecture's native code, compiled against minimal stubs of the
 # React Native classes it uses (test/java-stubs, test/objc-stubs: declarations
@@ -107,7 +109,7 @@ if command -v javac >/dev/null; then
     javap -cp "$work/javac-new" im.status.libstatus.reactnative.LibStatusSpec | grep -q 'extends im.status.libstatus.reactnative.NativeLibStatusSpec'
     n=$(javap -v -cp "$work/javac-old" im.status.libstatus.reactnative.LibStatusModule |
         grep -c '^ *com.facebook.react.bridge.ReactMethod$')
-    [ "$n" = 6 ] || { echo "expected 6 @ReactMethod methods in LibStatusModule, found $n" >&2; exit 1; }
+    [ "$n" = 8 ] || { echo "expected 8 @ReactMethod methods in LibStatusModule, found $n" >&2; exit 1; }
     echo "javac: both architectures compile (-Xlint:all -Werror)"
     pass=$((pass + 1))
 else
@@ -123,8 +125,8 @@ if command -v clang >/dev/null; then
     # +__rct_export__<line><counter> method info, as React Native's macro does.
     n=$(clang -x objective-c++ -std=c++17 -E -fobjc-arc -fblocks -fobjc-runtime=ios-13.0 -Itest/objc-stubs -I"$root/include" \
         ios/RNLibStatus.mm | grep -o "__rct_export__[0-9]*" | sort -u | wc -l)
-    [ "$n" = 6 ] || { echo "expected 6 RCT_EXPORT_METHODs, found $n" >&2; exit 1; }
-    echo "clang: RNLibStatus.mm compiles for the old architecture; 6 methods exported to the bridge"
+    [ "$n" = 8 ] || { echo "expected 8 RCT_EXPORT_METHODs, found $n" >&2; exit 1; }
+    echo "clang: RNLibStatus.mm compiles for the old architecture; 8 methods exported to the bridge"
     pass=$((pass + 1))
 else
     echo "clang not found (apt-get install -y clang)" >&2

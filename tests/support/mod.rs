@@ -26,6 +26,8 @@ pub const EXPORTS: &[(&str, Kind)] = &[
     ("IntendedBackgroundPanic", Kind::Str),
     ("FlushPanicReports", Kind::Int),
     ("Free", Kind::Free),
+    ("NextPanicReport", Kind::Str),
+    ("PanicReportOutcome", Kind::Str),
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

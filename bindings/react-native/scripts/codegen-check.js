@@ -55,7 +55,7 @@ if (missing.length) {
 
 // The Android module overrides every abstract method of the generated spec.
 const methods = [...fs.readFileSync(javaSpec, 'utf8').matchAll(/public abstract void (\w+)\(([^)]*)\)/g)];
-if (methods.length !== 6) throw new Error(`expected 6 methods in ${javaSpec}, found ${methods.length}`);
+if (methods.length !== 8) throw new Error(`expected 8 methods in ${javaSpec}, found ${methods.length}`);
 const androidModule = fs.readFileSync(
   path.join(pkg, 'android/src/main/java', ...packageName.split('.'), 'LibStatusModule.java'), 'utf8');
 for (const [, name, params] of methods) {
@@ -69,7 +69,7 @@ const objcHeader = fs.readFileSync(path.join(out, libraryName, `${libraryName}.h
 const protocol = objcHeader.slice(objcHeader.indexOf('@protocol NativeLibStatusSpec'));
 const selectors = [...protocol.slice(0, protocol.indexOf('@end')).matchAll(/^- \(void\)([^;]+);/gm)]
   .map((m) => m[1].replace(/\([^)]*\)\w+/g, '').replace(/\s+/g, ''));
-if (selectors.length !== 6) throw new Error(`expected 6 selectors in the protocol, found ${selectors.length}`);
+if (selectors.length !== 8) throw new Error(`expected 8 selectors in the protocol, found ${selectors.length}`);
 const iosModule = fs.readFileSync(path.join(pkg, 'ios/RNLibStatus.mm'), 'utf8');
 // Methods are RCT_EXPORT_METHOD(selector...) (both architectures) or plain
 // - (void)selector... definitions.

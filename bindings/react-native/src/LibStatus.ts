@@ -55,6 +55,8 @@ export interface InitializeApplicationRequest {
   logLevel?: LogLevel;
   logToStderr?: boolean;
   apiLoggingEnabled?: boolean;
+  /** Who sends the reports: the library (default) or the app (`PanicReportSender`). */
+  transport?: 'library' | 'host';
   [otherKey: string]: unknown;
 }
 
@@ -72,6 +74,8 @@ export interface PanicReportingStatus {
   environment: string;
   contextName: string;
   contextVersion: string;
+  /** Who sends the reports: `library` or `host`. */
+  transport: 'library' | 'host';
 }
 
 export interface InitializeApplicationResponse {
@@ -199,6 +203,7 @@ export function createLibStatus(native: Spec): LibStatusApi {
           environment: str(reporting.environment, 'environment', endpoint),
           contextName: str(reporting.contextName, 'contextName', endpoint),
           contextVersion: str(reporting.contextVersion, 'contextVersion', endpoint),
+          transport: reporting.transport === 'host' ? 'host' : 'library',
         },
       };
     },

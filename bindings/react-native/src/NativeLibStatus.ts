@@ -17,6 +17,9 @@ export interface Spec extends TurboModule {
   intendedPanic(message: string): Promise<string>;
   intendedBackgroundPanic(message: string): Promise<string>;
   flushPanicReports(timeoutMs: number): Promise<string>;
+  /** The host's transport (see PanicReportSender.ts). */
+  nextPanicReport(requestJson: string): Promise<string>;
+  panicReportOutcome(requestJson: string): Promise<string>;
 }
 
 /**

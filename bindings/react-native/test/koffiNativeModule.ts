@@ -32,6 +32,8 @@ export function createKoffiNativeModule(soPath: string): KoffiNativeModule {
   const intendedBackgroundPanic = withString('IntendedBackgroundPanic');
   const centralizedMetricsInfo = lib.func('void *CentralizedMetricsInfo()') as AsyncFn;
   const flushPanicReports = lib.func('void *FlushPanicReports(int timeoutMs)') as AsyncFn;
+  const nextPanicReport = withString('NextPanicReport');
+  const panicReportOutcome = withString('PanicReportOutcome');
   let answers = 0;
   let freed = 0;
   let inFlight = 0;
@@ -87,6 +89,8 @@ export function createKoffiNativeModule(soPath: string): KoffiNativeModule {
     intendedPanic: (message) => call(intendedPanic, message),
     intendedBackgroundPanic: (message) => call(intendedBackgroundPanic, message),
     flushPanicReports: (timeoutMs) => call(flushPanicReports, timeoutMs),
+    nextPanicReport: (requestJson) => call(nextPanicReport, requestJson),
+    panicReportOutcome: (requestJson) => call(panicReportOutcome, requestJson),
     stats: () => ({ answers, freed }),
   };
 }

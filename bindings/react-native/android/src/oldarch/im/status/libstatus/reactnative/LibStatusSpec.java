@@ -32,4 +32,8 @@ abstract class LibStatusSpec extends ReactContextBaseJavaModule {
     public abstract void intendedBackgroundPanic(String message, Promise promise);
 
     public abstract void flushPanicReports(double timeoutMs, Promise promise);
+
+    public abstract void nextPanicReport(String requestJson, Promise promise);
+
+    public abstract void panicReportOutcome(String requestJson, Promise promise);
 }

@@ -91,6 +91,18 @@ public final class LibStatusModule extends LibStatusSpec {
     }
 
     @Override
+    @ReactMethod
+    public void nextPanicReport(String requestJson, Promise promise) {
+        run(promise, () -> LibStatus.nativeNextPanicReport(requestJson));
+    }
+
+    @Override
+    @ReactMethod
+    public void panicReportOutcome(String requestJson, Promise promise) {
+        run(promise, () -> LibStatus.nativePanicReportOutcome(requestJson));
+    }
+
+    @Override
     public void invalidate() {
         executor.shutdown();
         super.invalidate();
