@@ -339,3 +339,68 @@ fn without_the_library_tls_an_https_dsn_needs_the_host_transport() {
         json!({"dataDir": dir.path(), "sentryDSN": https, "transport": "host", "sentryCaCerts": "a\u{0}b"});
     support::assert_error(&lib().call("InitializeApplication", &nul.to_string()), "invalid-request");
 }
+
+/// The attempt and age caps hold for the host's transport as for the
+/// library's: a status the host reports is the server's answer and counts
+/// towards a report's attempts (in its file name), a network failure does
+/// not; a report past its attempts or its age is never handed to the host,
+/// and is counted on the next event.
+#[test]
+fn the_host_answers_count_towards_the_attempt_cap_and_expired_reports_are_never_handed_out() {
+    if !support::isolated() {
+        return;
+    }
+    let receiver = Receiver::start();
+    let dir = data_dir();
+    let folder = dir.path().join("panic-reports");
+    std::fs::create_dir_all(&folder).unwrap();
+    let nanos = |ago: Duration| {
+        (std::time::SystemTime::now() - ago).duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos()
+    };
+    let too_old = format!("{:024}-00000001-1.envelope", nanos(Duration::from_secs(31 * 24 * 3600)));
+    std::fs::write(folder.join(&too_old), b"a report from last month").unwrap();
+    let nineteen = format!("{:024}-00000000-1-19.envelope", nanos(Duration::from_secs(60)));
+    std::fs::write(folder.join(&nineteen), b"answered 19 times before").unwrap();
+    let names = || -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(&folder)
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.ends_with(".envelope"))
+            .collect();
+        names.sort();
+        names
+    };
+    host_opted_in(dir.path(), &receiver.dsn());
+
+    // The old one is dropped unsent; the next is handed out.
+    let report = pull_report();
+    assert_eq!(report["body"], "answered 19 times before", "{report}");
+    assert_eq!(names(), std::slice::from_ref(&nineteen), "the report from last month is gone");
+    // A network failure is no attempt: its name keeps 19.
+    let acked = send(&report, support::closed_port());
+    assert_eq!(acked["verdict"], "retry", "{acked}");
+    assert_eq!(names(), std::slice::from_ref(&nineteen));
+    // The server's 500, as the host reports it, is the twentieth.
+    let again = pull_report();
+    assert_eq!(again["body"], report["body"]);
+    let acked = outcome(json!({"id": again["id"], "status": 500}));
+    assert_eq!(acked["verdict"], "retry", "{acked}");
+    let counted = names();
+    assert_eq!(counted.len(), 1);
+    assert!(counted[0].ends_with("-20.envelope"), "{counted:?}");
+    // Past its cap: dropped when next due, never handed out.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while outbox_files(dir.path()) > 0 {
+        let answer = pull(60_000, 1_000);
+        assert!(!answer["id"].is_string(), "an expired report was handed out: {answer}");
+        assert!(Instant::now() < deadline, "never dropped: {:?}", names());
+    }
+    // Both are counted on the next event.
+    lib().intended_panic("the next one");
+    let next = pull_report();
+    let event = support::envelope_event(next["body"].as_str().unwrap().as_bytes()).expect("an event");
+    assert_eq!(event["extra"]["libstatus.dropped_reports"], 2, "{event}");
+    assert_eq!(send(&next, receiver.addr)["verdict"], "delivered");
+    assert_eq!(receiver.request_count(), 1, "only the last report reached the server");
+}
