@@ -1,9 +1,11 @@
 //! Delivery over TLS, through the built `.so`: a real TLS 1.3 / 1.2 server on
 //! loopback with a certificate for `localhost` from a certificate authority
-//! made up here. The library trusts the Mozilla roots only, so a server it
-//! cannot verify gets no report (and the report stays); the test build's
-//! `test-tls-root` feature lets this test add its authority
-//! (`LIBSTATUS_TEST_TLS_ROOT`) to see a verified delivery end to end.
+//! made up here. The library trusts the Mozilla roots, the system's store and
+//! `sentryCaCerts`, so a server it cannot verify gets no report (and the
+//! report stays); the test build's `test-tls-root` feature lets this test add
+//! its authority (`LIBSTATUS_TEST_TLS_ROOT`) beside the Mozilla roots, and
+//! `SSL_CERT_FILE` in this process's environment stands for the system's
+//! store (as Linux reads it) to see each route verified end to end.
 //! Not in a build without the library's TLS (`--no-default-features`).
 #![cfg(feature = "library-tls")]
 
@@ -264,4 +266,100 @@ fn a_panic_reaches_a_tls_server_through_a_connect_proxy() {
     let (head, body) = seen.recv_timeout(Duration::from_secs(10)).unwrap().unwrap();
     assert!(!head.contains("Proxy-Authorization"), "the credentials stay with the proxy: {head}");
     assert_eq!(envelope_event(&body).unwrap()["exception"]["values"][0]["value"], "through a CONNECT proxy");
+}
+
+/// Points the system's certificate store at `bundle` for this process (as
+/// `rustls-native-certs` reads it on Linux: `SSL_CERT_FILE` instead of the
+/// distribution's bundle), before the library makes its first request: it
+/// reads the store once per process.
+fn system_store(bundle: &std::path::Path) {
+    std::env::remove_var("LIBSTATUS_TEST_TLS_ROOT");
+    std::env::remove_var("SSL_CERT_DIR");
+    std::env::set_var("SSL_CERT_FILE", bundle);
+}
+
+/// The system's store is the third route: a server on a private authority is
+/// reached once the store holds that authority, with no `sentryCaCerts` and
+/// with a `sentryCaCerts` that names another authority (the two add up).
+#[test]
+fn a_private_authority_is_trusted_through_the_system_store() {
+    if !support::isolated() {
+        return;
+    }
+    let authority = authority();
+    let dir = data_dir();
+    let bundle = dir.path().join("ca-certificates.crt");
+    // A bundle as distributions write it: other authorities around it.
+    let bundle_text = [self::authority().root_pem, authority.root_pem.clone(), self::authority().root_pem];
+    std::fs::write(&bundle, bundle_text.concat()).unwrap();
+    let other_pem = dir.path().join("other-ca.pem");
+    std::fs::write(&other_pem, self::authority().root_pem).unwrap();
+    system_store(&bundle);
+    let (port, seen) = serve(&authority, &[&rustls::version::TLS13, &rustls::version::TLS12]);
+    panic_once(dir.path(), &dsn(port), "trusted by the system");
+    assert_eq!(lib().flush(10_000), 0, "delivered: the system's store trusts the authority");
+    let (_, body) = seen.recv_timeout(Duration::from_secs(10)).unwrap().unwrap();
+    assert_eq!(envelope_event(&body).unwrap()["exception"]["values"][0]["value"], "trusted by the system");
+
+    lib().init(json!({"dataDir": dir.path(), "sentryDSN": dsn(port), "sentryCaCerts": other_pem}));
+    lib().opt_in(true);
+    lib().intended_panic("with sentryCaCerts too");
+    assert_eq!(lib().flush(10_000), 0, "delivered: sentryCaCerts adds to the system's store");
+    let (_, body) = seen.recv_timeout(Duration::from_secs(10)).unwrap().unwrap();
+    assert_eq!(envelope_event(&body).unwrap()["exception"]["values"][0]["value"], "with sentryCaCerts too");
+}
+
+/// The same server is not reached when the system's store holds other
+/// authorities only: the report stays, and no request went out.
+#[test]
+fn a_system_store_without_the_authority_reaches_nothing() {
+    if !support::isolated() {
+        return;
+    }
+    let dir = data_dir();
+    let bundle = dir.path().join("ca-certificates.crt");
+    std::fs::write(&bundle, [self::authority().root_pem, self::authority().root_pem].concat()).unwrap();
+    system_store(&bundle);
+    let (port, seen) = serve(&authority(), &[&rustls::version::TLS13, &rustls::version::TLS12]);
+    panic_once(dir.path(), &dsn(port), "not for an authority the system does not trust");
+    assert_eq!(lib().flush(3_000), 1, "not delivered: still pending");
+    let first = seen.recv_timeout(Duration::from_secs(10)).unwrap();
+    for attempt in std::iter::once(first).chain(seen.try_iter()) {
+        assert!(attempt.is_err(), "the handshake must fail before any request: {attempt:?}");
+    }
+}
+
+/// A system store that cannot be read (a missing bundle, a directory of
+/// garbage) takes nothing away: the built-in roots still verify. The test
+/// build's extra root (`LIBSTATUS_TEST_TLS_ROOT`, added with the Mozilla
+/// roots) stands for a public authority, which no loopback server can have.
+#[test]
+fn a_system_store_that_cannot_be_read_leaves_the_built_in_roots() {
+    if !support::isolated() {
+        return;
+    }
+    let authority = authority();
+    let dir = data_dir();
+    let garbage = dir.path().join("certs");
+    std::fs::create_dir(&garbage).unwrap();
+    std::fs::write(garbage.join("0123abcd.0"), "-----BEGIN CERTIFICATE-----\nnot base64 !\n").unwrap();
+    std::fs::write(garbage.join("unreadable.pem"), "x").unwrap();
+    std::fs::set_permissions(
+        garbage.join("unreadable.pem"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o000),
+    )
+    .unwrap();
+    std::env::set_var("SSL_CERT_FILE", dir.path().join("no-such-bundle.crt"));
+    std::env::set_var("SSL_CERT_DIR", &garbage);
+    let root_file = dir.path().join("root.der");
+    std::fs::write(&root_file, &authority.root).unwrap();
+    std::env::set_var("LIBSTATUS_TEST_TLS_ROOT", &root_file);
+    let (port, seen) = serve(&authority, &[&rustls::version::TLS13]);
+    panic_once(dir.path(), &dsn(port), "despite the system's store");
+    assert_eq!(lib().flush(10_000), 0, "delivered with the built-in roots");
+    let (_, body) = seen.recv_timeout(Duration::from_secs(10)).unwrap().unwrap();
+    assert_eq!(
+        envelope_event(&body).unwrap()["exception"]["values"][0]["value"],
+        "despite the system's store"
+    );
 }

@@ -244,8 +244,9 @@ fn trusted_authorities(path: &Path) -> Result<TlsConfig, ApiError> {
     if certificates.is_empty() {
         return Err(ApiError::invalid_request("sentryCaCerts: the file holds no PEM certificate"));
     }
-    TlsConfig::trusting(certificates)
-        .ok_or_else(|| ApiError::internal("sentryCaCerts: no TLS configuration could be built"))
+    // The TLS configuration is built on the first request (on the sender
+    // thread: it reads the system's store too).
+    Ok(TlsConfig::trusting(certificates))
 }
 
 /// A path from the request: not empty, no NUL byte.

@@ -1,7 +1,8 @@
 //! One HTTP/1.1 request: the POST of one envelope to the DSN's host, over
 //! TLS ([`super::tls`]: rustls with ring, the Mozilla roots of
-//! `webpki-roots`, TLS 1.2 and 1.3; absent from a build without the
-//! `library-tls` feature) or plain TCP for an `http://` DSN.
+//! `webpki-roots` and the system's store, TLS 1.2 and 1.3; absent from a
+//! build without the `library-tls` feature) or plain TCP for an `http://`
+//! DSN.
 //!
 //! Not a general client, and deliberately so: it replaces ureq, whose pool,
 //! proxy, redirect, cookie and body machinery cost the shipped library about
@@ -162,10 +163,11 @@ pub struct Client {
 }
 
 impl Client {
-    /// The system's resolver and the default roots (built once).
-    pub fn system() -> Result<Self, Failure> {
-        let tls = tls::Config::system().ok_or(Failure::Tls)?;
-        Ok(Self { resolve: system_resolve, tls, proxy: None })
+    /// The system's resolver and the default trust: the Mozilla roots and
+    /// the system's store (built once per process, the first time a request
+    /// is made, see [`tls::Config`]).
+    pub fn system() -> Self {
+        Self { resolve: system_resolve, tls: tls::Config::system(), proxy: None }
     }
 }
 
@@ -578,7 +580,7 @@ mod tests {
     fn ask(endpoint: &Endpoint) -> Result<Response, Failure> {
         let deadline = Instant::now() + Duration::from_secs(10);
         post(
-            &Client::system().unwrap(),
+            &Client::system(),
             endpoint,
             &[("X-Sentry-Auth", "Sentry sentry_key=k")],
             b"body",
@@ -640,14 +642,10 @@ mod tests {
     fn a_header_with_a_line_break_is_never_sent() {
         let endpoint = Endpoint { tls: false, host: "127.0.0.1".into(), port: 9, path: "/".into() };
         let deadline = Instant::now() + Duration::from_secs(1);
-        let sent = post(
-            &Client::system().unwrap(),
-            &endpoint,
-            &[("X-Sentry-Auth", "a\r\nEvil: 1")],
-            b"",
-            deadline,
-            &|_| true,
-        );
+        let sent =
+            post(&Client::system(), &endpoint, &[("X-Sentry-Auth", "a\r\nEvil: 1")], b"", deadline, &|_| {
+                true
+            });
         assert!(matches!(sent, Err(Failure::Protocol(_))));
     }
 }
@@ -685,7 +683,7 @@ mod real_networks {
     /// The routes a test runs over: plain HTTP, and TLS when this build has
     /// it (a server's side and the client for it).
     fn routes() -> Vec<(Option<TlsServer>, Client)> {
-        let mut routes = vec![(None, Client::system().unwrap())];
+        let mut routes = vec![(None, Client::system())];
         routes.extend(tls_pair().map(|(server, client)| (Some(server), client)));
         routes
     }
@@ -752,7 +750,7 @@ mod real_networks {
                 }
             });
             let endpoint = Endpoint { tls, host: "127.0.0.1".into(), port, path: "/".into() };
-            let client = Client::system().unwrap();
+            let client = Client::system();
             let started = Instant::now();
             let sent = send(&client, &endpoint, b"body", started + SHORT);
             assert!(matches!(sent, Err(Failure::TimedOut)), "tls {tls}: {sent:?}");
@@ -855,7 +853,7 @@ mod real_networks {
     /// bound is the process's.
     #[test]
     fn a_resolver_that_never_answers_is_abandoned_at_the_deadline_or_an_opt_out() {
-        let client = Client { resolve: stuck_resolver, ..Client::system().unwrap() };
+        let client = Client { resolve: stuck_resolver, ..Client::system() };
         let endpoint = Endpoint { tls: true, host: "sentry.invalid".into(), port: 443, path: "/".into() };
         let short = Duration::from_millis(300);
 
@@ -922,14 +920,10 @@ mod real_networks {
         let endpoint =
             Endpoint { tls: false, host: "127.0.0.1".into(), port: address.port(), path: "/".into() };
         let started = Instant::now();
-        let sent = post(
-            &Client::system().unwrap(),
-            &endpoint,
-            &[],
-            b"body",
-            started + Duration::from_secs(10),
-            &|s| link.guard(0, s),
-        );
+        let sent =
+            post(&Client::system(), &endpoint, &[], b"body", started + Duration::from_secs(10), &|s| {
+                link.guard(0, s)
+            });
         assert!(matches!(sent, Err(Failure::CutOff)), "{sent:?}");
         assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
     }
@@ -952,7 +946,7 @@ mod real_networks {
         thread(move || {
             let endpoint = Endpoint { tls: false, host: "127.0.0.1".into(), port, path: "/".into() };
             let sent = post(
-                &Client::system().unwrap(),
+                &Client::system(),
                 &endpoint,
                 &[],
                 &body,
@@ -1128,7 +1122,7 @@ mod real_networks {
         let proxy = Proxy::parse(&format!("http://user:secret-pass@127.0.0.1:{port}")).unwrap();
 
         let (endpoint, heads) = accepting(None);
-        let client = Client { proxy: Some(proxy.clone()), ..Client::system().unwrap() };
+        let client = Client { proxy: Some(proxy.clone()), ..Client::system() };
         let sent = send(&client, &endpoint, b"body", Instant::now() + Duration::from_secs(10));
         assert_eq!(sent.unwrap().status, 200);
         let head = heads.recv().unwrap();
@@ -1179,7 +1173,7 @@ mod real_networks {
             assert_eq!(LOOKUPS.load(Ordering::SeqCst), expected, "{scheme}: local lookups");
             let wrong = Proxy::parse(&format!("{scheme}://user:wrong-pass@127.0.0.1:{port}")).unwrap();
             let (endpoint, _) = accepting(None);
-            let client = Client { proxy: Some(wrong), ..Client::system().unwrap() };
+            let client = Client { proxy: Some(wrong), ..Client::system() };
             let refused = send(&client, &endpoint, b"body", Instant::now() + Duration::from_secs(10));
             assert!(refused.is_err(), "{scheme}: wrong credentials");
         }

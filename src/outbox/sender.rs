@@ -25,7 +25,7 @@ pub struct Target {
     pub url: String,
     pub auth: String,
     pub proxy: Option<super::proxy::Proxy>,
-    /// `None`: the default roots.
+    /// `None`: the default trust (the Mozilla roots and the system's store).
     pub tls: Option<super::tls::Config>,
 }
 
@@ -396,11 +396,10 @@ impl Outbox {
             link.live.is_some()
         };
         let deadline = Instant::now() + REQUEST_TIMEOUT;
-        let answer = http::Client::system().and_then(|client| {
-            let tls = target.tls.clone().unwrap_or(client.tls);
-            let client = http::Client { proxy: target.proxy.clone(), tls, ..client };
-            http::post(&client, &target.endpoint, &headers, body, deadline, &guard)
-        });
+        let system = http::Client::system();
+        let tls = target.tls.clone().unwrap_or(system.tls);
+        let client = http::Client { proxy: target.proxy.clone(), tls, ..system };
+        let answer = http::post(&client, &target.endpoint, &headers, body, deadline, &guard);
         {
             let mut link = self.link.lock();
             if link.generation == generation {

@@ -2,15 +2,19 @@
 //! `rustls` or `webpki_roots`, and the only place the `library-tls` feature
 //! is looked at.
 //!
-//! With `library-tls` (the default): rustls with ring, TLS 1.2 and 1.3, the
-//! Mozilla roots of `webpki-roots` plus the authorities a host adds
-//! (`sentryCaCerts`). Without it (`--no-default-features`): no TLS at all, and
+//! With `library-tls` (the default): rustls with ring, TLS 1.2 and 1.3,
+//! trusting the Mozilla roots of `webpki-roots`, the operating system's store
+//! (`os_store` below) and the authorities a host adds (`sentryCaCerts`).
+//! Without it (`--no-default-features`): no TLS at all, and
 //! none of rustls, ring or webpki-roots linked; the library sends `http://`
 //! only, and an `https://` DSN needs the host's transport (the gate says so,
 //! `Blocker::NoLibraryTls`, before a request could reach [`exchange`]).
 //!
 //! What the rest of the delivery sees: [`AVAILABLE`], an opaque [`Config`]
-//! ([`Config::system`], [`Config::trusting`]), the authorities of a PEM file
+//! ([`Config::system`], [`Config::trusting`]; the rustls configuration
+//! itself is built the first time a request needs it, on the sender thread,
+//! so that reading the system's store never slows an init down), the
+//! authorities of a PEM file
 //! ([`pem_certificates`]), [`is_tls_error`] for an `io::Error`, and
 //! [`exchange`]: the request and its answer over TLS on a connected socket.
 
@@ -33,14 +37,21 @@ mod imp {
     /// One authority's certificate (DER).
     pub struct Certificate(CertificateDer<'static>);
 
-    /// A TLS client configuration: the roots it trusts. Equal only to itself
-    /// (a configuration is built once per init, compared by identity).
+    /// The authorities a delivery trusts: the Mozilla roots, the system's
+    /// store and `extra` (`sentryCaCerts`), as a TLS configuration built the
+    /// first time a request asks for it. Equal only to itself (one per init,
+    /// compared by identity).
     #[derive(Clone)]
-    pub struct Config(Arc<rustls::ClientConfig>);
+    pub struct Config(Arc<Trust>);
+
+    struct Trust {
+        extra: Vec<CertificateDer<'static>>,
+        built: OnceLock<Option<Arc<rustls::ClientConfig>>>,
+    }
 
     impl fmt::Debug for Config {
         fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-            f.write_str("tls::Config(..)")
+            write!(f, "tls::Config({} added authorities)", self.0.extra.len())
         }
     }
 
@@ -53,12 +64,11 @@ mod imp {
     impl Eq for Config {}
 
     impl Config {
-        /// The Mozilla roots (the ~150 anchors of `webpki-roots`), built once.
-        /// `None`: no configuration could be built (never seen: only a
-        /// crypto provider without a safe protocol version fails).
-        pub fn system() -> Option<Self> {
-            static CONFIG: OnceLock<Option<Config>> = OnceLock::new();
-            CONFIG
+        /// The default trust: the Mozilla roots and the system's store (one
+        /// per process).
+        pub fn system() -> Self {
+            static DEFAULT: OnceLock<Config> = OnceLock::new();
+            DEFAULT
                 .get_or_init(|| {
                     #[allow(unused_mut)]
                     let mut extra = Vec::new();
@@ -75,20 +85,33 @@ mod imp {
                 .clone()
         }
 
-        /// The Mozilla roots and `extra` (a certificate that is not an
-        /// authority's is skipped).
-        pub fn trusting(extra: Vec<Certificate>) -> Option<Self> {
-            let mut roots = rustls::RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() };
-            for Certificate(der) in extra {
-                let _ = roots.add(der);
-            }
-            let provider = Arc::new(rustls::crypto::ring::default_provider());
-            let config = rustls::ClientConfig::builder_with_provider(provider)
-                .with_safe_default_protocol_versions()
-                .ok()?
-                .with_root_certificates(roots)
-                .with_no_client_auth();
-            Some(Self(Arc::new(config)))
+        /// The default trust and `extra`.
+        pub fn trusting(extra: Vec<Certificate>) -> Self {
+            let extra = extra.into_iter().map(|Certificate(der)| der).collect();
+            Self(Arc::new(Trust { extra, built: OnceLock::new() }))
+        }
+
+        /// The rustls configuration, built once; `None` if it cannot be
+        /// (never seen: only a crypto provider without a safe protocol
+        /// version fails). A certificate that is not a usable trust anchor
+        /// is left out, the others kept.
+        fn client_config(&self) -> Option<Arc<rustls::ClientConfig>> {
+            let trust = &*self.0;
+            trust
+                .built
+                .get_or_init(|| {
+                    let mut roots = rustls::RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() };
+                    roots.add_parsable_certificates(os_store::certificates().iter().cloned());
+                    roots.add_parsable_certificates(trust.extra.iter().cloned());
+                    let provider = Arc::new(rustls::crypto::ring::default_provider());
+                    let config = rustls::ClientConfig::builder_with_provider(provider)
+                        .with_safe_default_protocol_versions()
+                        .ok()?
+                        .with_root_certificates(roots)
+                        .with_no_client_auth();
+                    Some(Arc::new(config))
+                })
+                .clone()
         }
     }
 
@@ -116,8 +139,8 @@ mod imp {
         body: &[u8],
     ) -> Result<Response, Failure> {
         let name = ServerName::try_from(host.to_owned()).map_err(|_| Failure::Tls)?;
-        let mut connection =
-            rustls::ClientConnection::new(config.0.clone(), name).map_err(|_| Failure::Tls)?;
+        let client = config.client_config().ok_or(Failure::Tls)?;
+        let mut connection = rustls::ClientConnection::new(client, name).map_err(|_| Failure::Tls)?;
         let mut stream = rustls::Stream::new(&mut connection, socket);
         send_and_read(&mut stream, head, body, |stream| {
             read_head(&mut TlsAnswer { connection: stream.conn, socket: stream.sock, ended: false })
@@ -166,6 +189,68 @@ mod imp {
         }
     }
 
+    /// The operating system's certificate store, the third source of trust
+    /// besides the Mozilla roots and `sentryCaCerts`: an authority that a company
+    /// installs on its machines (a private Sentry, a TLS-inspecting proxy) is
+    /// trusted without configuring the library.
+    ///
+    /// `rustls-native-certs` reads it: on Linux and the BSDs the distribution's
+    /// bundle (`/etc/ssl/certs/ca-certificates.crt` and the like), on macOS the
+    /// Security framework's trust settings, on Windows the system store; on all
+    /// three `SSL_CERT_FILE` / `SSL_CERT_DIR` instead when either is set (they
+    /// can only add trust: the Mozilla roots stay). Android and iOS have no store
+    /// this way (the crate would look for Linux files there): the Mozilla roots
+    /// and `sentryCaCerts` are what a phone trusts (docs/hardening.md, "Real
+    /// networks").
+    ///
+    /// Read once per process, the first time a request is made, on the sender
+    /// thread: reading parses some 150 certificates from disk (a few ms, more on a
+    /// cold disk), which no export waits for. Whatever fails (an unreadable file,
+    /// a certificate that does not parse, even a panic in the reader) leaves the
+    /// store empty or partial, never the Mozilla roots out.
+    pub(super) mod os_store {
+        use std::sync::OnceLock;
+
+        use rustls::pki_types::CertificateDer;
+
+        /// The certificates of the system's store, read once per process.
+        pub fn certificates() -> &'static [CertificateDer<'static>] {
+            static STORE: OnceLock<Vec<CertificateDer<'static>>> = OnceLock::new();
+            STORE.get_or_init(|| std::panic::catch_unwind(load).unwrap_or_default())
+        }
+
+        #[cfg(not(any(
+            target_os = "android",
+            target_os = "ios",
+            target_os = "tvos",
+            target_os = "watchos",
+            target_os = "visionos"
+        )))]
+        fn load() -> Vec<CertificateDer<'static>> {
+            let found = rustls_native_certs::load_native_certs();
+            if !found.errors.is_empty() {
+                // What failed, not where: a path may name the user.
+                log::warn!(
+                    "the system's certificate store: {} certificates read, {} failures (the Mozilla roots are still trusted)",
+                    found.certs.len(),
+                    found.errors.len()
+                );
+            }
+            found.certs
+        }
+
+        #[cfg(any(
+            target_os = "android",
+            target_os = "ios",
+            target_os = "tvos",
+            target_os = "watchos",
+            target_os = "visionos"
+        ))]
+        fn load() -> Vec<CertificateDer<'static>> {
+            Vec::new()
+        }
+    }
+
     /// Test support: a TLS server on loopback, signed by an authority that
     /// only the [`Config`] handed with it trusts.
     #[cfg(test)]
@@ -202,7 +287,7 @@ mod imp {
                     PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der())),
                 )
                 .unwrap();
-            let client = Config::trusting(vec![Certificate(ca.der().clone())]).unwrap();
+            let client = Config::trusting(vec![Certificate(ca.der().clone())]);
             Some((Server(Arc::new(server)), client))
         }
 
@@ -247,7 +332,8 @@ mod imp {
             let socket = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
             socket.shutdown(std::net::Shutdown::Both).unwrap();
             let name = ServerName::try_from("localhost").unwrap();
-            let connection = rustls::ClientConnection::new(Config::system().unwrap().0, name).unwrap();
+            let connection =
+                rustls::ClientConnection::new(Config::system().client_config().unwrap(), name).unwrap();
             let deadline = Instant::now() + Duration::from_secs(10);
             let mut stream = rustls::StreamOwned::new(connection, Socket { stream: socket, deadline });
             let written = stream.write_all(b"POST / HTTP/1.1\r\n\r\n");
@@ -264,9 +350,11 @@ mod imp {
             let pem = format!("junk\n{}{}", cert.pem(), key.serialize_pem());
             assert_eq!(pem_certificates(pem.as_bytes()).len(), 1);
             assert!(pem_certificates(b"no PEM here").is_empty());
-            let config = Config::trusting(pem_certificates(pem.as_bytes())).unwrap();
+            let config = Config::trusting(pem_certificates(pem.as_bytes()));
             assert_eq!(config, config.clone());
-            assert_ne!(config, Config::system().unwrap());
+            assert_ne!(config, Config::system());
+            assert_eq!(Config::system(), Config::system(), "one default per process");
+            assert!(config.client_config().is_some());
         }
     }
 }
@@ -288,13 +376,13 @@ mod imp {
     pub struct Config(());
 
     impl Config {
-        pub fn system() -> Option<Self> {
-            Some(Self(()))
+        pub fn system() -> Self {
+            Self(())
         }
 
-        pub fn trusting(extra: Vec<Certificate>) -> Option<Self> {
+        pub fn trusting(extra: Vec<Certificate>) -> Self {
             drop(extra);
-            Self::system()
+            Self(())
         }
     }
 

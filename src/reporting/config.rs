@@ -87,15 +87,16 @@ pub struct ReportingConfig {
     pub consent_required: bool,
     /// The egress proxy (`sentryProxy`, or the environment as read at init).
     pub proxy: crate::outbox::proxy::Setting,
-    /// The TLS configuration when `sentryCaCerts` adds authorities; `None`:
-    /// the Mozilla roots.
+    /// The authorities `sentryCaCerts` adds; `None`: the Mozilla roots and
+    /// the system's store only.
     pub tls: Option<Tls>,
     /// The host's own network stack carries the reports
     /// (`"transport":"host"`), not the library's sender.
     pub host_transport: bool,
 }
 
-/// A TLS configuration, equal only to itself.
+/// A trust (its TLS configuration built on the first request), equal only
+/// to itself.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Tls(pub crate::outbox::TlsConfig);
 
