@@ -83,6 +83,8 @@ const EXPORTS: &[&str] = &[
     "IntendedBackgroundPanic",
     "FlushPanicReports",
     "Free",
+    "NextPanicReport",
+    "PanicReportOutcome",
 ];
 
 /// `libstatus.h` with every export (declarations and mentions in comments)

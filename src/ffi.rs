@@ -181,3 +181,44 @@ pub extern "C" fn TestPanic(kind: c_int, message: *const c_char) -> *mut c_char 
     crate::panics::test_kinds::disarm();
     answer
 }
+
+/// The host's transport (InitializeApplication with `"transport":"host"`):
+/// the next panic report the host may send with its own network stack.
+/// Request: `{"leaseMs":N,"waitMs":N}`, both optional: the report is the
+/// host's for `leaseMs` (100 to 600000, default 60000), after which it is due
+/// again; `waitMs` (0 to 60000, default 0) waits that long for one to become
+/// due (from the host's sender thread only, never a UI thread).
+///
+/// Answer: `{"error":"","id":"<id>","url":"<envelope endpoint>",
+/// "headers":{"Content-Type":..,"User-Agent":..,"X-Sentry-Auth":..},
+/// "body":"<the envelope, as text>","leaseMs":N}`: POST `body` to `url` with
+/// those headers, then call `PanicReportOutcome`. Or, when nothing may be sent
+/// now (nothing pending, not opted in, our backoff, the send budget, the
+/// server's wait, a report already leased): `{"error":"","none":true,
+/// "retryInMs":N,"pending":N}`. Errors: `invalid-request` (the library's own
+/// transport is in use, values out of range), `not-initialized`, `panic`. The
+/// caller frees the answer with `Free`.
+#[no_mangle]
+#[cfg_attr(libstatus_prefixed, export_name = "libstatus_NextPanicReport")]
+pub extern "C" fn NextPanicReport(request_json: *const c_char) -> *mut c_char {
+    guard::ffi_call(Endpoint::NextPanicReport, CArg::Str(request_json))
+}
+
+/// What the server answered to a report `NextPanicReport` handed out:
+/// `{"id":"<id>","status":N,"retryAfter":"<Retry-After>","rateLimits":
+/// "<X-Sentry-Rate-Limits>"}` (the headers' values as received, absent when
+/// absent), or `{"id":"<id>","networkError":"<what failed>"}` when no answer
+/// came (a cancelled request included).
+///
+/// Answer: `{"error":"","accepted":true,"verdict":"delivered"|"rejected"|
+/// "retry"}` (a delivered or rejected report is deleted; a retry waits as the
+/// server or the library's backoff says), or `{"error":"","accepted":false,
+/// "reason":".."}` when the report is no longer the host's: an opt-out
+/// deleted it while the host held it (never counted as sent), or its lease
+/// expired and it was handed out again. Errors: `invalid-request`,
+/// `not-initialized`, `panic`. The caller frees the answer with `Free`.
+#[no_mangle]
+#[cfg_attr(libstatus_prefixed, export_name = "libstatus_PanicReportOutcome")]
+pub extern "C" fn PanicReportOutcome(request_json: *const c_char) -> *mut c_char {
+    guard::ffi_call(Endpoint::PanicReportOutcome, CArg::Str(request_json))
+}

@@ -91,7 +91,8 @@ fn run_guarded<'a>(endpoint: Endpoint, read: impl FnOnce() -> Result<Arg<'a>, Ap
         }
     };
     if let Some(started) = started {
-        logging::api_call(endpoint.name(), started.elapsed(), request_for_log.as_deref(), &answer.json);
+        let logged = api::loggable_answer(endpoint, &answer.json);
+        logging::api_call(endpoint.name(), started.elapsed(), request_for_log.as_deref(), logged);
     }
     answer
 }

@@ -193,3 +193,23 @@ pub extern "system" fn Java_im_status_libstatus_LibStatus_nativeDeletePanicRepor
 ) -> JString<'local> {
     call(env, Endpoint::DeletePanicReports, JavaArg::Str(&request_json))
 }
+
+/// `LibStatus.nativeNextPanicReport(String requestJson)`.
+#[no_mangle]
+pub extern "system" fn Java_im_status_libstatus_LibStatus_nativeNextPanicReport<'local>(
+    env: EnvUnowned<'local>,
+    _class: JClass<'local>,
+    request_json: JString<'local>,
+) -> JString<'local> {
+    call(env, Endpoint::NextPanicReport, JavaArg::Str(&request_json))
+}
+
+/// `LibStatus.nativePanicReportOutcome(String requestJson)`.
+#[no_mangle]
+pub extern "system" fn Java_im_status_libstatus_LibStatus_nativePanicReportOutcome<'local>(
+    env: EnvUnowned<'local>,
+    _class: JClass<'local>,
+    request_json: JString<'local>,
+) -> JString<'local> {
+    call(env, Endpoint::PanicReportOutcome, JavaArg::Str(&request_json))
+}

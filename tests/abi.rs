@@ -20,6 +20,8 @@ const JNI_EXPORTS: &[&str] = &[
     "Java_im_status_libstatus_LibStatus_nativeFlushPanicReports",
     "Java_im_status_libstatus_LibStatus_nativePanicReports",
     "Java_im_status_libstatus_LibStatus_nativeDeletePanicReports",
+    "Java_im_status_libstatus_LibStatus_nativeNextPanicReport",
+    "Java_im_status_libstatus_LibStatus_nativePanicReportOutcome",
 ];
 
 /// Test builds only (feature `test-panics`, src/ffi.rs): not in the header

@@ -6,6 +6,8 @@
 //! its authority (`LIBSTATUS_TEST_TLS_ROOT`) beside the Mozilla roots, and
 //! `SSL_CERT_FILE` in this process's environment stands for the system's
 //! store (as Linux reads it) to see each route verified end to end.
+//! Not in a build without the library's TLS (`--no-default-features`).
+#![cfg(feature = "library-tls")]
 
 mod support;
 

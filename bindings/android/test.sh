@@ -39,3 +39,14 @@ if [ "$status" -ne 0 ]; then
     tail -n 60 "$log"
     exit "$status"
 fi
+
+# The host's transport (PanicReportSender): a process of its own (the library
+# keeps one state per process), reporting from a reported environment to a
+# receiver on loopback.
+RUST_BACKTRACE=0 SENTRY_ENVIRONMENT=ci-main java -Xcheck:jni -Dfile.encoding=UTF-8 -Djava.library.path="$lib_dir" \
+    -cp "$classes" im.status.libstatus.PanicReportSenderTest 2>"$log" || status=$?
+if [ "$status" -ne 0 ]; then
+    echo "--- java stderr (last 60 lines) ---"
+    tail -n 60 "$log"
+    exit "$status"
+fi

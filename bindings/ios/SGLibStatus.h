@@ -43,6 +43,9 @@ FOUNDATION_EXPORT NSErrorDomain const SGLibStatusErrorDomain;
 FOUNDATION_EXPORT NSString *const SGLibStatusErrorCodeKey;
 /// userInfo key: the complete answer JSON, for logs.
 FOUNDATION_EXPORT NSString *const SGLibStatusAnswerKey;
+/// Posted (on the caller's thread) after toggleCentralizedMetrics:error: leaves
+/// the user opted out: a host sender (SGPanicReportSender) cancels its request.
+FOUNDATION_EXPORT NSString *const SGLibStatusDidOptOutNotification;
 
 /// Error codes. 0 is deliberately unused.
 #ifdef NS_ERROR_ENUM

@@ -21,6 +21,7 @@
 NSErrorDomain const SGLibStatusErrorDomain = @"SGLibStatusErrorDomain";
 NSString *const SGLibStatusErrorCodeKey = @"SGLibStatusErrorCode";
 NSString *const SGLibStatusAnswerKey = @"SGLibStatusAnswer";
+NSString *const SGLibStatusDidOptOutNotification = @"SGLibStatusDidOptOut";
 
 @implementation SGLibStatus
 
@@ -96,7 +97,17 @@ static const char *SGCString(NSString *s) {
 }
 
 + (BOOL)toggleCentralizedMetrics:(NSString *)requestJSON error:(NSError **)error {
-    return SGTakeAnswer(ToggleCentralizedMetrics(SGCString(requestJSON)), error) != nil;
+    if (SGTakeAnswer(ToggleCentralizedMetrics(SGCString(requestJSON)), error) == nil) return NO;
+    // Opted out: the library has deleted the reports; a host sender cancels
+    // the request it has in flight (SGPanicReportSender observes this).
+    NSString *info = SGTakeAnswer(CentralizedMetricsInfo(), NULL);
+    NSData *data = [info dataUsingEncoding:NSUTF8StringEncoding];
+    id object = data ? [NSJSONSerialization JSONObjectWithData:data options:0 error:NULL] : nil;
+    id enabled = [object isKindOfClass:[NSDictionary class]] ? [object objectForKey:@"enabled"] : nil;
+    if (![enabled boolValue]) {
+        [[NSNotificationCenter defaultCenter] postNotificationName:SGLibStatusDidOptOutNotification object:nil];
+    }
+    return YES;
 }
 
 + (NSString *)centralizedMetricsInfo:(NSError **)error {

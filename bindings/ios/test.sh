@@ -34,12 +34,18 @@ step "gcc -x objective-c SGLibStatus.m (GNUstep, MRC, -Wall -Wextra -Werror)" \
 arc_check() { # -fobjc-arc or -fno-objc-arc
     # GNUstep's headers do not parse under clang with gcc's runtime, so this checks
     # against arc-check/Foundation/Foundation.h, a stub with Apple's signatures.
-    clang -x objective-c -fsyntax-only "$1" -fobjc-runtime=ios-13.0 -Wall -Wextra -Werror \
-        -I"$here/arc-check" -I"$include_dir" "$here/SGLibStatus.m"
+    clang -x objective-c -fsyntax-only "$1" -fblocks -fobjc-runtime=ios-13.0 -Wall -Wextra -Werror \
+        -I"$here/arc-check" -I"$include_dir" "${2:-$here/SGLibStatus.m}"
 }
 if command -v clang >/dev/null 2>&1; then
     step "clang -fobjc-arc -fsyntax-only SGLibStatus.m (Apple's ARC path; stub Foundation)" arc_check -fobjc-arc
     step "clang -fno-objc-arc -fsyntax-only SGLibStatus.m (Apple's MRC path; stub Foundation)" arc_check -fno-objc-arc
+    # The host's transport over NSURLSession: compiled, not run. Debian's
+    # gnustep-base is built without NSURLSession (GS_HAVE_NSURLSESSION 0 in
+    # GSConfig.h: no libcurl, no libdispatch), so there is nothing to run it on
+    # here; its loop is the Android and React Native senders' (run there).
+    step "clang -fobjc-arc -fsyntax-only SGPanicReportSender.m (NSURLSession; stub Foundation)" \
+        arc_check -fobjc-arc "$here/SGPanicReportSender.m"
 else
     skip_step "clang ARC/MRC checks (clang not installed: apt-get install -y clang)"
 fi

@@ -86,6 +86,8 @@ run_node() { # ARCH FILE: one node:test file; adds to $pass or fails the script
 run_node new "$work/build/test/libstatus.test.js"
 echo "--- tests of the old architecture's path (NativeModules.LibStatus)"
 run_node old "$work/build/test/oldArch.test.js"
+echo "--- the host's transport (PanicReportSender: fetch, AbortController)"
+run_node new "$work/build/test/sender.test.js"
 
 # The old architecture's native code, compiled against minimal stubs of the
 # React Native classes it uses (test/java-stubs, test/objc-stubs: declarations

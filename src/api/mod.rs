@@ -17,11 +17,15 @@ pub use self::reports::{DeletePanicReportsRequest, PanicReportsRequest, MAX_PAGE
 use crate::consent::{self, MetricsInfo, ToggleError};
 use crate::files;
 use crate::logging::{self, LogSettings};
+use crate::outbox::policy::Verdict;
 use crate::outbox::proxy::Setting as ProxySetting;
+use crate::outbox::{pem_certificates, Acknowledged, Outcome, Pulled, TlsConfig, LEASE_DEFAULT, LIBRARY_TLS};
 use crate::panics::panic_intended;
 use crate::redact::{self, Known, RedactList};
 use crate::reporting::config::Tls;
-use crate::reporting::{self, limiter, BuildConfig, PanicReportingStatus, ReportingConfig, ReportingError};
+use crate::reporting::{
+    self, limiter, BuildConfig, HostTransportError, PanicReportingStatus, ReportingConfig, ReportingError,
+};
 use crate::sync::Mutex;
 
 /// The answer of endpoints without a payload (status-go's convention; Android's
@@ -71,6 +75,8 @@ endpoints! {
     FlushPanicReports: Int,
     PanicReports: Json,
     DeletePanicReports: Json,
+    NextPanicReport: Json,
+    PanicReportOutcome: Json,
 }
 
 /// What an endpoint takes.
@@ -140,6 +146,8 @@ pub fn call(endpoint: Endpoint, arg: Arg<'_>) -> Result<Reply, ApiError> {
         (Endpoint::FlushPanicReports, Arg::Int(timeout_ms)) => flush_panic_reports(timeout_ms),
         (Endpoint::PanicReports, Arg::Str(json)) => reports::panic_reports(parse(json)?),
         (Endpoint::DeletePanicReports, Arg::Str(json)) => reports::delete_panic_reports(parse(json)?),
+        (Endpoint::NextPanicReport, Arg::Str(json)) => next_panic_report(parse(json)?),
+        (Endpoint::PanicReportOutcome, Arg::Str(json)) => panic_report_outcome(parse(json)?),
         (endpoint, arg) => Err(ApiError::invalid_request(format!(
             "{} takes {:?}, got {arg:?}",
             endpoint.name(),
@@ -228,6 +236,11 @@ pub struct InitializeApplicationRequest {
     /// library's signal handler for users who opted in (src/fatal/).
     #[serde(default)]
     pub report_fatal_errors: Option<bool>,
+    /// Who sends the reports: `"library"` (the default: its own sender) or
+    /// `"host"` (the host's network stack, through `NextPanicReport` and
+    /// `PanicReportOutcome`; the library's sender then never opens a socket).
+    #[serde(default)]
+    pub transport: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -239,8 +252,7 @@ pub struct InitializeApplicationAnswer {
 
 /// The TLS configuration that trusts the certificates of the PEM file at
 /// `path` besides the Mozilla roots (`sentryCaCerts`).
-fn trusted_authorities(path: &Path) -> Result<Tls, ApiError> {
-    use rustls::pki_types::{pem::PemObject, CertificateDer};
+fn trusted_authorities(path: &Path) -> Result<TlsConfig, ApiError> {
     let pem = match files::read_regular(path, 4 << 20) {
         Ok(files::Read::Bytes(pem)) => pem,
         _ => {
@@ -249,14 +261,13 @@ fn trusted_authorities(path: &Path) -> Result<Tls, ApiError> {
             ))
         }
     };
-    let certificates: Vec<CertificateDer<'static>> =
-        CertificateDer::pem_slice_iter(&pem).filter_map(Result::ok).collect();
+    let certificates = pem_certificates(&pem);
     if certificates.is_empty() {
         return Err(ApiError::invalid_request("sentryCaCerts: the file holds no PEM certificate"));
     }
     // The TLS configuration is built on the first request (on the sender
     // thread: it reads the system's store too).
-    Ok(Tls(std::sync::Arc::new(crate::outbox::Trust::new(certificates))))
+    Ok(TlsConfig::trusting(certificates))
 }
 
 /// A path from the request: not empty, no NUL byte.
@@ -292,9 +303,27 @@ fn initialize_application(mut request: InitializeApplicationRequest) -> Result<R
     let proxy = ProxySetting::from_request(request.sentry_proxy.as_deref())
         .map_err(ApiError::invalid_request)?
         .resolved(|name| std::env::var(name).ok());
+    let mut ca_certs_ignored = false;
     let tls = match request.sentry_ca_certs.as_deref().filter(|p| !p.trim().is_empty()) {
         None => None,
-        Some(path) => Some(trusted_authorities(&request_path("sentryCaCerts", path)?)?),
+        // A build without the library's TLS verifies no certificate (the
+        // host's transport does, with its own trust): the key is accepted,
+        // its path checked as any, the file not read.
+        Some(path) if !LIBRARY_TLS => {
+            request_path("sentryCaCerts", path)?;
+            ca_certs_ignored = true;
+            None
+        }
+        Some(path) => Some(Tls(trusted_authorities(&request_path("sentryCaCerts", path)?)?)),
+    };
+    let host_transport = match request.transport.as_deref().map(str::trim) {
+        None | Some("" | "library") => false,
+        Some("host") => true,
+        Some(other) => {
+            return Err(ApiError::invalid_request(format!(
+                "transport must be \"library\" or \"host\", got `{other}`"
+            )))
+        }
     };
     let level = match request.log_level.as_deref().filter(|l| !l.trim().is_empty()) {
         None => log::LevelFilter::Info,
@@ -321,6 +350,7 @@ fn initialize_application(mut request: InitializeApplicationRequest) -> Result<R
     let config = ReportingConfig {
         proxy,
         tls,
+        host_transport,
         ..ReportingConfig::resolve(
             &BuildConfig::current(),
             reporting::host_profile().as_deref(),
@@ -345,6 +375,9 @@ fn initialize_application(mut request: InitializeApplicationRequest) -> Result<R
     let panic_reporting =
         reporting::commit_fatal(&data_dir, request.report_fatal_errors.unwrap_or(false), panic_reporting);
     switch.commit(&data_dir, metrics);
+    if ca_certs_ignored {
+        log::info!("sentryCaCerts ignored: this build of the library has no TLS of its own (the host's transport verifies the Sentry server)");
+    }
     log::info!(
         "initialized: panic reporting {}{}",
         if panic_reporting.active { "active" } else { "off: " },
@@ -399,6 +432,167 @@ fn flush_panic_reports(timeout_ms: i64) -> Result<Reply, ApiError> {
     }
     let pending = reporting::flush(Duration::from_millis(timeout_ms as u64));
     to_json(&FlushAnswer { error: "", pending })
+}
+
+/// The longest a host may hold a report (`leaseMs`), and the shortest.
+pub const MAX_LEASE_MS: u64 = 600_000;
+pub const MIN_LEASE_MS: u64 = 100;
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NextPanicReportRequest {
+    /// How long the host may take to send the report and answer
+    /// (`MIN_LEASE_MS` to `MAX_LEASE_MS`; default one minute): past that it
+    /// is due again.
+    #[serde(default)]
+    pub lease_ms: Option<u64>,
+    /// How long to wait for a report to become due (0 to
+    /// `MAX_FLUSH_TIMEOUT_MS`; default 0: answer at once). Only from the
+    /// host's sender thread, never a UI thread.
+    #[serde(default)]
+    pub wait_ms: Option<u64>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ReportAnswer<'a> {
+    error: &'static str,
+    id: String,
+    url: &'a str,
+    headers: std::collections::BTreeMap<&'static str, &'a str>,
+    body: &'a str,
+    lease_ms: u128,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct NothingAnswer {
+    error: &'static str,
+    none: bool,
+    retry_in_ms: u128,
+    pending: usize,
+}
+
+fn host_transport_error(e: HostTransportError) -> ApiError {
+    match e {
+        HostTransportError::NotInitialized => ApiError::not_initialized(),
+        HostTransportError::LibraryTransport => ApiError::invalid_request(
+            "the library sends the panic reports itself: pass \"transport\":\"host\" to InitializeApplication to send them with the host's network stack",
+        ),
+    }
+}
+
+fn next_panic_report(request: NextPanicReportRequest) -> Result<Reply, ApiError> {
+    let lease_ms = request.lease_ms.unwrap_or(LEASE_DEFAULT.as_millis() as u64);
+    if !(MIN_LEASE_MS..=MAX_LEASE_MS).contains(&lease_ms) {
+        return Err(ApiError::invalid_request(format!(
+            "leaseMs must be between {MIN_LEASE_MS} and {MAX_LEASE_MS}, got {lease_ms}"
+        )));
+    }
+    let wait_ms = request.wait_ms.unwrap_or(0);
+    if wait_ms > MAX_FLUSH_TIMEOUT_MS as u64 {
+        return Err(ApiError::invalid_request(format!(
+            "waitMs must be between 0 and {MAX_FLUSH_TIMEOUT_MS}, got {wait_ms}"
+        )));
+    }
+    let pulled = reporting::next_report(Duration::from_millis(lease_ms), Duration::from_millis(wait_ms))
+        .map_err(host_transport_error)?;
+    match pulled {
+        Pulled::Report { id, url, headers, body, lease } => to_json(&ReportAnswer {
+            error: "",
+            id: id.to_string(),
+            url: &url,
+            headers: headers.iter().map(|(name, value)| (*name, value.as_str())).collect(),
+            body: &body,
+            lease_ms: lease.as_millis(),
+        }),
+        Pulled::Nothing { retry_in, pending } => {
+            // Rounded up: a host that sleeps that long finds it due.
+            let retry_in_ms = retry_in.as_micros().div_ceil(1000);
+            to_json(&NothingAnswer { error: "", none: true, retry_in_ms, pending })
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PanicReportOutcomeRequest {
+    /// The `id` NextPanicReport answered.
+    pub id: String,
+    /// The server's HTTP status (100 to 599)...
+    #[serde(default)]
+    pub status: Option<u64>,
+    /// ...with its `Retry-After` and `X-Sentry-Rate-Limits` values as received.
+    #[serde(default)]
+    pub retry_after: Option<String>,
+    #[serde(default)]
+    pub rate_limits: Option<String>,
+    /// Or, instead of a status: no answer (what went wrong, for the host's
+    /// own logs: the library does not keep it).
+    #[serde(default)]
+    pub network_error: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+struct OutcomeAnswer {
+    error: &'static str,
+    accepted: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    verdict: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<&'static str>,
+}
+
+fn panic_report_outcome(request: PanicReportOutcomeRequest) -> Result<Reply, ApiError> {
+    let id: u64 = request
+        .id
+        .trim()
+        .parse()
+        .map_err(|_| ApiError::invalid_request("id must be the id NextPanicReport answered"))?;
+    let outcome = match (request.status, request.network_error.as_deref()) {
+        (Some(status @ 100..=599), None) => Outcome::Answered {
+            status: status as u16,
+            retry_after: request.retry_after.as_deref(),
+            rate_limits: request.rate_limits.as_deref(),
+        },
+        (Some(status), None) => {
+            return Err(ApiError::invalid_request(format!(
+                "status must be an HTTP status (100 to 599), got {status}"
+            )))
+        }
+        (None, Some(_)) => Outcome::NetworkError,
+        _ => {
+            return Err(ApiError::invalid_request(
+                "give either the server's status or a networkError, exactly one of them",
+            ))
+        }
+    };
+    let answer = match reporting::acknowledge(id, outcome).map_err(host_transport_error)? {
+        Acknowledged::Applied(verdict) => OutcomeAnswer {
+            error: "",
+            accepted: true,
+            verdict: Some(match verdict {
+                Verdict::Delivered => "delivered",
+                Verdict::Rejected(_) => "rejected",
+                Verdict::Retry(_) => "retry",
+            }),
+            reason: None,
+        },
+        Acknowledged::Refused(reason) => {
+            OutcomeAnswer { error: "", accepted: false, verdict: None, reason: Some(reason) }
+        }
+    };
+    to_json(&answer)
+}
+
+/// What `api.log` keeps of an answer: a report handed to the host is not
+/// logged (its body, and its auth header, which carries the DSN's key).
+pub fn loggable_answer(endpoint: Endpoint, json: &str) -> &str {
+    if endpoint == Endpoint::NextPanicReport && json.starts_with(r#"{"error":"","id":"#) {
+        r#"{"error":"","id":"(a report: not logged)"}"#
+    } else {
+        json
+    }
 }
 
 #[cfg(test)]
@@ -458,6 +652,16 @@ mod tests {
         assert_eq!(ok.data_dir, "/x");
         let deep = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000));
         assert!(parse::<ToggleCentralizedMetricsRequest>(&deep).is_err());
+    }
+
+    #[test]
+    fn a_handed_out_report_is_never_logged() {
+        let report = r#"{"error":"","id":"3","url":"http://h/api/1/envelope/","headers":{"X-Sentry-Auth":"Sentry sentry_key=k"},"body":"{}","leaseMs":60000}"#;
+        let logged = loggable_answer(Endpoint::NextPanicReport, report);
+        assert!(!logged.contains("sentry_key") && !logged.contains("envelope"), "{logged}");
+        let nothing = r#"{"error":"","none":true,"retryInMs":5,"pending":0}"#;
+        assert_eq!(loggable_answer(Endpoint::NextPanicReport, nothing), nothing);
+        assert_eq!(loggable_answer(Endpoint::FlushPanicReports, report), report);
     }
 
     #[test]

@@ -37,7 +37,10 @@ use serde_json::{Map, Value};
 
 use zeroize::Zeroizing;
 
-use super::{ApiError, InitializeApplicationRequest, ToggleCentralizedMetricsRequest};
+use super::{
+    ApiError, InitializeApplicationRequest, NextPanicReportRequest, PanicReportOutcomeRequest,
+    ToggleCentralizedMetricsRequest,
+};
 use crate::redact::{RedactList, MAX_KEYS, MAX_KEY_BYTES, MAX_VALUES, MAX_VALUE_BYTES};
 
 /// A request type read with Go's rules.
@@ -62,7 +65,16 @@ impl GoRequest for InitializeApplicationRequest {
         "sentryProxy",
         "sentryCaCerts",
         "reportFatalErrors",
+        "transport",
     ];
+}
+
+impl GoRequest for NextPanicReportRequest {
+    const FIELDS: &'static [&'static str] = &["leaseMs", "waitMs"];
+}
+
+impl GoRequest for PanicReportOutcomeRequest {
+    const FIELDS: &'static [&'static str] = &["id", "status", "retryAfter", "rateLimits", "networkError"];
 }
 
 impl GoRequest for ToggleCentralizedMetricsRequest {
@@ -308,6 +320,7 @@ mod tests {
             ("sentryProxy", Value::from("socks5h://p:1")),
             ("sentryCaCerts", Value::from("/ca.pem")),
             ("reportFatalErrors", Value::from(true)),
+            ("transport", Value::from("host")),
         ];
         assert_eq!(values.len(), InitializeApplicationRequest::FIELDS.len());
         let json = Value::Object(values.into_iter().map(|(k, v)| (k.to_owned(), v)).collect());
@@ -327,6 +340,14 @@ mod tests {
         assert_eq!(init(r#"{"dataDir":"/d","SENTRYPROXY":""}"#).unwrap().sentry_proxy.as_deref(), Some(""));
         let redact = r.redact.unwrap();
         assert_eq!((redact.values.len(), redact.keys.len()), (1, 1));
+        assert_eq!(r.transport.as_deref(), Some("host"));
+        // Read the same Go-like way: a folded key, null as absent.
+        assert_eq!(
+            init(r#"{"dataDir":"/d","TRANSPORT":"host"}"#).unwrap().transport.as_deref(),
+            Some("host")
+        );
+        assert_eq!(init(r#"{"dataDir":"/d","transport":null}"#).unwrap().transport, None);
+        assert!(init(r#"{"dataDir":"/d","transport":true}"#).is_err());
     }
 
     #[test]
@@ -364,5 +385,19 @@ mod tests {
         // Its Debug (and so the request's) prints counts only.
         let r = init(r#"{"dataDir":"/d","redact":{"values":["Qsecret1value"]}}"#).unwrap();
         assert!(!format!("{r:?}").contains("Qsecret1"), "{r:?}");
+    }
+
+    #[test]
+    fn the_pull_and_outcome_requests_are_read_the_go_way() {
+        let r: NextPanicReportRequest = parse(r#"{"LeaseMs":5000,"waitMs":null,"other":1}"#).unwrap();
+        assert_eq!((r.lease_ms, r.wait_ms), (Some(5000), None));
+        let r: PanicReportOutcomeRequest =
+            parse(r#"{"ID":"7","status":429,"retryAfter":"2","RateLimits":"60::org"}"#).unwrap();
+        assert_eq!(r.id, "7");
+        assert_eq!(r.status, Some(429));
+        assert_eq!(r.retry_after.as_deref(), Some("2"));
+        assert_eq!(r.rate_limits.as_deref(), Some("60::org"));
+        assert!(parse::<PanicReportOutcomeRequest>(r#"{"status":200}"#).is_err(), "the id is required");
+        assert!(parse::<NextPanicReportRequest>(r#"{"leaseMs":-1}"#).is_err());
     }
 }

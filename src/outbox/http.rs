@@ -1,6 +1,8 @@
 //! One HTTP/1.1 request: the POST of one envelope to the DSN's host, over
-//! TLS (rustls with ring, the Mozilla roots of `webpki-roots` and the
-//! system's store, TLS 1.2 and 1.3) or plain TCP for an `http://` DSN.
+//! TLS ([`super::tls`]: rustls with ring, the Mozilla roots of
+//! `webpki-roots` and the system's store, TLS 1.2 and 1.3; absent from a
+//! build without the `library-tls` feature) or plain TCP for an `http://`
+//! DSN.
 //!
 //! Not a general client, and deliberately so: it replaces ureq, whose pool,
 //! proxy, redirect, cookie and body machinery cost the shipped library about
@@ -24,7 +26,7 @@
 //!   body never; past that, or past 64 fields, the status line alone.
 //!   Informational answers (`100 Continue`, `103 Early Hints`) are skipped;
 //!   an answer sent before the server stopped reading is read, over TLS from
-//!   what rustls decrypted ([`TlsAnswer`]);
+//!   what rustls decrypted (see [`super::tls::exchange`]);
 //! - the caller's guard is asked at every step before a byte is written
 //!   (while the name resolves, before and after each connect, with the
 //!   socket), so that an opt-out can abort it from another thread
@@ -34,13 +36,13 @@ use std::fmt;
 use std::io::{self, Read, Write};
 use std::net::{IpAddr, Shutdown, SocketAddr, TcpStream, ToSocketAddrs};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{mpsc, Arc, OnceLock};
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use rustls::pki_types::ServerName;
 use socket2::{Domain, Protocol, SockRef, Socket as Socket2, Type};
 
 use super::proxy::{Kind, Proxy};
+use super::tls;
 
 /// The most a response's status line and headers may take.
 pub const MAX_HEAD: usize = 16 * 1024;
@@ -145,10 +147,8 @@ impl fmt::Display for Failure {
 pub(super) fn io_failure(e: io::Error) -> Failure {
     match e.kind() {
         io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => Failure::TimedOut,
-        // rustls reports a failed handshake or certificate as InvalidData.
-        io::ErrorKind::InvalidData if e.get_ref().is_some_and(|inner| inner.is::<rustls::Error>()) => {
-            Failure::Tls
-        }
+        // A failed handshake or certificate.
+        _ if tls::is_tls_error(&e) => Failure::Tls,
         kind => Failure::Io(kind),
     }
 }
@@ -157,7 +157,7 @@ pub(super) fn io_failure(e: io::Error) -> Failure {
 #[derive(Clone)]
 pub struct Client {
     pub resolve: Resolve,
-    pub tls: Arc<rustls::ClientConfig>,
+    pub tls: tls::Config,
     /// The egress proxy, if any.
     pub proxy: Option<Proxy>,
 }
@@ -165,66 +165,10 @@ pub struct Client {
 impl Client {
     /// The system's resolver and the default trust: the Mozilla roots and
     /// the system's store (built once per process, the first time a request
-    /// is made, see [`Trust`]).
-    pub fn system() -> Result<Self, Failure> {
-        static DEFAULT: OnceLock<Trust> = OnceLock::new();
-        let tls = DEFAULT
-            .get_or_init(|| {
-                #[allow(unused_mut)]
-                let mut extra = Vec::new();
-                // Test builds only: one more root, for a certificate
-                // authority made up by tests/tls.rs.
-                #[cfg(feature = "test-tls-root")]
-                if let Some(der) =
-                    std::env::var_os("LIBSTATUS_TEST_TLS_ROOT").and_then(|p| std::fs::read(p).ok())
-                {
-                    extra.push(rustls::pki_types::CertificateDer::from(der));
-                }
-                Trust::new(extra)
-            })
-            .config()
-            .ok_or(Failure::Tls)?;
-        Ok(Self { resolve: system_resolve, tls, proxy: None })
+    /// is made, see [`tls::Config`]).
+    pub fn system() -> Self {
+        Self { resolve: system_resolve, tls: tls::Config::system(), proxy: None }
     }
-}
-
-/// The authorities a delivery trusts: the Mozilla roots, the system's store
-/// ([`super::os_store`]) and `extra` (`sentryCaCerts`). The TLS configuration
-/// is built the first time a request asks for it, on the sender thread, so
-/// that reading the system's store never slows an init down.
-#[derive(Debug)]
-pub struct Trust {
-    extra: Vec<rustls::pki_types::CertificateDer<'static>>,
-    config: OnceLock<Option<Arc<rustls::ClientConfig>>>,
-}
-
-impl Trust {
-    pub fn new(extra: Vec<rustls::pki_types::CertificateDer<'static>>) -> Self {
-        Self { extra, config: OnceLock::new() }
-    }
-
-    /// The configuration (built once); `None` if it cannot be built.
-    pub fn config(&self) -> Option<Arc<rustls::ClientConfig>> {
-        self.config.get_or_init(|| tls_config(self.extra.clone())).clone()
-    }
-}
-
-/// A TLS configuration trusting the Mozilla roots (the ~150 anchors of
-/// `webpki-roots`), the system's store and `extra`. A certificate that is
-/// not a usable trust anchor is left out, the others kept.
-pub fn tls_config(
-    extra: Vec<rustls::pki_types::CertificateDer<'static>>,
-) -> Option<Arc<rustls::ClientConfig>> {
-    let mut roots = rustls::RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() };
-    roots.add_parsable_certificates(super::os_store::certificates().iter().cloned());
-    roots.add_parsable_certificates(extra);
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .ok()?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    Some(Arc::new(config))
 }
 
 /// The connected socket, with the request's deadline: before every system
@@ -240,9 +184,9 @@ pub fn tls_config(
 /// opt-out shut down, or that the server reset, that raises SIGPIPE, and a
 /// host that is not a Rust program (a C, Nim or Qt one) dies of it. Not
 /// overriding `write_vectored` makes the default one call `write`.
-struct Socket {
-    stream: TcpStream,
-    deadline: Instant,
+pub(super) struct Socket {
+    pub(super) stream: TcpStream,
+    pub(super) deadline: Instant,
 }
 
 impl Socket {
@@ -269,48 +213,6 @@ impl Write for Socket {
         (&self.stream).write(buf)
     }
     /// (A socket has nothing to flush.)
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
-/// The answer over TLS as the server sent it: what rustls has already
-/// decrypted, then more records from the socket, never a write. After a
-/// failed write (a server that answered 413 and stopped reading), going
-/// through `rustls::Stream` would first retry the unsent records, fail again
-/// and lose the answer that is waiting in the socket.
-struct TlsAnswer<'a> {
-    connection: &'a mut rustls::ClientConnection,
-    socket: &'a mut Socket,
-    ended: bool,
-}
-
-impl Read for TlsAnswer<'_> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        loop {
-            match self.connection.reader().read(buf) {
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                // A peer that closes without close_notify: no more answer.
-                Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(0),
-                done => return done,
-            }
-            if self.ended || self.connection.is_handshaking() {
-                return Ok(0);
-            }
-            if self.connection.read_tls(self.socket)? == 0 {
-                self.ended = true;
-            }
-            self.connection
-                .process_new_packets()
-                .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
-        }
-    }
-}
-
-impl Write for TlsAnswer<'_> {
-    fn write(&mut self, _: &[u8]) -> io::Result<usize> {
-        Err(io::ErrorKind::Unsupported.into())
-    }
     fn flush(&mut self) -> io::Result<()> {
         Ok(())
     }
@@ -497,21 +399,17 @@ pub fn post(
             return Err(Failure::CutOff);
         }
     }
-    if !endpoint.tls {
-        return exchange(&mut socket, &head, body, read_head);
+    if endpoint.tls {
+        tls::exchange(&client.tls, &endpoint.host, &mut socket, &head, body)
+    } else {
+        exchange(&mut socket, &head, body, read_head)
     }
-    let name = ServerName::try_from(endpoint.host.clone()).map_err(|_| Failure::Tls)?;
-    let mut connection = rustls::ClientConnection::new(client.tls.clone(), name).map_err(|_| Failure::Tls)?;
-    let mut stream = rustls::Stream::new(&mut connection, &mut socket);
-    exchange(&mut stream, &head, body, |stream| {
-        read_head(&mut TlsAnswer { connection: stream.conn, socket: stream.sock, ended: false })
-    })
 }
 
 /// Writes the request, then reads the answer's head (`answer`), also after a
 /// failed write: a server may answer (a 413) and close before it has read
 /// the whole request, and that answer is the one that counts.
-fn exchange<S: Write>(
+pub(super) fn exchange<S: Write>(
     stream: &mut S,
     head: &str,
     body: &[u8],
@@ -531,7 +429,7 @@ fn exchange<S: Write>(
     }
 }
 
-fn read_head(stream: &mut impl Read) -> Result<Response, Failure> {
+pub(super) fn read_head(stream: &mut impl Read) -> Result<Response, Failure> {
     let mut buffer = Vec::with_capacity(1024);
     let mut chunk = [0u8; 2048];
     loop {
@@ -682,7 +580,7 @@ mod tests {
     fn ask(endpoint: &Endpoint) -> Result<Response, Failure> {
         let deadline = Instant::now() + Duration::from_secs(10);
         post(
-            &Client::system().unwrap(),
+            &Client::system(),
             endpoint,
             &[("X-Sentry-Auth", "Sentry sentry_key=k")],
             b"body",
@@ -724,8 +622,6 @@ mod tests {
     /// What the sender logs of a failure: its kind, never a host or a URL.
     #[test]
     fn failures_say_their_kind() {
-        let tls = io::Error::new(io::ErrorKind::InvalidData, rustls::Error::DecryptError);
-        assert!(matches!(io_failure(tls), Failure::Tls));
         let other = io::Error::new(io::ErrorKind::InvalidData, "not TLS");
         assert!(matches!(io_failure(other), Failure::Io(io::ErrorKind::InvalidData)));
         assert!(matches!(io_failure(io::ErrorKind::WouldBlock.into()), Failure::TimedOut));
@@ -746,39 +642,11 @@ mod tests {
     fn a_header_with_a_line_break_is_never_sent() {
         let endpoint = Endpoint { tls: false, host: "127.0.0.1".into(), port: 9, path: "/".into() };
         let deadline = Instant::now() + Duration::from_secs(1);
-        let sent = post(
-            &Client::system().unwrap(),
-            &endpoint,
-            &[("X-Sentry-Auth", "a\r\nEvil: 1")],
-            b"",
-            deadline,
-            &|_| true,
-        );
+        let sent =
+            post(&Client::system(), &endpoint, &[("X-Sentry-Auth", "a\r\nEvil: 1")], b"", deadline, &|_| {
+                true
+            });
         assert!(matches!(sent, Err(Failure::Protocol(_))));
-    }
-}
-
-#[cfg(test)]
-mod sigpipe {
-    use super::*;
-
-    /// A host that is not a Rust program does not ignore SIGPIPE: a write to a
-    /// socket that an opt-out shut down (or that the server reset) must fail
-    /// with an error, never raise the signal that kills the process. rustls
-    /// writes records with `write_vectored`, which std's `TcpStream` makes a
-    /// `writev` (no `MSG_NOSIGNAL`).
-    #[test]
-    fn a_tls_write_to_a_shut_down_socket_raises_no_sigpipe() {
-        crate::sys::process::default_sigpipe();
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let socket = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
-        socket.shutdown(std::net::Shutdown::Both).unwrap();
-        let name = ServerName::try_from("localhost").unwrap();
-        let connection = rustls::ClientConnection::new(Client::system().unwrap().tls, name).unwrap();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        let mut stream = rustls::StreamOwned::new(connection, Socket { stream: socket, deadline });
-        let written = stream.write_all(b"POST / HTTP/1.1\r\n\r\n");
-        assert!(written.is_err(), "the ClientHello cannot go out on a shut-down socket");
     }
 }
 
@@ -791,12 +659,12 @@ mod sigpipe {
 mod real_networks {
     use super::*;
     use std::net::TcpListener;
-    use std::sync::Mutex;
+    use std::sync::{Arc, Mutex};
 
     use crate::outbox::proxy::Proxy;
 
-    use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
-    use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+    use crate::outbox::tls::testing::{self as tls_testing, Server as TlsServer};
+    use crate::outbox::tls::ReadWrite;
 
     const SHORT: Duration = Duration::from_millis(1500);
 
@@ -805,36 +673,24 @@ mod real_networks {
         std::thread::spawn(f);
     }
 
-    /// A certificate authority, a server configuration for `localhost` it
-    /// signed, and a client that trusts it.
-    fn tls_pair() -> (Arc<rustls::ServerConfig>, Client) {
-        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
-        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        let ca = CertifiedIssuer::self_signed(params, KeyPair::generate().unwrap()).unwrap();
-        let key = KeyPair::generate().unwrap();
-        let leaf =
-            CertificateParams::new(vec!["localhost".to_owned()]).unwrap().signed_by(&key, &ca).unwrap();
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let server = rustls::ServerConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .unwrap()
-            .with_no_client_auth()
-            .with_single_cert(
-                vec![leaf.der().clone()],
-                PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der())),
-            )
-            .unwrap();
-        let root: CertificateDer<'static> = ca.der().clone();
-        let client = Client { resolve: system_resolve, tls: tls_config(vec![root]).unwrap(), proxy: None };
-        (Arc::new(server), client)
+    /// A TLS server configuration for `localhost` and a client that trusts
+    /// its authority; `None` in a build without TLS.
+    fn tls_pair() -> Option<(TlsServer, Client)> {
+        let (server, tls) = tls_testing::pair()?;
+        Some((server, Client { resolve: system_resolve, tls, proxy: None }))
+    }
+
+    /// The routes a test runs over: plain HTTP, and TLS when this build has
+    /// it (a server's side and the client for it).
+    fn routes() -> Vec<(Option<TlsServer>, Client)> {
+        let mut routes = vec![(None, Client::system())];
+        routes.extend(tls_pair().map(|(server, client)| (Some(server), client)));
+        routes
     }
 
     /// One connection's server side: `serve` gets the accepted socket (plain
-    /// or, with `tls`, after the handshake, as a rustls stream).
-    fn server(
-        tls: Option<Arc<rustls::ServerConfig>>,
-        serve: impl FnOnce(&mut dyn ReadWrite) + Send + 'static,
-    ) -> Endpoint {
+    /// or, with `tls`, after the handshake).
+    fn server(tls: Option<TlsServer>, serve: impl FnOnce(&mut dyn ReadWrite) + Send + 'static) -> Endpoint {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         let secure = tls.is_some();
@@ -845,19 +701,12 @@ mod real_networks {
             socket.set_nodelay(true).unwrap();
             match tls {
                 None => serve(&mut { socket }),
-                Some(config) => {
-                    let connection = rustls::ServerConnection::new(config).unwrap();
-                    let mut stream = rustls::StreamOwned::new(connection, socket);
-                    serve(&mut stream);
-                }
+                Some(config) => config.serve(socket, serve),
             }
         });
         let host = if secure { "localhost" } else { "127.0.0.1" };
         Endpoint { tls: secure, host: host.into(), port, path: "/api/1/envelope/".into() }
     }
-
-    trait ReadWrite: Read + Write {}
-    impl<T: Read + Write> ReadWrite for T {}
 
     /// Reads up to the end of the request's head.
     fn read_request_head(stream: &mut dyn ReadWrite) {
@@ -886,7 +735,8 @@ mod real_networks {
     /// same peer over plain HTTP trickles the answer's head.
     #[test]
     fn a_record_or_a_head_trickled_a_byte_at_a_time_ends_at_the_deadline() {
-        for tls in [true, false] {
+        // (Over TLS only in a build that has it.)
+        for tls in [true, false].into_iter().filter(|&tls| !tls || tls::AVAILABLE) {
             let listener = TcpListener::bind("127.0.0.1:0").unwrap();
             let port = listener.local_addr().unwrap().port();
             thread(move || {
@@ -900,7 +750,7 @@ mod real_networks {
                 }
             });
             let endpoint = Endpoint { tls, host: "127.0.0.1".into(), port, path: "/".into() };
-            let client = Client::system().unwrap();
+            let client = Client::system();
             let started = Instant::now();
             let sent = send(&client, &endpoint, b"body", started + SHORT);
             assert!(matches!(sent, Err(Failure::TimedOut)), "tls {tls}: {sent:?}");
@@ -913,9 +763,7 @@ mod real_networks {
     /// longer.
     #[test]
     fn a_server_that_stops_reading_ends_at_the_deadline() {
-        let (config, tls_client) = tls_pair();
-        for tls in [None, Some(config)] {
-            let client = if tls.is_some() { tls_client.clone() } else { Client::system().unwrap() };
+        for (tls, client) in routes() {
             let endpoint = server(tls, |stream| {
                 read_request_head(stream);
                 std::thread::sleep(Duration::from_secs(10));
@@ -932,10 +780,8 @@ mod real_networks {
     /// (read from what rustls decrypted, without retrying the failed write).
     #[test]
     fn an_answer_sent_before_the_body_was_read_is_the_answer() {
-        let (config, tls_client) = tls_pair();
-        for tls in [None, Some(config)] {
+        for (tls, client) in routes() {
             let secure = tls.is_some();
-            let client = if tls.is_some() { tls_client.clone() } else { Client::system().unwrap() };
             let endpoint = server(tls, |stream| {
                 read_request_head(stream);
                 let _ = stream.write_all(b"HTTP/1.1 413 Too Large\r\nContent-Length: 0\r\n\r\n");
@@ -954,9 +800,7 @@ mod real_networks {
     /// 16 KiB in the tests above), over TLS and plain HTTP.
     #[test]
     fn a_2xx_with_seventy_fields_is_a_delivery() {
-        let (config, tls_client) = tls_pair();
-        for tls in [None, Some(config)] {
-            let client = if tls.is_some() { tls_client.clone() } else { Client::system().unwrap() };
+        for (tls, client) in routes() {
             let endpoint = server(tls, |stream| {
                 read_request_head(stream);
                 let mut buf = [0u8; 4];
@@ -1009,7 +853,7 @@ mod real_networks {
     /// bound is the process's.
     #[test]
     fn a_resolver_that_never_answers_is_abandoned_at_the_deadline_or_an_opt_out() {
-        let client = Client { resolve: stuck_resolver, ..Client::system().unwrap() };
+        let client = Client { resolve: stuck_resolver, ..Client::system() };
         let endpoint = Endpoint { tls: true, host: "sentry.invalid".into(), port: 443, path: "/".into() };
         let short = Duration::from_millis(300);
 
@@ -1079,14 +923,10 @@ mod real_networks {
         let endpoint =
             Endpoint { tls: false, host: "127.0.0.1".into(), port: address.port(), path: "/".into() };
         let started = Instant::now();
-        let sent = post(
-            &Client::system().unwrap(),
-            &endpoint,
-            &[],
-            b"body",
-            started + Duration::from_secs(10),
-            &|s| link.guard(0, s),
-        );
+        let sent =
+            post(&Client::system(), &endpoint, &[], b"body", started + Duration::from_secs(10), &|s| {
+                link.guard(0, s)
+            });
         assert!(matches!(sent, Err(Failure::CutOff)), "{sent:?}");
         assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
     }
@@ -1113,7 +953,7 @@ mod real_networks {
         thread(move || {
             let endpoint = Endpoint { tls: false, host: "127.0.0.1".into(), port, path: "/".into() };
             let sent = post(
-                &Client::system().unwrap(),
+                &Client::system(),
                 &endpoint,
                 &[],
                 &body,
@@ -1145,7 +985,7 @@ mod real_networks {
 
     /// A server (TLS or plain) that answers 200 to one request and hands
     /// over its request head.
-    fn accepting(tls: Option<Arc<rustls::ServerConfig>>) -> (Endpoint, mpsc::Receiver<String>) {
+    fn accepting(tls: Option<TlsServer>) -> (Endpoint, mpsc::Receiver<String>) {
         let (seen, heads) = mpsc::channel();
         let endpoint = server(tls, move |stream| {
             let mut head = Vec::new();
@@ -1164,7 +1004,8 @@ mod real_networks {
 
     /// A small CONNECT proxy on loopback, written here: it checks the Basic
     /// credentials (`user:secret-pass`), opens the tunnel and relays both
-    /// ways. It hands over every request head it got.
+    /// ways. It hands over every request head it got. (For a TLS tunnel.)
+    #[cfg(feature = "library-tls")]
     fn connect_proxy() -> (u16, mpsc::Receiver<String>) {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
@@ -1209,8 +1050,9 @@ mod real_networks {
     /// Basic credentials; wrong credentials are a proxy failure that names
     /// neither the proxy nor the credentials.
     #[test]
+    #[cfg(feature = "library-tls")] // (a TLS server)
     fn a_connect_proxy_with_credentials_tunnels_tls() {
-        let (config, client) = tls_pair();
+        let (config, client) = tls_pair().unwrap();
         let (proxy_port, proxy_heads) = connect_proxy();
         let (endpoint, heads) = accepting(Some(config));
         let proxy = Proxy::parse(&format!("http://user:secret-pass@127.0.0.1:{proxy_port}")).unwrap();
@@ -1287,19 +1129,21 @@ mod real_networks {
         let proxy = Proxy::parse(&format!("http://user:secret-pass@127.0.0.1:{port}")).unwrap();
 
         let (endpoint, heads) = accepting(None);
-        let client = Client { proxy: Some(proxy.clone()), ..Client::system().unwrap() };
+        let client = Client { proxy: Some(proxy.clone()), ..Client::system() };
         let sent = send(&client, &endpoint, b"body", Instant::now() + Duration::from_secs(10));
         assert_eq!(sent.unwrap().status, 200);
         let head = heads.recv().unwrap();
         assert!(head.starts_with("POST /api/1/envelope/ HTTP/1.1\r\n"), "{head}");
         assert!(!head.contains("Proxy-Authorization"), "the proxy keeps its credentials: {head}");
 
-        let (config, tls_client) = tls_pair();
-        let (endpoint, heads) = accepting(Some(config));
-        let client = Client { proxy: Some(proxy), ..tls_client };
-        let sent = send(&client, &endpoint, b"body", Instant::now() + Duration::from_secs(10));
-        assert_eq!(sent.unwrap().status, 200);
-        assert!(heads.recv().unwrap().starts_with("POST /api/1/envelope/ HTTP/1.1\r\n"));
+        // (Over TLS only in a build that has it.)
+        if let Some((config, tls_client)) = tls_pair() {
+            let (endpoint, heads) = accepting(Some(config));
+            let client = Client { proxy: Some(proxy), ..tls_client };
+            let sent = send(&client, &endpoint, b"body", Instant::now() + Duration::from_secs(10));
+            assert_eq!(sent.unwrap().status, 200);
+            assert!(heads.recv().unwrap().starts_with("POST /api/1/envelope/ HTTP/1.1\r\n"));
+        }
     }
 
     /// microsocks (Debian's SOCKS5 proxy), with a user and password:
@@ -1312,7 +1156,6 @@ mod real_networks {
         let args = ["-i", "127.0.0.1", "-p", &port_text, "-u", "user", "-P", "secret-pass"];
         let Some(child) = start("microsocks", &args, port) else { return };
         let _proxy = Killed(child);
-        let (config, tls_client) = tls_pair();
         static LOOKUPS: AtomicUsize = AtomicUsize::new(0);
         fn counting(host: &str, port: u16) -> io::Result<Vec<SocketAddr>> {
             LOOKUPS.fetch_add(1, Ordering::SeqCst);
@@ -1321,22 +1164,23 @@ mod real_networks {
         for scheme in ["socks5", "socks5h"] {
             let proxy = Proxy::parse(&format!("{scheme}://user:secret-pass@127.0.0.1:{port}")).unwrap();
             LOOKUPS.store(0, Ordering::SeqCst);
-            for tls in [None, Some(config.clone())] {
+            let routes = routes();
+            let count = routes.len();
+            for (tls, base) in routes {
                 let secure = tls.is_some();
                 let (mut endpoint, heads) = accepting(tls);
                 endpoint.host = "localhost".into();
-                let base = if secure { tls_client.clone() } else { Client::system().unwrap() };
                 let client = Client { proxy: Some(proxy.clone()), resolve: counting, ..base };
                 let sent = send(&client, &endpoint, b"body", Instant::now() + Duration::from_secs(10));
                 assert_eq!(sent.map(|r| r.status).ok(), Some(200), "{scheme}, tls {secure}");
                 assert!(heads.recv().unwrap().starts_with("POST /api/1/envelope/ HTTP/1.1\r\n"));
             }
             // socks5h: the name goes to the proxy, no lookup here.
-            let expected = if scheme == "socks5h" { 0 } else { 2 };
+            let expected = if scheme == "socks5h" { 0 } else { count };
             assert_eq!(LOOKUPS.load(Ordering::SeqCst), expected, "{scheme}: local lookups");
             let wrong = Proxy::parse(&format!("{scheme}://user:wrong-pass@127.0.0.1:{port}")).unwrap();
             let (endpoint, _) = accepting(None);
-            let client = Client { proxy: Some(wrong), ..Client::system().unwrap() };
+            let client = Client { proxy: Some(wrong), ..Client::system() };
             let refused = send(&client, &endpoint, b"body", Instant::now() + Duration::from_secs(10));
             assert!(refused.is_err(), "{scheme}: wrong credentials");
         }

@@ -7,8 +7,13 @@
 //! - [`store`]: the folder (private, followed when it vanishes or is replaced),
 //!   the files (only regular files inside it, bounded), eviction and purge.
 //! - [`sender`]: the delivery loop (cut off at once by an opt-out); [`http`]:
-//!   one request (TLS, no redirects, one deadline); [`proxy`]: the egress proxy.
+//!   one request (no redirects, one deadline); [`proxy`]: the egress proxy;
+//!   [`tls`]: the library's own TLS, the one seam of the `library-tls`
+//!   feature (absent from a build without it).
 //! - [`policy`]: what a response means and how long to wait (pure).
+//! - [`lease`]: the host's transport (`"transport":"host"`): the same
+//!   decision and the same answer's application as the sender's, with the
+//!   report handed to the host under a lease.
 //!
 //! One process per outbox folder: a lock file (`flock`) guards it and the
 //! kernel releases it when the process dies, even by SIGKILL. Within a
@@ -20,12 +25,13 @@
 
 mod history;
 mod http;
-mod os_store;
+mod lease;
 pub mod policy;
 pub mod proxy;
 mod reports;
 mod sender;
 mod store;
+mod tls;
 
 use std::collections::HashMap;
 use std::ffi::OsString;
@@ -38,14 +44,16 @@ use std::time::{Duration, Instant};
 use crate::sync::{Condvar, Mutex};
 
 pub use self::history::{count_dropped, dropped, Cause, Dropped, Sent};
+pub use self::http::Endpoint;
 #[cfg(feature = "fuzzing")]
 pub use self::http::{parse_head, MAX_HEAD};
-pub use self::http::{Endpoint, Trust};
+pub use self::lease::{Acknowledged, Outcome, Pulled, LEASE_DEFAULT};
 pub use self::reports::{Deleted, Pending};
 pub use self::sender::Target;
 #[cfg(test)]
 pub(crate) use self::store::carried_in;
 pub use self::store::DIR_NAME;
+pub use self::tls::{pem_certificates, Config as TlsConfig, AVAILABLE as LIBRARY_TLS};
 
 /// How long one HTTP request may take before it counts as a network error.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
@@ -145,6 +153,13 @@ struct State {
     /// [`MAX_SETTLE`] after the first.
     settle_until: Option<Instant>,
     settle_cap: Option<Instant>,
+    /// The host sends the reports (`"transport":"host"`): the library's
+    /// sender stops, and [`Outbox::lease_next`] hands them out instead.
+    host_transport: bool,
+    /// The report the host holds (see [`lease`]); it is the one in flight.
+    lease: Option<lease::Lease>,
+    /// The id of the last lease handed out.
+    last_lease: u64,
     /// The folder and its lock file as opened.
     folder: Option<Identity>,
     /// The locked lock file, and its identity.
@@ -189,6 +204,9 @@ impl State {
             trash: Vec::new(),
             settle_until: None,
             settle_cap: None,
+            host_transport: false,
+            lease: None,
+            last_lease: 0,
             folder: None,
             lock: None,
         }

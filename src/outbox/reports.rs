@@ -90,7 +90,7 @@ fn written_ms(id: &str) -> u64 {
 }
 
 /// The event id of an envelope (its header line).
-fn event_id(body: &[u8]) -> Option<String> {
+pub(super) fn event_id(body: &[u8]) -> Option<String> {
     let header = body.split(|&b| b == b'\n').next()?;
     let header: Value = serde_json::from_slice(header).ok()?;
     header.get("event_id")?.as_str().map(str::to_owned)
@@ -207,14 +207,9 @@ impl Outbox {
     }
 
     /// Remembers a report the server accepted (the sender, after deleting it).
-    pub(super) fn remember_sent(&self, path: &Path, body: &[u8]) {
+    pub(super) fn remember_sent(&self, path: &Path, event_id: Option<String>) {
         let id = id_of(path);
-        let entry = Sent {
-            happened_at_ms: written_ms(&id),
-            event_id: event_id(body),
-            accepted_at_ms: history::now_ms(),
-            id,
-        };
+        let entry = Sent { happened_at_ms: written_ms(&id), event_id, accepted_at_ms: history::now_ms(), id };
         history::record(&self.dir, entry);
     }
 }
@@ -267,7 +262,7 @@ mod tests {
         assert_eq!(left.len(), 4);
         assert!(!left.contains(&page.pending[1].id));
 
-        outbox.remember_sent(Path::new("000000000000001000000000-00000000-1.envelope"), &bodies[0]);
+        outbox.remember_sent(Path::new("000000000000001000000000-00000000-1.envelope"), event_id(&bodies[0]));
         assert_eq!(outbox.sent_reports().len(), 1);
         assert_eq!(outbox.delete_reports(None).deleted, 4);
         assert!(outbox.sent_reports().is_empty(), "all clears the history");

@@ -9,6 +9,7 @@
 //! opt-out has answered.
 
 use std::net::TcpStream;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
 
 use super::http::{self, Endpoint};
@@ -20,10 +21,24 @@ use crate::files;
 /// Where and how to deliver: built from the live DSN right before a request.
 pub struct Target {
     pub endpoint: Endpoint,
+    /// The envelope endpoint's URL (what a host's own sender posts to).
+    pub url: String,
     pub auth: String,
     pub proxy: Option<super::proxy::Proxy>,
     /// `None`: the default trust (the Mozilla roots and the system's store).
-    pub tls: Option<std::sync::Arc<super::Trust>>,
+    pub tls: Option<super::tls::Config>,
+}
+
+impl Target {
+    /// The request's headers (besides `Host` and `Content-Length`), for the
+    /// library's client and a host's alike.
+    pub(super) fn headers(&self) -> [(&'static str, &str); 3] {
+        [
+            ("User-Agent", USER_AGENT),
+            ("Content-Type", "application/x-sentry-envelope"),
+            ("X-Sentry-Auth", self.auth.as_str()),
+        ]
+    }
 }
 
 const USER_AGENT: &str = concat!("libstatus/", env!("CARGO_PKG_VERSION"));
@@ -32,7 +47,7 @@ const USER_AGENT: &str = concat!("libstatus/", env!("CARGO_PKG_VERSION"));
 /// new DSN) moves on.
 #[derive(Default)]
 pub(super) struct Link {
-    generation: u64,
+    pub(super) generation: u64,
     live: Option<TcpStream>,
 }
 
@@ -40,7 +55,7 @@ impl Outbox {
     /// When the next request may start: after our backoff, the initial delay
     /// and the send budget (all three skipped by a flush) and after the
     /// server's waits (never skipped).
-    fn not_before(&self, state: &State, now: Instant) -> Instant {
+    pub(super) fn not_before(&self, state: &State, now: Instant) -> Instant {
         let ours = if state.skip_backoff {
             [None; 3]
         } else {
@@ -88,7 +103,7 @@ impl Outbox {
             {
                 let mut state = self.state.lock();
                 loop {
-                    if state.closed {
+                    if state.closed || state.host_transport {
                         state.sender_running = false;
                         return;
                     }
@@ -124,20 +139,73 @@ impl Outbox {
     fn send_pending(&self, target: &dyn Fn() -> Option<Target>) {
         self.take_out_trash();
         self.sync_written();
-        let files = {
+        {
             let mut state = self.state.lock();
             if let Err(e) = self.ensure_folder(&mut state) {
                 log::warn!("the panic-report folder cannot be re-opened: {e}");
             }
-            self.listing(&mut state).to_vec()
-        };
-        for (path, _) in files {
-            let epoch = {
-                let state = self.state.lock();
-                if state.closed || self.not_before(&state, Instant::now()) > Instant::now() {
-                    break;
+        }
+        loop {
+            let cleared = match self.clear_next(target, false) {
+                Next::Send(cleared) => cleared,
+                Next::Blocked => return,
+                Next::Wait(_) => break,
+            };
+            let (classified, answered) = self.post(cleared.generation, &cleared.target, &cleared.body);
+            let failed = matches!(classified.verdict, Verdict::Retry(Wait::Backoff));
+            if failed && self.link.lock().generation != cleared.generation {
+                // Cut off meanwhile (an opt-out, a new DSN): not the server's
+                // failure; look at the gate again.
+                let mut state = self.state.lock();
+                state.in_flight = None;
+                state.kicked = true;
+                break;
+            }
+            let event_id = super::reports::event_id(&cleared.body);
+            self.apply_outcome(&cleared.path, cleared.epoch, classified, answered, event_id);
+            if matches!(classified.verdict, Verdict::Retry(_)) {
+                break;
+            }
+        }
+        let mut state = self.state.lock();
+        state.pending = self.listing(&mut state).len();
+        if state.pending == 0 {
+            state.skip_backoff = false;
+        }
+        self.changed.notify_all();
+    }
+
+    /// The one decision "what is due and may be sent now", shared by the
+    /// library's sender and the host's pulls ([`super::lease`]): the oldest
+    /// report, once our backoff, the initial delay, the send budget and the
+    /// server's waits allow a request, and only if the gate (`target`) is
+    /// open and no purge happened since its file was read. A report cleared
+    /// here has spent one send of the budget and is the one in flight (never
+    /// evicted) until [`Outbox::apply_outcome`] or the caller clears it.
+    ///
+    /// `for_host`: asked by the host's pull, not the library's sender. Each
+    /// gets nothing while the other transport is the current one, nor while
+    /// another request is in flight (a switch of transport lets the request
+    /// in flight end first: a report is never sent twice at once).
+    pub(super) fn clear_next(&self, target: &dyn Fn() -> Option<Target>, for_host: bool) -> Next {
+        loop {
+            let (path, epoch) = {
+                let mut state = self.state.lock();
+                let now = Instant::now();
+                if state.closed || state.host_transport != for_host {
+                    return Next::Wait(None);
                 }
-                state.epoch
+                if state.in_flight.is_some() {
+                    return Next::Wait(Some(now + Duration::from_millis(100)));
+                }
+                let not_before = self.not_before(&state, now);
+                if not_before > now {
+                    return Next::Wait(Some(not_before));
+                }
+                match self.listing(&mut state).first() {
+                    Some((path, _)) => (path.clone(), state.epoch),
+                    None => return Next::Wait(None),
+                }
             };
             let body = match files::read_regular(&path, MAX_ENVELOPE_BYTES as u64) {
                 Ok(files::Read::Bytes(body)) => body,
@@ -180,108 +248,140 @@ impl Outbox {
                     drop(link);
                     self.state.lock().blocked = true;
                     self.changed.notify_all();
-                    return;
+                    return Next::Blocked;
                 };
                 if self.state.lock().epoch != epoch {
-                    break;
+                    continue;
                 }
                 (link.generation, target)
             };
-            {
-                // Only a request spends the budget (not a file a purge or an
-                // eviction took meanwhile).
-                let mut state = self.state.lock();
-                if !self.spend_budget(&mut state, Instant::now()) {
-                    break;
-                }
-                state.in_flight = Some(path.clone());
-            }
-            let (classified, answered_by_server) = self.post(generation, &target, &body);
-            self.state.lock().in_flight = None;
-            let failed = matches!(classified.verdict, Verdict::Retry(Wait::Backoff));
-            if failed && self.link.lock().generation != generation {
-                // Cut off meanwhile (an opt-out, a new DSN): not the server's
-                // failure; look at the gate again.
-                let mut state = self.state.lock();
-                state.kicked = true;
-                break;
-            }
-            let mut answered = None;
+            // Only a request spends the budget (not a file a purge or an
+            // eviction took meanwhile).
             let mut state = self.state.lock();
             let now = Instant::now();
-            if let Some(limit) = classified.rate_limit {
+            if !self.spend_budget(&mut state, now) {
+                return Next::Wait(state.budget_until);
+            }
+            state.in_flight = Some(path.clone());
+            return Next::Send(Box::new(Cleared { path, body, epoch, generation, target }));
+        }
+    }
+
+    /// What a server's answer (or a network failure) to the report at `path`
+    /// means, applied: the server's waits and rate limits, our backoff, and
+    /// the deletion of a report answered for good (outside the lock). The
+    /// one step after a request, for the library's sender and the host's
+    /// acknowledgements alike. Answers `false` when a purge (an opt-out) or
+    /// the user's deletion overtook the request: the report was not this
+    /// request's to delete, nor is it counted as sent (`event_id` goes to
+    /// the sent history otherwise).
+    ///
+    /// `answered_by_server`: the server answered (a status, or an answer that
+    /// could not be read), not a network failure: a retry then counts as one
+    /// of the report's attempts ([`policy::MAX_ATTEMPTS`], in its file name).
+    pub(super) fn apply_outcome(
+        &self,
+        path: &Path,
+        epoch: u64,
+        classified: Classified,
+        answered_by_server: bool,
+        event_id: Option<String>,
+    ) -> bool {
+        let mut answered = None;
+        let mut state = self.state.lock();
+        state.in_flight = None;
+        let current = state.epoch == epoch;
+        let now = Instant::now();
+        if let Some(limit) = classified.rate_limit {
+            let wait = self.policy.server_wait(limit, &mut state.rng);
+            state.server_retry_at = Some(policy::after(now, wait));
+        }
+        match classified.verdict {
+            Verdict::Delivered | Verdict::Rejected(_) => {
+                if let Verdict::Rejected(status) = classified.verdict {
+                    log::warn!("panic report rejected by the server with HTTP {status}; deleted");
+                }
+                // Off the listing now, off the disk once the lock is
+                // released (a deletion must not hold up a panicking thread
+                // that waits for this lock). Also after a purge or a
+                // deletion meanwhile (the epoch moved on), which may have
+                // spared this one: answered is answered.
+                state.forget(path);
+                answered = Some(path.to_path_buf());
+                state.backoff.reset();
+                state.retry_at = None;
+            }
+            Verdict::Retry(Wait::Server(limit)) => {
                 let wait = self.policy.server_wait(limit, &mut state.rng);
+                log::info!("panic report delivery deferred by the server for {wait:?}");
                 state.server_retry_at = Some(policy::after(now, wait));
             }
-            match classified.verdict {
-                Verdict::Delivered | Verdict::Rejected(_) => {
-                    if let Verdict::Rejected(status) = classified.verdict {
-                        log::warn!("panic report rejected by the server with HTTP {status}; deleted");
-                    }
-                    // Off the listing now, off the disk once the lock is
-                    // released (a deletion must not hold up a panicking
-                    // thread that waits for this lock). Also after a purge
-                    // or a deletion meanwhile (the epoch moved on), which
-                    // may have spared this one: answered is answered.
-                    state.forget(&path);
-                    answered = Some(path.clone());
-                    state.backoff.reset();
-                    state.retry_at = None;
-                }
-                Verdict::Retry(Wait::Server(limit)) => {
-                    let wait = self.policy.server_wait(limit, &mut state.rng);
-                    log::info!("panic report delivery deferred by the server for {wait:?}");
-                    state.server_retry_at = Some(policy::after(now, wait));
-                }
-                Verdict::Retry(Wait::Backoff) => {
-                    let State { backoff, rng, .. } = &mut *state;
-                    let wait = backoff.next(&self.policy, rng);
-                    log::info!("panic report delivery failed; retrying in {wait:?}");
-                    state.retry_at = Some(policy::after(now, wait));
-                    state.skip_backoff = false;
-                }
+            Verdict::Retry(Wait::Backoff) => {
+                let State { backoff, rng, .. } = &mut *state;
+                let wait = backoff.next(&self.policy, rng);
+                log::info!("panic report delivery failed; retrying in {wait:?}");
+                state.retry_at = Some(policy::after(now, wait));
+                state.skip_backoff = false;
             }
-            if answered_by_server && matches!(classified.verdict, Verdict::Retry(_)) && state.epoch == epoch {
-                // Counted in the report's name, so that the cap holds across
-                // restarts.
-                if count_attempt(&path).is_some() {
-                    state.forget(&path);
-                    state.listing = None;
-                }
+        }
+        if answered_by_server && matches!(classified.verdict, Verdict::Retry(_)) && current {
+            // Counted in the report's name, so that the cap holds across
+            // restarts.
+            if count_attempt(path).is_some() {
+                state.forget(path);
+                state.listing = None;
             }
-            if let Some(path) = answered {
-                state.deleting = true;
-                drop(state);
-                let deleted = std::fs::remove_file(&path);
-                if classified.verdict == Verdict::Delivered {
-                    self.remember_sent(&path, &body);
-                }
-                state = self.state.lock();
-                state.deleting = false;
-                if let Err(e) = deleted {
-                    if e.kind() != std::io::ErrorKind::NotFound {
-                        // A read-only disk: answered for good, so never sent
-                        // again by this process (it would be, at once and
-                        // forever).
-                        log::warn!("a panic report the server answered cannot be deleted ({e}); this process will not send it again");
-                        state.embargoed.push(path);
-                    }
-                }
-            }
-            state.pending = self.listing(&mut state).len();
-            self.changed.notify_all();
+        }
+        let mut taken = current;
+        if let Some(path) = answered {
+            state.deleting = true;
             drop(state);
-            if matches!(classified.verdict, Verdict::Retry(_)) {
-                break;
+            let deleted = std::fs::remove_file(&path);
+            // Gone already: a purge (an opt-out) or the user's deletion took
+            // it while it was in flight; it is then not counted as sent.
+            taken = !matches!(&deleted, Err(e) if e.kind() == std::io::ErrorKind::NotFound);
+            if taken && classified.verdict == Verdict::Delivered {
+                self.remember_sent(&path, event_id);
+            }
+            state = self.state.lock();
+            state.deleting = false;
+            if let Err(e) = deleted {
+                if e.kind() != std::io::ErrorKind::NotFound {
+                    // A read-only disk: answered for good, so never sent
+                    // again by this process (it would be, at once and
+                    // forever).
+                    log::warn!("a panic report the server answered cannot be deleted ({e}); this process will not send it again");
+                    state.embargoed.push(path);
+                }
             }
         }
-        let mut state = self.state.lock();
         state.pending = self.listing(&mut state).len();
-        if state.pending == 0 {
-            state.skip_backoff = false;
-        }
         self.changed.notify_all();
+        taken
     }
+}
+
+/// A report cleared to leave by [`Outbox::clear_next`].
+pub(super) struct Cleared {
+    pub path: PathBuf,
+    pub body: Vec<u8>,
+    /// The purge epoch when its file was read.
+    pub epoch: u64,
+    /// The link's generation when the gate was asked.
+    pub generation: u64,
+    pub target: Target,
+}
+
+/// What [`Outbox::clear_next`] found.
+pub(super) enum Next {
+    /// (Boxed: a target with its proxy and TLS is large.)
+    Send(Box<Cleared>),
+    /// Nothing may be sent before then (our backoff, the initial delay, the
+    /// budget, the server's wait); `None`: nothing is pending (or the
+    /// outbox is closed).
+    Wait(Option<Instant>),
+    /// The gate is closed.
+    Blocked,
 }
 
 impl Outbox {
@@ -292,11 +392,7 @@ impl Outbox {
     /// could not be read): an attempt that counts towards
     /// [`policy::MAX_ATTEMPTS`].
     fn post(&self, generation: u64, target: &Target, body: &[u8]) -> (Classified, bool) {
-        let headers = [
-            ("User-Agent", USER_AGENT),
-            ("Content-Type", "application/x-sentry-envelope"),
-            ("X-Sentry-Auth", target.auth.as_str()),
-        ];
+        let headers = target.headers();
         // Asked at every step before a byte is written: while the name
         // resolves, before and after each connect.
         let guard = |socket: Option<&TcpStream>| {
@@ -310,14 +406,10 @@ impl Outbox {
             link.live.is_some()
         };
         let deadline = Instant::now() + REQUEST_TIMEOUT;
-        let answer = http::Client::system().and_then(|client| {
-            let tls = match &target.tls {
-                Some(trust) => trust.config().ok_or(http::Failure::Tls)?,
-                None => client.tls,
-            };
-            let client = http::Client { proxy: target.proxy.clone(), tls, ..client };
-            http::post(&client, &target.endpoint, &headers, body, deadline, &guard)
-        });
+        let system = http::Client::system();
+        let tls = target.tls.clone().unwrap_or(system.tls);
+        let client = http::Client { proxy: target.proxy.clone(), tls, ..system };
+        let answer = http::post(&client, &target.endpoint, &headers, body, deadline, &guard);
         {
             let mut link = self.link.lock();
             if link.generation == generation {

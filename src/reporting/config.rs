@@ -90,20 +90,15 @@ pub struct ReportingConfig {
     /// The authorities `sentryCaCerts` adds; `None`: the Mozilla roots and
     /// the system's store only.
     pub tls: Option<Tls>,
+    /// The host's own network stack carries the reports
+    /// (`"transport":"host"`), not the library's sender.
+    pub host_transport: bool,
 }
 
 /// A trust (its TLS configuration built on the first request), equal only
 /// to itself.
-#[derive(Debug, Clone)]
-pub struct Tls(pub std::sync::Arc<crate::outbox::Trust>);
-
-impl PartialEq for Tls {
-    fn eq(&self, other: &Self) -> bool {
-        std::sync::Arc::ptr_eq(&self.0, &other.0)
-    }
-}
-
-impl Eq for Tls {}
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tls(pub crate::outbox::TlsConfig);
 
 impl ReportingConfig {
     /// Resolves the configuration from the build, the embedding binary's
@@ -141,6 +136,7 @@ impl ReportingConfig {
             consent_required: profile.is_none_or(|p| p.consent_required),
             proxy: Default::default(),
             tls: None,
+            host_transport: false,
         }
     }
 
@@ -150,7 +146,14 @@ impl ReportingConfig {
         match (&self.dsn, &self.parsed_dsn) {
             (None, _) => return Some(Blocker::NoDsn),
             (Some(_), None) => return Some(Blocker::InvalidDsn),
-            (Some(_), Some(_)) => {}
+            (Some(_), Some(dsn)) => {
+                if dsn.expose().scheme() == sentry::types::Scheme::Https
+                    && !self.host_transport
+                    && !crate::outbox::LIBRARY_TLS
+                {
+                    return Some(Blocker::NoLibraryTls);
+                }
+            }
         }
         if !is_reported_environment(&self.environment) {
             return Some(if self.environment.is_empty() {
@@ -175,6 +178,8 @@ pub enum Blocker {
     NotOptedIn,
     /// This process is a `fork()` child of the one that set the library up.
     ForkedChild,
+    /// An `https://` DSN, the library's transport, and a build without TLS.
+    NoLibraryTls,
 }
 
 impl std::fmt::Display for Blocker {
@@ -194,6 +199,9 @@ impl std::fmt::Display for Blocker {
                 REPORTED_ENVIRONMENTS.join(", ")
             ),
             Blocker::NotOptedIn => f.write_str("the user has not opted in to metrics (ToggleCentralizedMetrics)"),
+            Blocker::NoLibraryTls => f.write_str(
+                "the Sentry DSN is https and this build of the library has no TLS of its own (built without the `library-tls` feature): pass \"transport\":\"host\" to InitializeApplication and send the reports with the host's network stack (NextPanicReport)",
+            ),
             Blocker::ForkedChild => f.write_str(
                 "this process was forked from the one that initialised the library: panic reporting is off in fork() children",
             ),
@@ -310,13 +318,36 @@ mod tests {
     /// 100 KB): a DSN names its host in ASCII, an IDN in its `xn--` form.
     #[test]
     fn a_dsn_host_is_ascii_and_an_idn_is_written_in_its_xn_form() {
-        let resolve = |dsn| ReportingConfig::resolve(&build(false, None), None, Some(dsn), Some("ci-main"));
+        // (The host's transport: a build without TLS reads https DSNs too.)
+        let resolve = |dsn| ReportingConfig {
+            host_transport: true,
+            ..ReportingConfig::resolve(&build(false, None), None, Some(dsn), Some("ci-main"))
+        };
         assert_eq!(resolve("https://k@xn--sentr-zxa.example/1").blocker(), None);
         assert_eq!(resolve("https://k@sentry.example:8443/7").blocker(), None);
         assert_eq!(resolve("https://k@[::1]:9000/7").blocker(), None);
         let unicode = resolve("https://k@sentrÿ.example/1");
         assert_eq!(unicode.blocker(), Some(Blocker::InvalidDsn));
         assert!(unicode.blocker().unwrap().to_string().contains("xn--"));
+    }
+
+    /// A build without the library's TLS (`--no-default-features`) leaves an
+    /// https DSN to the host's transport, and says so.
+    #[test]
+    fn an_https_dsn_needs_the_library_tls_or_the_host_transport() {
+        let mut c =
+            ReportingConfig::resolve(&build(false, None), None, Some("https://k@h/1"), Some("ci-main"));
+        if crate::outbox::LIBRARY_TLS {
+            assert_eq!(c.blocker(), None);
+        } else {
+            assert_eq!(c.blocker(), Some(Blocker::NoLibraryTls));
+            assert!(c.blocker().unwrap().to_string().contains(r#""transport":"host""#));
+        }
+        c.host_transport = true;
+        assert_eq!(c.blocker(), None);
+        let plain =
+            ReportingConfig::resolve(&build(false, None), None, Some("http://k@h/1"), Some("ci-main"));
+        assert_eq!(plain.blocker(), None, "the library sends http itself in every build");
     }
 
     #[test]

@@ -46,7 +46,7 @@ pub use self::limiter::EVENTS_PER_WINDOW;
 pub use self::pipeline::{on_caught_panic, Origin};
 use self::scrub::Scrubber;
 pub use self::thread::{spawn_supervised, spawn_thread};
-use crate::outbox::{Endpoint, Outbox, OutboxLimits, Target};
+use crate::outbox::{Acknowledged, Endpoint, Outbox, OutboxLimits, Outcome, Pulled, Target};
 use crate::panics;
 
 /// The answer's `panicReporting` object.
@@ -62,6 +62,9 @@ pub struct PanicReportingStatus {
     /// Whether fatal errors (signals, aborts) are reported: the host asked
     /// (`reportFatalErrors`) and reporting is active.
     pub fatal_errors: bool,
+    /// Who sends the reports: `library` (its own sender) or `host` (the
+    /// host's network stack, through `NextPanicReport`).
+    pub transport: &'static str,
 }
 
 /// One configuration, from one `InitializeApplication`.
@@ -215,7 +218,10 @@ pub fn commit(prepared: Prepared, consent: bool) -> PanicReportingStatus {
         _ => {}
     }
     pipeline::warm_up();
-    start_sender(&outbox);
+    outbox.set_host_transport(session.config.host_transport);
+    if !session.config.host_transport {
+        start_sender(&outbox);
+    }
     outbox.wake();
     status_of(Some(&session))
 }
@@ -316,6 +322,7 @@ fn status_of(session: Option<&Arc<Session>>) -> PanicReportingStatus {
                 context_name: session.config.context_name.clone().unwrap_or_default(),
                 context_version: session.config.context_version.clone().unwrap_or_default(),
                 fatal_errors: crate::fatal::active(),
+                transport: transport_name(session.config.host_transport),
             }
         }
         None => {
@@ -327,6 +334,7 @@ fn status_of(session: Option<&Arc<Session>>) -> PanicReportingStatus {
                 context_name: build.context_name.unwrap_or_default().to_owned(),
                 context_version: build.context_version.unwrap_or_default().to_owned(),
                 fatal_errors: false,
+                transport: transport_name(false),
             }
         }
     }
@@ -344,6 +352,55 @@ pub fn flush(timeout: Duration) -> usize {
     }
 }
 
+fn transport_name(host: bool) -> &'static str {
+    if host {
+        "host"
+    } else {
+        "library"
+    }
+}
+
+/// Why the host cannot pull or acknowledge reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HostTransportError {
+    NotInitialized,
+    /// The library's own sender carries the reports.
+    LibraryTransport,
+}
+
+/// The session of a host that sends the reports itself.
+fn host_session() -> Result<Arc<Session>, HostTransportError> {
+    let session = session().ok_or(HostTransportError::NotInitialized)?;
+    if !session.config.host_transport {
+        return Err(HostTransportError::LibraryTransport);
+    }
+    Ok(session)
+}
+
+/// The next report the host may send (see `src/outbox/lease.rs`): the same
+/// gate and the same delivery policy as the library's own sender.
+pub fn next_report(lease_for: Duration, wait: Duration) -> Result<Pulled, HostTransportError> {
+    let session = host_session()?;
+    // (No outbox: a fork() child, whose parent's reports are not its own.)
+    let Some(outbox) = session.outbox.clone().filter(|_| !fork::in_forked_child()) else {
+        return Ok(Pulled::Nothing { retry_in: Duration::from_secs(60), pending: 0 });
+    };
+    // (The session is not held while the pull waits: a re-init replaces it.)
+    drop(session);
+    Ok(outbox.lease_next(&|| current_target(&outbox), lease_for, wait))
+}
+
+/// The host's answer for a report it was handed.
+pub fn acknowledge(id: u64, outcome: Outcome<'_>) -> Result<Acknowledged, HostTransportError> {
+    let session = host_session()?;
+    match session.outbox.as_ref().filter(|_| !fork::in_forked_child()) {
+        Some(outbox) => Ok(outbox.acknowledge(id, outcome)),
+        None => {
+            Ok(Acknowledged::Refused("this process is a fork() child: its parent's reports are not its own"))
+        }
+    }
+}
+
 /// The sender's view of the gate: the live DSN's endpoint, or `None` when
 /// this outbox is no longer the current one or the gate is closed.
 fn current_target(outbox: &Outbox) -> Option<Target> {
@@ -353,11 +410,13 @@ fn current_target(outbox: &Outbox) -> Option<Target> {
     }
     session.gate().ok()?;
     let dsn = session.config.parsed_dsn.as_ref()?.expose();
-    let endpoint = Endpoint::from_url(&dsn.envelope_api_url())?;
+    let url = dsn.envelope_api_url();
+    let endpoint = Endpoint::from_url(&url)?;
     Some(Target {
         proxy: session.config.proxy.proxy_for(&endpoint),
         tls: session.config.tls.as_ref().map(|tls| tls.0.clone()),
         endpoint,
+        url: url.to_string(),
         auth: dsn.to_auth(Some(client::USER_AGENT)).to_string(),
     })
 }

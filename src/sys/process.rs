@@ -29,6 +29,7 @@ pub fn on_fork(
 /// process, as a host that is not a Rust program has it. Windows has no
 /// `SIGPIPE`: nothing to restore.
 #[cfg(all(test, unix))]
+#[cfg_attr(not(feature = "library-tls"), allow(dead_code))] // (its one user is a TLS test)
 pub fn default_sigpipe() {
     // SAFETY: restores the default action of SIGPIPE for this test process
     // (the test harness ignores it, as every Rust program does).
@@ -36,6 +37,7 @@ pub fn default_sigpipe() {
 }
 
 #[cfg(all(test, windows))]
+#[cfg_attr(not(feature = "library-tls"), allow(dead_code))]
 pub fn default_sigpipe() {}
 
 /// Test support: this thread's CPU time (a benchmark's measure; wall time

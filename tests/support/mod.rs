@@ -28,6 +28,8 @@ pub const EXPORTS: &[(&str, Kind)] = &[
     ("PanicReports", Kind::Str),
     ("DeletePanicReports", Kind::Str),
     ("Free", Kind::Free),
+    ("NextPanicReport", Kind::Str),
+    ("PanicReportOutcome", Kind::Str),
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -127,4 +127,18 @@ RCT_EXPORT_METHOD(deletePanicReports:(NSString *)requestJson
   [self run:^char * { return DeletePanicReports(request.UTF8String); } resolve:resolve reject:reject];
 }
 
+RCT_EXPORT_METHOD(nextPanicReport:(NSString *)requestJson
+                  resolve:(RCTPromiseResolveBlock)resolve
+                  reject:(RCTPromiseRejectBlock)reject) {
+  NSString *request = [requestJson copy];
+  [self run:^char * { return NextPanicReport(request.UTF8String); } resolve:resolve reject:reject];
+}
+
+RCT_EXPORT_METHOD(panicReportOutcome:(NSString *)requestJson
+                  resolve:(RCTPromiseResolveBlock)resolve
+                  reject:(RCTPromiseRejectBlock)reject) {
+  NSString *request = [requestJson copy];
+  [self run:^char * { return PanicReportOutcome(request.UTF8String); } resolve:resolve reject:reject];
+}
+
 @end

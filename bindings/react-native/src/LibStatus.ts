@@ -57,6 +57,8 @@ export interface InitializeApplicationRequest {
   apiLoggingEnabled?: boolean;
   /** Report fatal errors (signals, aborts) inside the library at the next start. */
   reportFatalErrors?: boolean;
+  /** Who sends the reports: the library (default) or the app (`PanicReportSender`). */
+  transport?: 'library' | 'host';
   [otherKey: string]: unknown;
 }
 
@@ -76,6 +78,8 @@ export interface PanicReportingStatus {
   contextVersion: string;
   /** Whether fatal errors inside the library are reported (`reportFatalErrors`). */
   fatalErrors: boolean;
+  /** Who sends the reports: `library` or `host`. */
+  transport: 'library' | 'host';
 }
 
 export interface InitializeApplicationResponse {
@@ -255,6 +259,7 @@ export function createLibStatus(native: Spec): LibStatusApi {
           contextName: str(reporting.contextName, 'contextName', endpoint),
           contextVersion: str(reporting.contextVersion, 'contextVersion', endpoint),
           fatalErrors: bool(reporting.fatalErrors, 'fatalErrors', endpoint),
+          transport: reporting.transport === 'host' ? 'host' : 'library',
         },
       };
     },

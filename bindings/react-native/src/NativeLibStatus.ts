@@ -19,6 +19,9 @@ export interface Spec extends TurboModule {
   flushPanicReports(timeoutMs: number): Promise<string>;
   panicReports(requestJson: string): Promise<string>;
   deletePanicReports(requestJson: string): Promise<string>;
+  /** The host's transport (see PanicReportSender.ts). */
+  nextPanicReport(requestJson: string): Promise<string>;
+  panicReportOutcome(requestJson: string): Promise<string>;
 }
 
 /**

@@ -29,6 +29,8 @@ import type {
 
 export * from './LibStatus';
 export * from './raw';
+export * from './PanicReportSender';
+import { PanicReportSender } from './PanicReportSender';
 export type { Spec as NativeLibStatusSpec } from './NativeLibStatus';
 
 const LINKING_ERROR =
@@ -64,8 +66,12 @@ export function initializeApplication(request: InitializeApplicationRequest): Pr
 }
 
 /** Stores the user's metrics opt-in; opting out deletes unsent reports. */
-export function toggleCentralizedMetrics(enabled: boolean): Promise<void> {
-  return LibStatus.toggleCentralizedMetrics(enabled);
+export async function toggleCentralizedMetrics(enabled: boolean): Promise<void> {
+  await LibStatus.toggleCentralizedMetrics(enabled);
+  if (!enabled) {
+    // The library has deleted the reports; a request in flight is cancelled too.
+    PanicReportSender.cancelAll();
+  }
 }
 
 /** The stored metrics opt-in. */

@@ -34,6 +34,8 @@ export function createKoffiNativeModule(soPath: string): KoffiNativeModule {
   const deletePanicReports = withString('DeletePanicReports');
   const centralizedMetricsInfo = lib.func('void *CentralizedMetricsInfo()') as AsyncFn;
   const flushPanicReports = lib.func('void *FlushPanicReports(int timeoutMs)') as AsyncFn;
+  const nextPanicReport = withString('NextPanicReport');
+  const panicReportOutcome = withString('PanicReportOutcome');
   let answers = 0;
   let freed = 0;
   let inFlight = 0;
@@ -91,6 +93,8 @@ export function createKoffiNativeModule(soPath: string): KoffiNativeModule {
     flushPanicReports: (timeoutMs) => call(flushPanicReports, timeoutMs),
     panicReports: (requestJson) => call(panicReports, requestJson),
     deletePanicReports: (requestJson) => call(deletePanicReports, requestJson),
+    nextPanicReport: (requestJson) => call(nextPanicReport, requestJson),
+    panicReportOutcome: (requestJson) => call(panicReportOutcome, requestJson),
     stats: () => ({ answers, freed }),
   };
 }

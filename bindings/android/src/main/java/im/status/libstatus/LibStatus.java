@@ -65,6 +65,11 @@ public final class LibStatus {
 
     /** {@code DeletePanicReports(requestJson)}: the answer JSON as is. */
     public static native String nativeDeletePanicReports(String requestJson);
+    /** The C ABI's {@code NextPanicReport} (the host's transport): answer JSON, errors included. */
+    public static native String nativeNextPanicReport(String requestJson);
+
+    /** The C ABI's {@code PanicReportOutcome} (the host's transport): answer JSON, errors included. */
+    public static native String nativePanicReportOutcome(String requestJson);
 
     // ---- Checked calls: error answers become exceptions. ----
 
@@ -80,7 +85,14 @@ public final class LibStatus {
 
     /** Stores the user's metrics opt-in ({@code {"enabled":bool}}); returns {@code {"error":""}}. */
     public static String toggleCentralizedMetrics(String requestJson) {
-        return check(nativeToggleCentralizedMetrics(requestJson));
+        String answer = check(nativeToggleCentralizedMetrics(requestJson));
+        // An opt-out also cancels the request a PanicReportSender has in flight
+        // (the library has deleted its report by now).
+        Object enabled = MiniJson.parseObject(check(nativeCentralizedMetricsInfo())).get("enabled");
+        if (!Boolean.TRUE.equals(enabled)) {
+            PanicReportSender.cancelAll();
+        }
+        return answer;
     }
 
     /** {@link #toggleCentralizedMetrics(String)} with {@code {"enabled":enabled}}. */

@@ -36,4 +36,7 @@ abstract class LibStatusSpec extends ReactContextBaseJavaModule {
     public abstract void panicReports(String requestJson, Promise promise);
 
     public abstract void deletePanicReports(String requestJson, Promise promise);
+    public abstract void nextPanicReport(String requestJson, Promise promise);
+
+    public abstract void panicReportOutcome(String requestJson, Promise promise);
 }

@@ -98,8 +98,20 @@ public final class LibStatusModule extends LibStatusSpec {
 
     @Override
     @ReactMethod
+    public void nextPanicReport(String requestJson, Promise promise) {
+        run(promise, () -> LibStatus.nativeNextPanicReport(requestJson));
+    }
+
+    @Override
+    @ReactMethod
     public void deletePanicReports(String requestJson, Promise promise) {
         run(promise, () -> LibStatus.nativeDeletePanicReports(requestJson));
+    }
+
+    @Override
+    @ReactMethod
+    public void panicReportOutcome(String requestJson, Promise promise) {
+        run(promise, () -> LibStatus.nativePanicReportOutcome(requestJson));
     }
 
     @Override
