@@ -356,9 +356,11 @@ fn a_report_the_server_keeps_refusing_is_dropped_after_its_attempts_and_counted(
         (std::time::SystemTime::now() - ago).duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos()
     };
     let left_behind = format!("{:024}-00000000-1-19.envelope", nanos(Duration::from_secs(60)));
-    std::fs::write(folder.join(&left_behind), b"an earlier process's report").unwrap();
+    let earlier = support::planted_envelope("an earlier process's report");
+    std::fs::write(folder.join(&left_behind), &earlier).unwrap();
     let too_old = format!("{:024}-00000001-1.envelope", nanos(Duration::from_secs(31 * 24 * 3600)));
-    std::fs::write(folder.join(&too_old), b"a report from last month").unwrap();
+    let last_month = support::planted_envelope("a report from last month");
+    std::fs::write(folder.join(&too_old), &last_month).unwrap();
     // (The earlier run was opted in: an opted-out start purges the outbox.)
     support::write_opted_in(dir.path());
 
@@ -378,8 +380,8 @@ fn a_report_the_server_keeps_refusing_is_dropped_after_its_attempts_and_counted(
     );
     let received = receiver.received();
     let sent = |body: &[u8]| received.iter().filter(|r| r.body == body).count();
-    assert_eq!(sent(b"an earlier process's report"), 1, "19 answers before, one more now");
-    assert_eq!(sent(b"a report from last month"), 0, "too old to send");
+    assert_eq!(sent(&earlier), 1, "19 answers before, one more now");
+    assert_eq!(sent(&last_month), 0, "too old to send");
     assert_eq!(received.len(), 1 + 20, "the new report: 20 attempts, no more");
 
     receiver.set_default(Reply::ok());

@@ -308,6 +308,18 @@ struct ReceiverState {
     hung: Vec<tiny_http::Request>,
 }
 
+/// A minimal envelope of one event with `message`: what an earlier process
+/// could have left in the outbox, for tests that plant reports (a real
+/// envelope, since every body a receiver gets goes through Sentry's
+/// normaliser in CI).
+pub fn planted_envelope(message: &str) -> Vec<u8> {
+    let id = "0123456789abcdef0123456789abcdef";
+    let event = json!({"event_id": id, "platform": "native", "level": "error", "message": {"formatted": message}})
+        .to_string();
+    format!("{{\"event_id\":\"{id}\"}}\n{{\"type\":\"event\",\"length\":{}}}\n{event}\n", event.len())
+        .into_bytes()
+}
+
 /// With `LIBSTATUS_CAPTURE_DIR` set, every envelope that reaches a receiver is
 /// also written there, so that CI can pass each one through Sentry's own
 /// normaliser (`scripts/normalize_events.py`).
