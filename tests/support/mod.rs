@@ -314,8 +314,9 @@ struct ReceiverState {
 /// normaliser in CI).
 pub fn planted_envelope(message: &str) -> Vec<u8> {
     let id = "0123456789abcdef0123456789abcdef";
-    let event = json!({"event_id": id, "platform": "native", "level": "error", "message": {"formatted": message}})
-        .to_string();
+    let event =
+        json!({"event_id": id, "platform": "native", "level": "error", "message": {"formatted": message}})
+            .to_string();
     format!("{{\"event_id\":\"{id}\"}}\n{{\"type\":\"event\",\"length\":{}}}\n{event}\n", event.len())
         .into_bytes()
 }
