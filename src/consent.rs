@@ -192,9 +192,10 @@ impl fmt::Display for ToggleError {
 /// Stores the user's choice and applies it: `apply(enabled)` runs under the
 /// lock after the in-memory switch changed and before the toggle answers (the
 /// reporting side purges and cuts off requests there). An opt-out is applied
-/// even when the file cannot be written.
+/// even when the file cannot be written. The caller registers the fork
+/// handlers first (`reporting::install_fork_handlers`): before this lock is
+/// first taken.
 pub fn toggle(enabled: bool, apply: impl FnOnce(bool)) -> Result<(), ToggleError> {
-    crate::reporting::install_fork_handlers(); // before this lock is first taken
     let mut state = lock();
     let (Some(file), Some(dir)) = (state.file.clone(), state.data_dir.clone()) else {
         return Err(ToggleError::NotInitialized);

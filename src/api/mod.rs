@@ -393,6 +393,7 @@ pub struct ToggleCentralizedMetricsRequest {
 }
 
 fn toggle_centralized_metrics(request: ToggleCentralizedMetricsRequest) -> Result<Reply, ApiError> {
+    reporting::install_fork_handlers(); // before the consent lock is first taken
     consent::toggle(request.enabled, reporting::apply_consent).map_err(|e| match e {
         ToggleError::NotInitialized => ApiError::not_initialized(),
         other => ApiError::internal(other.to_string()),

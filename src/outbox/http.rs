@@ -153,10 +153,17 @@ pub(super) fn io_failure(e: io::Error) -> Failure {
     }
 }
 
-/// How requests go out: the resolver and the TLS configuration.
+/// Starts a named thread running the closure: the library's thread wrapper
+/// (`reporting::spawn_thread`), handed down by the code that builds the
+/// request's target, so that this module starts no thread of its own.
+pub type Spawn = fn(&str, Box<dyn FnOnce() + Send>) -> io::Result<()>;
+
+/// How requests go out: the resolver (and how its thread starts) and the
+/// TLS configuration.
 #[derive(Clone)]
 pub struct Client {
     pub resolve: Resolve,
+    pub spawn: Spawn,
     pub tls: tls::Config,
     /// The egress proxy, if any.
     pub proxy: Option<Proxy>,
@@ -166,8 +173,8 @@ impl Client {
     /// The system's resolver and the default trust: the Mozilla roots and
     /// the system's store (built once per process, the first time a request
     /// is made, see [`tls::Config`]).
-    pub fn system() -> Self {
-        Self { resolve: system_resolve, tls: tls::Config::system(), proxy: None }
+    pub fn system(spawn: Spawn) -> Self {
+        Self { resolve: system_resolve, spawn, tls: tls::Config::system(), proxy: None }
     }
 }
 
@@ -256,7 +263,7 @@ fn resolve(
     host: &str,
     port: u16,
     deadline: Instant,
-    resolver: Resolve,
+    client: &Client,
     guard: &dyn Fn(Option<&TcpStream>) -> bool,
 ) -> Result<Vec<SocketAddr>, Failure> {
     if let Ok(ip) = host.parse::<IpAddr>() {
@@ -269,11 +276,15 @@ fn resolve(
     }
     let (answer, answered) = mpsc::sync_channel(1);
     let name = host.to_owned();
-    let started = crate::reporting::spawn_thread("libstatus-resolve", move || {
-        let addresses = resolver(&name, port);
-        RESOLVING.fetch_sub(1, Ordering::SeqCst);
-        let _ = answer.send(addresses);
-    });
+    let resolver = client.resolve;
+    let started = (client.spawn)(
+        "libstatus-resolve",
+        Box::new(move || {
+            let addresses = resolver(&name, port);
+            RESOLVING.fetch_sub(1, Ordering::SeqCst);
+            let _ = answer.send(addresses);
+        }),
+    );
     if started.is_err() {
         RESOLVING.fetch_sub(1, Ordering::SeqCst);
         return Err(Failure::HostNotFound);
@@ -385,7 +396,7 @@ pub fn post(
         Some(proxy) => (proxy.host.as_str(), proxy.port),
         None => (endpoint.host.as_str(), endpoint.port),
     };
-    let addresses = resolve(host, port, deadline, client.resolve, guard)?;
+    let addresses = resolve(host, port, deadline, client, guard)?;
     if !guard(None) {
         return Err(Failure::CutOff);
     }
@@ -393,7 +404,7 @@ pub fn post(
     let mut socket = Socket { stream, deadline };
     if let Some(proxy) = client.proxy.as_ref().filter(|_| forwarded.is_none()) {
         proxy.tunnel(&mut socket, endpoint, || {
-            resolve(&endpoint.host, endpoint.port, deadline, client.resolve, guard)
+            resolve(&endpoint.host, endpoint.port, deadline, client, guard)
         })?;
         if !guard(None) {
             return Err(Failure::CutOff);
@@ -500,6 +511,14 @@ fn status_only(buffer: &[u8]) -> Option<Response> {
     (200..600).contains(&status).then_some(Response { status, retry_after: None, rate_limits: None })
 }
 
+/// Test support: a plain named thread, for a [`Client`] in this module's
+/// tests (the library's wrapper lives in `reporting`, above this module).
+#[cfg(test)]
+fn test_spawn(name: &str, f: Box<dyn FnOnce() + Send>) -> io::Result<()> {
+    #[allow(clippy::disallowed_methods)] // a test's own thread
+    std::thread::Builder::new().name(name.to_owned()).spawn(f).map(drop)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -580,7 +599,7 @@ mod tests {
     fn ask(endpoint: &Endpoint) -> Result<Response, Failure> {
         let deadline = Instant::now() + Duration::from_secs(10);
         post(
-            &Client::system(),
+            &Client::system(test_spawn),
             endpoint,
             &[("X-Sentry-Auth", "Sentry sentry_key=k")],
             b"body",
@@ -642,10 +661,14 @@ mod tests {
     fn a_header_with_a_line_break_is_never_sent() {
         let endpoint = Endpoint { tls: false, host: "127.0.0.1".into(), port: 9, path: "/".into() };
         let deadline = Instant::now() + Duration::from_secs(1);
-        let sent =
-            post(&Client::system(), &endpoint, &[("X-Sentry-Auth", "a\r\nEvil: 1")], b"", deadline, &|_| {
-                true
-            });
+        let sent = post(
+            &Client::system(test_spawn),
+            &endpoint,
+            &[("X-Sentry-Auth", "a\r\nEvil: 1")],
+            b"",
+            deadline,
+            &|_| true,
+        );
         assert!(matches!(sent, Err(Failure::Protocol(_))));
     }
 }
@@ -677,13 +700,13 @@ mod real_networks {
     /// its authority; `None` in a build without TLS.
     fn tls_pair() -> Option<(TlsServer, Client)> {
         let (server, tls) = tls_testing::pair()?;
-        Some((server, Client { resolve: system_resolve, tls, proxy: None }))
+        Some((server, Client { resolve: system_resolve, spawn: test_spawn, tls, proxy: None }))
     }
 
     /// The routes a test runs over: plain HTTP, and TLS when this build has
     /// it (a server's side and the client for it).
     fn routes() -> Vec<(Option<TlsServer>, Client)> {
-        let mut routes = vec![(None, Client::system())];
+        let mut routes = vec![(None, Client::system(test_spawn))];
         routes.extend(tls_pair().map(|(server, client)| (Some(server), client)));
         routes
     }
@@ -750,7 +773,7 @@ mod real_networks {
                 }
             });
             let endpoint = Endpoint { tls, host: "127.0.0.1".into(), port, path: "/".into() };
-            let client = Client::system();
+            let client = Client::system(test_spawn);
             let started = Instant::now();
             let sent = send(&client, &endpoint, b"body", started + SHORT);
             assert!(matches!(sent, Err(Failure::TimedOut)), "tls {tls}: {sent:?}");
@@ -853,7 +876,7 @@ mod real_networks {
     /// bound is the process's.
     #[test]
     fn a_resolver_that_never_answers_is_abandoned_at_the_deadline_or_an_opt_out() {
-        let client = Client { resolve: stuck_resolver, ..Client::system() };
+        let client = Client { resolve: stuck_resolver, ..Client::system(test_spawn) };
         let endpoint = Endpoint { tls: true, host: "sentry.invalid".into(), port: 443, path: "/".into() };
         let short = Duration::from_millis(300);
 
@@ -923,10 +946,14 @@ mod real_networks {
         let endpoint =
             Endpoint { tls: false, host: "127.0.0.1".into(), port: address.port(), path: "/".into() };
         let started = Instant::now();
-        let sent =
-            post(&Client::system(), &endpoint, &[], b"body", started + Duration::from_secs(10), &|s| {
-                link.guard(0, s)
-            });
+        let sent = post(
+            &Client::system(test_spawn),
+            &endpoint,
+            &[],
+            b"body",
+            started + Duration::from_secs(10),
+            &|s| link.guard(0, s),
+        );
         assert!(matches!(sent, Err(Failure::CutOff)), "{sent:?}");
         assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
     }
@@ -953,7 +980,7 @@ mod real_networks {
         thread(move || {
             let endpoint = Endpoint { tls: false, host: "127.0.0.1".into(), port, path: "/".into() };
             let sent = post(
-                &Client::system(),
+                &Client::system(test_spawn),
                 &endpoint,
                 &[],
                 &body,
@@ -1129,7 +1156,7 @@ mod real_networks {
         let proxy = Proxy::parse(&format!("http://user:secret-pass@127.0.0.1:{port}")).unwrap();
 
         let (endpoint, heads) = accepting(None);
-        let client = Client { proxy: Some(proxy.clone()), ..Client::system() };
+        let client = Client { proxy: Some(proxy.clone()), ..Client::system(test_spawn) };
         let sent = send(&client, &endpoint, b"body", Instant::now() + Duration::from_secs(10));
         assert_eq!(sent.unwrap().status, 200);
         let head = heads.recv().unwrap();
@@ -1180,7 +1207,7 @@ mod real_networks {
             assert_eq!(LOOKUPS.load(Ordering::SeqCst), expected, "{scheme}: local lookups");
             let wrong = Proxy::parse(&format!("{scheme}://user:wrong-pass@127.0.0.1:{port}")).unwrap();
             let (endpoint, _) = accepting(None);
-            let client = Client { proxy: Some(wrong), ..Client::system() };
+            let client = Client { proxy: Some(wrong), ..Client::system(test_spawn) };
             let refused = send(&client, &endpoint, b"body", Instant::now() + Duration::from_secs(10));
             assert!(refused.is_err(), "{scheme}: wrong credentials");
         }

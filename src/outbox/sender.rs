@@ -27,6 +27,8 @@ pub struct Target {
     pub proxy: Option<super::proxy::Proxy>,
     /// `None`: the default trust (the Mozilla roots and the system's store).
     pub tls: Option<super::tls::Config>,
+    /// How the request starts its resolver thread (the library's wrapper).
+    pub spawn: http::Spawn,
 }
 
 impl Target {
@@ -406,7 +408,7 @@ impl Outbox {
             link.live.is_some()
         };
         let deadline = Instant::now() + REQUEST_TIMEOUT;
-        let system = http::Client::system();
+        let system = http::Client::system(target.spawn);
         let tls = target.tls.clone().unwrap_or(system.tls);
         let client = http::Client { proxy: target.proxy.clone(), tls, ..system };
         let answer = http::post(&client, &target.endpoint, &headers, body, deadline, &guard);

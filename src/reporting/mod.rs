@@ -45,7 +45,7 @@ use self::limiter::StormLimiter;
 pub use self::limiter::EVENTS_PER_WINDOW;
 pub use self::pipeline::{on_caught_panic, Origin};
 use self::scrub::Scrubber;
-pub use self::thread::{spawn_supervised, spawn_thread};
+pub use self::thread::{spawn_detached, spawn_supervised, spawn_thread};
 use crate::outbox::{Acknowledged, Endpoint, Outbox, OutboxLimits, Outcome, Pulled, Target};
 use crate::panics;
 
@@ -413,6 +413,7 @@ fn current_target(outbox: &Outbox) -> Option<Target> {
     let url = dsn.envelope_api_url();
     let endpoint = Endpoint::from_url(&url)?;
     Some(Target {
+        spawn: spawn_detached,
         proxy: session.config.proxy.proxy_for(&endpoint),
         tls: session.config.tls.as_ref().map(|tls| tls.0.clone()),
         endpoint,

@@ -33,6 +33,13 @@ where
     })
 }
 
+/// [`spawn_thread`] for a boxed body whose end nobody joins: the form the
+/// delivery's HTTP client takes (`outbox::http::Spawn`) for its resolver
+/// threads, handed to it with each request's target.
+pub fn spawn_detached(name: &str, f: Box<dyn FnOnce() + Send>) -> io::Result<()> {
+    spawn_thread(name, f).map(drop)
+}
+
 /// The first pause before a supervised body runs again after a panic; it
 /// doubles up to [`RESTART_MAX`], so a body that always panics costs a report
 /// now and then (storm control bounds them too), not a busy loop.
