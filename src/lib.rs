@@ -38,6 +38,7 @@
 
 pub mod api;
 pub(crate) mod consent;
+pub(crate) mod endpoint;
 pub(crate) mod fatal;
 pub mod ffi;
 pub(crate) mod files;

@@ -348,7 +348,7 @@ fn record(info: &PanicHookInfo<'_>) {
         }),
         // In a `fork()` child no stack is walked (no report is made there,
         // and the walker's lock may be held by a parent's thread).
-        frames: if crate::reporting::in_forked_child() { Vec::new() } else { capture() },
+        frames: if crate::sys::process::in_forked_child() { Vec::new() } else { capture() },
         consent: crate::consent::at_panic(),
     };
     // `try_with`/`try_borrow_mut`: a panic during thread-local teardown or

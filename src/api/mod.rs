@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 pub use self::error::{ApiError, ErrorCode};
 pub use self::reports::{DeletePanicReportsRequest, PanicReportsRequest, MAX_PAGE_REPORTS};
 use crate::consent::{self, MetricsInfo, ToggleError};
+pub use crate::endpoint::{Arg, ArgKind, Endpoint};
 use crate::files;
 use crate::logging::{self, LogSettings};
 use crate::outbox::policy::Verdict;
@@ -26,7 +27,6 @@ use crate::reporting::config::Tls;
 use crate::reporting::{
     self, limiter, BuildConfig, HostTransportError, PanicReportingStatus, ReportingConfig, ReportingError,
 };
-use crate::sync::Mutex;
 
 /// The answer of endpoints without a payload (status-go's convention; Android's
 /// bridge checks this prefix).
@@ -34,99 +34,6 @@ pub const OK: &str = r#"{"error":""}"#;
 
 /// The longest `timeoutMs` FlushPanicReports accepts: one minute.
 pub const MAX_FLUSH_TIMEOUT_MS: i64 = 60_000;
-
-/// The endpoint set, written once: `Endpoint`, `Endpoint::ALL`, each name (the
-/// C symbol, the HTTP path segment, the `endpoint` tag on events) and the kind
-/// of argument it takes all come from this table. A test checks it against
-/// `ffi.rs`, `jni.rs`, `cbindgen.toml` and the header; `bindings/README.md`
-/// has the checklist for adding an endpoint.
-macro_rules! endpoints {
-    ($($name:ident: $kind:ident),* $(,)?) => {
-        /// Every export.
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-        pub enum Endpoint {
-            $($name),*
-        }
-
-        impl Endpoint {
-            pub const ALL: &'static [Endpoint] = &[$(Endpoint::$name),*];
-
-            pub const fn name(self) -> &'static str {
-                match self {
-                    $(Endpoint::$name => stringify!($name)),*
-                }
-            }
-
-            pub const fn arg_kind(self) -> ArgKind {
-                match self {
-                    $(Endpoint::$name => ArgKind::$kind),*
-                }
-            }
-        }
-    };
-}
-
-endpoints! {
-    InitializeApplication: Json,
-    ToggleCentralizedMetrics: Json,
-    CentralizedMetricsInfo: None,
-    IntendedPanic: Text,
-    IntendedBackgroundPanic: Text,
-    FlushPanicReports: Int,
-    PanicReports: Json,
-    DeletePanicReports: Json,
-    NextPanicReport: Json,
-    PanicReportOutcome: Json,
-}
-
-/// What an endpoint takes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ArgKind {
-    /// Nothing.
-    None,
-    /// A JSON object, as text.
-    Json,
-    /// Plain text.
-    Text,
-    /// A number.
-    Int,
-}
-
-/// An endpoint's argument, decoded from the host's representation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Arg<'a> {
-    None,
-    Str(&'a str),
-    Int(i64),
-}
-
-impl Arg<'_> {
-    /// The argument as text, for the API log.
-    pub fn as_text(&self) -> Option<String> {
-        match self {
-            Arg::None => None,
-            Arg::Str(s) => Some((*s).to_owned()),
-            Arg::Int(n) => Some(n.to_string()),
-        }
-    }
-}
-
-impl Endpoint {
-    pub fn from_name(name: &str) -> Option<Endpoint> {
-        Self::ALL.iter().copied().find(|e| e.name() == name)
-    }
-
-    /// 1 + the index in [`Endpoint::ALL`]: the call tag a fatal-error report
-    /// names (see `panics::call_tag`).
-    pub const fn tag(self) -> u8 {
-        self as u8 + 1
-    }
-
-    /// The endpoint of a call tag.
-    pub fn from_tag(tag: u32) -> Option<Endpoint> {
-        Self::ALL.get((tag as usize).checked_sub(1)?).copied()
-    }
-}
 
 /// An endpoint's JSON answer: borrowed when it is a constant (most calls on
 /// the hot path answer one), so that answering allocates nothing but the
@@ -167,31 +74,6 @@ fn to_json<T: Serialize>(answer: &T) -> Result<Reply, ApiError> {
     serde_json::to_string(answer)
         .map(Cow::Owned)
         .map_err(|e| ApiError::internal(format!("cannot encode the answer: {e}")))
-}
-
-/// Serialises `InitializeApplication`s (toggles are ordered against them by
-/// the consent lock, taken only for the switch-over). Held across `fork()`
-/// ([`lock_for_fork`]): a child's init never waits for a parent's thread.
-static INITIALIZING: Mutex<()> = Mutex::new(());
-
-thread_local! {
-    /// [`INITIALIZING`]'s guard while this thread forks.
-    static HELD_FOR_FORK: std::cell::RefCell<Option<crate::sync::MutexGuard<'static, ()>>> =
-        const { std::cell::RefCell::new(None) };
-}
-
-/// `fork()` is about to run (see `reporting::fork`): no init is in progress
-/// on another thread while it does, so the child never inherits
-/// [`INITIALIZING`] held by a thread it does not have.
-pub(crate) fn lock_for_fork() {
-    let guard = INITIALIZING.lock();
-    let _ = HELD_FOR_FORK.try_with(|held| *held.borrow_mut() = Some(guard));
-}
-
-/// In the parent and in the child alike: a std lock's unlock in the child,
-/// where the parent's other threads do not exist, simply frees it.
-pub(crate) fn unlock_after_fork() {
-    let _ = HELD_FOR_FORK.try_with(|held| held.borrow_mut().take());
 }
 
 /// status-go's request, minus what this library does not do. Other keys
@@ -335,7 +217,7 @@ fn initialize_application(mut request: InitializeApplicationRequest) -> Result<R
     };
     reporting::install_fork_handlers();
     let known = request.redact.take().map(Known::new).transpose().map_err(ApiError::invalid_request)?;
-    let _initializing = INITIALIZING.lock();
+    let _initializing = reporting::initializing();
     files::create_private_dir(&data_dir, false)
         .map_err(|e| ApiError::internal(format!("cannot create dataDir: {e}; nothing changed")))?;
     let writers = logging::prepare(&LogSettings {

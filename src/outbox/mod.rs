@@ -32,6 +32,7 @@ mod reports;
 mod sender;
 mod store;
 mod tls;
+mod wire;
 
 use std::collections::HashMap;
 use std::ffi::OsString;
@@ -44,9 +45,6 @@ use std::time::{Duration, Instant};
 use crate::sync::{Condvar, Mutex};
 
 pub use self::history::{count_dropped, dropped, Cause, Dropped, Sent};
-pub use self::http::Endpoint;
-#[cfg(feature = "fuzzing")]
-pub use self::http::{parse_head, MAX_HEAD};
 pub use self::lease::{Acknowledged, Outcome, Pulled, LEASE_DEFAULT};
 pub use self::reports::{Deleted, Pending};
 pub use self::sender::Target;
@@ -54,6 +52,9 @@ pub use self::sender::Target;
 pub(crate) use self::store::carried_in;
 pub use self::store::DIR_NAME;
 pub use self::tls::{pem_certificates, Config as TlsConfig, AVAILABLE as LIBRARY_TLS};
+pub use self::wire::Endpoint;
+#[cfg(feature = "fuzzing")]
+pub use self::wire::{parse_head, MAX_HEAD};
 
 /// How long one HTTP request may take before it counts as a network error.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);

@@ -19,7 +19,7 @@ use std::fmt;
 use std::io::{Read, Write};
 use std::net::IpAddr;
 
-use super::http::{Endpoint, Failure};
+use super::wire::{Endpoint, Failure};
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum Kind {
@@ -302,21 +302,21 @@ impl Proxy {
             head.push_str(&format!("Proxy-Authorization: {value}\r\n"));
         }
         head.push_str("\r\n");
-        stream.write_all(head.as_bytes()).map_err(super::http::io_failure)?;
+        stream.write_all(head.as_bytes()).map_err(super::wire::io_failure)?;
         // Byte by byte: whatever follows the head is the server's TLS.
         let mut answer = Vec::with_capacity(256);
         let mut byte = [0u8; 1];
         while !answer.ends_with(b"\r\n\r\n") {
-            if answer.len() >= super::http::MAX_HEAD {
+            if answer.len() >= super::wire::MAX_HEAD {
                 return Err(Failure::Proxy("answer head over 16 KiB"));
             }
             match stream.read(&mut byte) {
                 Ok(0) => return Err(Failure::Proxy("closed during CONNECT")),
                 Ok(_) => answer.push(byte[0]),
-                Err(e) => return Err(super::http::io_failure(e)),
+                Err(e) => return Err(super::wire::io_failure(e)),
             }
         }
-        match super::http::parse_head(&mut answer) {
+        match super::wire::parse_head(&mut answer) {
             Ok(Some(response)) if (200..300).contains(&response.status) => Ok(()),
             Ok(Some(response)) if response.status == 407 => {
                 Err(Failure::Proxy("authentication refused (407)"))
@@ -326,7 +326,7 @@ impl Proxy {
     }
 
     fn socks5(&self, stream: &mut (impl Read + Write), target: Target<'_>, port: u16) -> Result<(), Failure> {
-        let io = super::http::io_failure;
+        let io = super::wire::io_failure;
         let method: u8 = if self.credentials.is_some() { 2 } else { 0 };
         stream.write_all(&[5, 1, method]).map_err(io)?;
         let mut reply = [0u8; 2];

@@ -12,9 +12,10 @@ use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
 
-use super::http::{self, Endpoint};
+use super::http;
 use super::policy::{self, Classified, Headers, Verdict, Wait};
 use super::store::{carried_in, count_attempt, remove_entry, written_and_attempts, MAX_ENVELOPE_BYTES};
+use super::wire::Endpoint;
 use super::{Outbox, State, REQUEST_TIMEOUT};
 use crate::files;
 
@@ -435,7 +436,7 @@ impl Outbox {
             Err(e) => {
                 log::debug!("panic report delivery failed: {e}");
                 // Status 0: a network failure, for the policy.
-                let answered = matches!(e, http::Failure::Protocol(_));
+                let answered = matches!(e, super::wire::Failure::Protocol(_));
                 (policy::classify(0, Headers::default(), SystemTime::now()), answered)
             }
         }

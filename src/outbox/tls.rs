@@ -15,8 +15,7 @@
 //! itself is built the first time a request needs it, on the sender thread,
 //! so that reading the system's store never slows an init down), the
 //! authorities of a PEM file
-//! ([`pem_certificates`]), [`is_tls_error`] for an `io::Error`, and
-//! [`exchange`]: the request and its answer over TLS on a connected socket.
+//! ([`pem_certificates`]), and [`exchange`]: the request and its answer over TLS on a connected socket.
 
 pub use imp::*;
 
@@ -29,7 +28,7 @@ mod imp {
     use rustls::pki_types::pem::PemObject;
     use rustls::pki_types::{CertificateDer, ServerName};
 
-    use super::super::http::{exchange as send_and_read, read_head, Failure, Response, Socket};
+    use super::super::wire::{exchange as send_and_read, read_head, Failure, Response, Socket, TlsFailed};
 
     /// This build carries its own TLS.
     pub const AVAILABLE: bool = true;
@@ -123,8 +122,31 @@ mod imp {
 
     /// A failed handshake or certificate: rustls reports it as
     /// `InvalidData` carrying its own error.
-    pub fn is_tls_error(e: &io::Error) -> bool {
+    fn is_tls_error(e: &io::Error) -> bool {
         e.kind() == io::ErrorKind::InvalidData && e.get_ref().is_some_and(|inner| inner.is::<rustls::Error>())
+    }
+
+    /// A rustls failure inside an `io::Error` becomes the mark that
+    /// `wire::io_failure` reads as [`Failure::Tls`]; any other error (the
+    /// socket's) is left as it is.
+    fn mark(e: io::Error) -> io::Error {
+        if is_tls_error(&e) {
+            io::Error::new(io::ErrorKind::InvalidData, TlsFailed)
+        } else {
+            e
+        }
+    }
+
+    /// rustls's stream, its failures marked ([`mark`]).
+    struct Marked<'a>(rustls::Stream<'a, rustls::ClientConnection, Socket>);
+
+    impl Write for Marked<'_> {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            self.0.write(buf).map_err(mark)
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            self.0.flush().map_err(mark)
+        }
     }
 
     /// Writes the request (`head`, `body`) over TLS to `host` on the
@@ -141,8 +163,8 @@ mod imp {
         let name = ServerName::try_from(host.to_owned()).map_err(|_| Failure::Tls)?;
         let client = config.client_config().ok_or(Failure::Tls)?;
         let mut connection = rustls::ClientConnection::new(client, name).map_err(|_| Failure::Tls)?;
-        let mut stream = rustls::Stream::new(&mut connection, socket);
-        send_and_read(&mut stream, head, body, |stream| {
+        let mut stream = Marked(rustls::Stream::new(&mut connection, socket));
+        send_and_read(&mut stream, head, body, |Marked(stream)| {
             read_head(&mut TlsAnswer { connection: stream.conn, socket: stream.sock, ended: false })
         })
     }
@@ -165,7 +187,7 @@ mod imp {
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
                     // A peer that closes without close_notify: no more answer.
                     Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(0),
-                    done => return done,
+                    done => return done.map_err(mark),
                 }
                 if self.ended || self.connection.is_handshaking() {
                     return Ok(0);
@@ -175,7 +197,7 @@ mod imp {
                 }
                 self.connection
                     .process_new_packets()
-                    .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+                    .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, TlsFailed))?;
             }
         }
     }
@@ -307,15 +329,17 @@ mod imp {
         use std::net::TcpStream;
         use std::time::{Duration, Instant};
 
-        use super::super::super::http::{io_failure, Failure, Socket};
+        use super::super::super::wire::{io_failure, Failure, Socket};
         use super::*;
 
         #[test]
         fn a_rustls_error_is_a_tls_failure() {
             let tls = io::Error::new(io::ErrorKind::InvalidData, rustls::Error::DecryptError);
             assert!(is_tls_error(&tls));
-            assert!(matches!(io_failure(tls), Failure::Tls));
-            assert!(!is_tls_error(&io::Error::new(io::ErrorKind::InvalidData, "not TLS")));
+            assert!(matches!(io_failure(mark(tls)), Failure::Tls));
+            let other = io::Error::new(io::ErrorKind::InvalidData, "not TLS");
+            assert!(!is_tls_error(&other));
+            assert!(matches!(io_failure(mark(other)), Failure::Io(io::ErrorKind::InvalidData)));
         }
 
         /// A host that is not a Rust program does not ignore SIGPIPE: a write
@@ -359,9 +383,7 @@ mod imp {
 
 #[cfg(not(feature = "library-tls"))]
 mod imp {
-    use std::io;
-
-    use super::super::http::{Failure, Response, Socket};
+    use super::super::wire::{Failure, Response, Socket};
 
     /// This build has no TLS of its own.
     pub const AVAILABLE: bool = false;
@@ -387,10 +409,6 @@ mod imp {
     /// No certificate is read without TLS (`sentryCaCerts` is ignored).
     pub fn pem_certificates(_: &[u8]) -> Vec<Certificate> {
         Vec::new()
-    }
-
-    pub fn is_tls_error(_: &io::Error) -> bool {
-        false
     }
 
     /// Never reached: the gate refuses an `https://` DSN to the library's

@@ -247,7 +247,7 @@ pub fn fatal_event(report: &crate::fatal::Report, config: &ReportingConfig) -> E
             event.tags.insert("thread".into(), "library thread".to_owned());
         }
         tag => {
-            if let Some(endpoint) = crate::api::Endpoint::from_tag(tag) {
+            if let Some(endpoint) = crate::endpoint::Endpoint::from_tag(tag) {
                 event.tags.insert("endpoint".into(), endpoint.name().to_owned());
             }
         }

@@ -7,7 +7,7 @@
 //!
 //! - held by the forking thread across `fork()` (`pthread_atfork`), so that no
 //!   other thread holds it at that moment, and freed on both sides: an init's
-//!   (`api`), the consent lock, the session, the storm limiter, the host
+//!   (`reporting::initializing`), the consent lock, the session, the storm limiter, the host
 //!   profile. All are std's (`crate::sync`): a lock word and nothing else, so
 //!   the child inherits nothing half-updated.
 //! - never touched in the child: the outboxes (their state, the sender's
@@ -24,15 +24,9 @@
 //! usual; its panics are not reported, nothing is logged, and a flush answers
 //! 0 at once.
 
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, Ordering};
 
-static FORKED: AtomicBool = AtomicBool::new(false);
-
-/// Whether this process is a `fork()` child of the one that set the library
-/// up. One atomic load.
-pub fn in_forked_child() -> bool {
-    FORKED.load(Ordering::Relaxed)
-}
+pub use crate::sys::process::in_forked_child;
 
 /// Registers the handlers once per process. Called before any of the locks
 /// that [`prepare`] takes is taken (an init, a toggle, a caught panic), so
@@ -74,7 +68,7 @@ fn register() {
 // and each module holds its own guards in a thread-local of the forking thread.
 extern "C" fn prepare() {
     let _ = crate::panics::catch(|| {
-        crate::api::lock_for_fork();
+        super::lock_init_for_fork();
         crate::consent::lock_for_fork();
         super::lock_for_fork();
     });
@@ -84,19 +78,19 @@ extern "C" fn parent() {
     let _ = crate::panics::catch(|| {
         super::unlock_after_fork();
         crate::consent::unlock_after_fork();
-        crate::api::unlock_after_fork();
+        super::unlock_init_after_fork();
     });
 }
 
 extern "C" fn child() {
-    FORKED.store(true, Ordering::Relaxed);
+    crate::sys::process::mark_forked_child();
     // The report file is the parent's: a child's crash writes nothing (the
     // gate stays shut in the child, so no later init turns it back on).
     crate::fatal::stop_writing();
     let _ = crate::panics::catch(|| {
         super::unlock_after_fork();
         crate::consent::unlock_after_fork();
-        crate::api::unlock_after_fork();
+        super::unlock_init_after_fork();
         crate::logging::disable_after_fork();
     });
 }

@@ -422,8 +422,29 @@ fn current_target(outbox: &Outbox) -> Option<Target> {
     })
 }
 
-/// `fork()` is about to run: hold the locks a child would need, so that no
-/// other thread holds them at that moment (see [`fork`]).
+/// Serialises `InitializeApplication`s (toggles are ordered against them by
+/// the consent lock, taken only for the switch-over). Held across `fork()`
+/// ([`fork`]): a child's init never waits for a parent's thread.
+static INITIALIZING: crate::sync::Mutex<()> = crate::sync::Mutex::new(());
+
+/// Held for the whole of an `InitializeApplication`.
+pub fn initializing() -> crate::sync::MutexGuard<'static, ()> {
+    INITIALIZING.lock()
+}
+
+/// `fork()` is about to run: hold an init's lock ([`lock_init_for_fork`],
+/// first in the library's lock order), then the locks a child would need
+/// (after the consent lock), so that no other thread holds them at that
+/// moment (see [`fork`]).
+fn lock_init_for_fork() {
+    let guard = INITIALIZING.lock();
+    let _ = HELD_INIT_FOR_FORK.try_with(|held| *held.borrow_mut() = Some(guard));
+}
+
+fn unlock_init_after_fork() {
+    let _ = HELD_INIT_FOR_FORK.try_with(|held| held.borrow_mut().take());
+}
+
 fn lock_for_fork() {
     let session = SESSION.write().unwrap_or_else(PoisonError::into_inner);
     let limiter = limiter();
@@ -449,4 +470,6 @@ type ForkGuards = (
 thread_local! {
     /// The guards of [`lock_for_fork`] while this thread forks.
     static HELD_FOR_FORK: RefCell<Option<ForkGuards>> = const { RefCell::new(None) };
+    /// [`INITIALIZING`]'s guard while this thread forks.
+    static HELD_INIT_FOR_FORK: RefCell<Option<crate::sync::MutexGuard<'static, ()>>> = const { RefCell::new(None) };
 }

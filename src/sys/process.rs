@@ -3,6 +3,22 @@
 //! `SIGPIPE` (Unix only: Windows has no signals for sockets; a write to a reset
 //! socket just fails).
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
+static FORKED: AtomicBool = AtomicBool::new(false);
+
+/// Whether this process is a `fork()` child of the one that set the library
+/// up (the library's child handler said so). One atomic load. Always false
+/// on Windows.
+pub fn in_forked_child() -> bool {
+    FORKED.load(Ordering::Relaxed)
+}
+
+/// Called by the library's `fork()` child handler, first thing.
+pub fn mark_forked_child() {
+    FORKED.store(true, Ordering::Relaxed);
+}
+
 /// Registers `prepare`, `parent` and `child` around every `fork()` of the
 /// process (`pthread_atfork`). `Err(code)` when the system refused. On
 /// Windows, where no process is ever forked, nothing to do.
