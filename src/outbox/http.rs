@@ -30,15 +30,15 @@
 //! - the caller's guard is asked at every step before a byte is written
 //!   (while the name resolves, before and after each connect, with the
 //!   socket), so that an opt-out can abort it from another thread
-//!   ([`abort`], a reset) or stop the request from starting at all.
+//!   ([`crate::sys::socket::abort`], a reset) or stop the request from starting at all.
 
 use std::io;
-use std::net::{IpAddr, Shutdown, SocketAddr, TcpStream, ToSocketAddrs};
+use std::net::{IpAddr, SocketAddr, TcpStream, ToSocketAddrs};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use socket2::{Domain, Protocol, SockRef, Socket as Socket2, Type};
+use socket2::{Domain, Protocol, Socket as Socket2, Type};
 
 use super::proxy::{Kind, Proxy};
 use super::tls;
@@ -157,7 +157,7 @@ fn connect(
         match socket.connect_timeout(&(*address).into(), time) {
             Ok(()) => {
                 if !guard(Some(&stream)) {
-                    abort(&stream);
+                    crate::sys::socket::abort(&stream);
                     return Err(Failure::CutOff);
                 }
                 let _ = stream.set_nodelay(true);
@@ -173,16 +173,6 @@ fn connect(
         return Err(Failure::CutOff);
     }
     Err(last)
-}
-
-/// Ends a connection at once, from any thread: a reset rather than a FIN
-/// (`SO_LINGER` {1, 0}), so that what the kernel still holds of the request
-/// is dropped instead of sent, and a connect in progress fails. Used by an
-/// opt-out on the sender's connection.
-pub fn abort(stream: &TcpStream) {
-    let socket = SockRef::from(stream);
-    let _ = socket.set_linger(Some(Duration::ZERO));
-    let _ = stream.shutdown(Shutdown::Both);
 }
 
 /// How long one connection attempt may take when `untried` addresses (this
@@ -601,7 +591,7 @@ mod real_networks {
             let mut link = self.0.lock().unwrap();
             link.0 += 1;
             if let Some(live) = link.1.take() {
-                abort(&live);
+                crate::sys::socket::abort(&live);
             }
         }
     }

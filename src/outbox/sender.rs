@@ -93,7 +93,7 @@ impl Outbox {
         if let Some(live) = link.live.take() {
             // A reset: what the kernel still queues of the request is
             // dropped, not sent after the opt-out has answered.
-            http::abort(&live);
+            crate::sys::socket::abort(&live);
         }
     }
 

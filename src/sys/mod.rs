@@ -6,8 +6,10 @@
 //!   modes, atomic replacement, file identity);
 //! - [`process`]: `fork()` handlers (Windows has no `fork`) and what tests of
 //!   the platform need (links, FIFOs, `SIGPIPE`);
+//! - [`socket`]: ending a connection from another thread;
 //! - [`unwind`]: a code address's function start, from the unwind tables.
 
 pub mod files;
 pub mod process;
+pub mod socket;
 pub mod unwind;
