@@ -110,7 +110,7 @@ pub fn read_regular(path: &Path, max: u64) -> io::Result<Read> {
     let file = match options(true).read(true).open(path) {
         Ok(file) => file,
         Err(e) if sys::is_link_refusal(&e) => return Ok(Read::NotRegular),
-        Err(e) => return Err(e),
+        Err(e) => return Err(sys::open_error(e, path)),
     };
     let meta = file.metadata()?;
     if !meta.is_file() {

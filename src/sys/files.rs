@@ -8,6 +8,7 @@
 //! | no FIFO waited on | `O_NONBLOCK` | no FIFOs in folders (named pipes live under `\\.\pipe\` only) |
 //! | private | folders 0700, files 0600, whatever the umask | the ACL inherited from the folder, in the user's profile only the user, SYSTEM and Administrators (the library sets no ACL of its own) |
 //! | atomic replace | `rename(2)` | `MoveFileExW(MOVEFILE_REPLACE_EXISTING)` (std), retried briefly while another process (an antivirus, an indexer) holds the file |
+//! | a folder of the path is a file | `ENOTDIR` | `ERROR_PATH_NOT_FOUND`, told apart from an absent file by looking at the folder, and reported as `NotADirectory` too |
 //! | identity | device and inode | volume serial number and file index (`GetFileInformationByHandle`) |
 
 use std::fs::{self, File, Metadata, OpenOptions};
@@ -46,6 +47,12 @@ mod imp {
     /// Whether an open failed because the name is a link.
     pub fn is_link_refusal(e: &io::Error) -> bool {
         e.raw_os_error() == Some(libc::ELOOP)
+    }
+
+    /// An open's error as the library reads it: on Unix the system already
+    /// says `ENOTDIR` when a folder of the path is a file.
+    pub fn open_error(e: io::Error, _: &Path) -> io::Error {
+        e
     }
 
     /// A file created with these options is private (0600).
@@ -182,6 +189,23 @@ mod imp {
     /// Never: a link is opened (and refused after), not an error.
     pub fn is_link_refusal(_: &io::Error) -> bool {
         false
+    }
+
+    /// An open's error as the library reads it, as Unix reports it: Windows
+    /// says "path not found" (`ERROR_PATH_NOT_FOUND`) when the folder a
+    /// file should be in is a file, which std reads as `NotFound`, as for a
+    /// file that is simply absent. That case is `NotADirectory` here, as
+    /// `ENOTDIR` is on Unix, so that a dataDir that is a file is warned about
+    /// rather than read as "nothing stored yet".
+    pub fn open_error(e: io::Error, path: &Path) -> io::Error {
+        use windows_sys::Win32::Foundation::ERROR_PATH_NOT_FOUND;
+        let folder_is_a_file =
+            || path.parent().and_then(|p| fs::metadata(p).ok()).is_some_and(|m| !m.is_dir());
+        if e.raw_os_error() == Some(ERROR_PATH_NOT_FOUND as i32) && folder_is_a_file() {
+            io::Error::from(io::ErrorKind::NotADirectory)
+        } else {
+            e
+        }
     }
 
     /// Nothing to add: the file inherits its folder's ACL.
