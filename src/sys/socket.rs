@@ -4,7 +4,7 @@
 //! |---|---|---|
 //! | drop what is queued | `SO_LINGER` {1, 0}: the close is a reset | the same |
 //! | wake a thread blocked on it | `shutdown(SHUT_RDWR)`: a blocked `send`, `recv` or `connect` returns at once | `shutdown(SD_BOTH)` does not wake a blocked call; `CancelIoEx` on the socket does (it fails with `ERROR_OPERATION_ABORTED`) |
-//! | no `SIGPIPE` | std's `send` passes `MSG_NOSIGNAL` (`SO_NOSIGPIPE` on Apple systems) | no signals |
+//! | no `SIGPIPE` | Linux and Android: std's `send` passes `MSG_NOSIGNAL`; Apple systems: `SO_NOSIGPIPE` on the socket, set by `socket2::Socket::new`, which opens every socket of the client | no signals |
 
 use std::net::{Shutdown, TcpStream};
 use std::time::Duration;
