@@ -28,6 +28,11 @@ pub fn create_private_dir(dir: &Path, restrict: bool) -> io::Result<()> {
             // removed as a folder).
             fs::remove_file(dir).or_else(|_| fs::remove_dir(dir))?;
         }
+        // The host's link to a folder of its own (a dataDir it named that
+        // way): left as it is, like the folder itself; making the folder
+        // "private" through the link would change the mode of the host's
+        // folder.
+        Ok(_) if fs::metadata(dir).is_ok_and(|target| target.is_dir()) => return Ok(()),
         _ => {}
     }
     sys::create_private_dirs(dir)
@@ -205,6 +210,25 @@ pub fn is_usable_path(path: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A dataDir that the host names through a link to a folder of its own
+    /// is used as it is: the folder's mode stays the host's (before, the
+    /// folder behind the link was made 0700).
+    #[test]
+    fn a_hosts_link_to_its_folder_is_used_and_the_folder_left_alone() {
+        let root = tempfile::tempdir().unwrap();
+        let host = root.path().join("host");
+        fs::create_dir(&host).unwrap();
+        let link = root.path().join("link");
+        if sys::symlink(&host, &link).is_err() {
+            eprintln!("SKIPPED: no symbolic links here");
+            return;
+        }
+        let before = fs::metadata(&host).unwrap().permissions();
+        create_private_dir(&link, false).unwrap();
+        assert!(fs::symlink_metadata(&link).unwrap().file_type().is_symlink());
+        assert_eq!(fs::metadata(&host).unwrap().permissions(), before);
+    }
 
     #[test]
     fn links_fifos_and_large_files_are_not_read() {
