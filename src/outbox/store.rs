@@ -450,6 +450,42 @@ mod tests {
         std::mem::take(&mut outbox.state.lock().dropped)
     }
 
+    /// What a host's `InitializeApplication` answers (and a log says) when
+    /// the outbox cannot be opened: another process holds its lock (here
+    /// another open file description of the lock file, which `flock`
+    /// treats as another process would be), or its folder cannot be created.
+    #[test]
+    fn an_outbox_that_cannot_be_opened_says_why() {
+        let dir = tempfile::tempdir().unwrap();
+        let folder = dir.path().join(DIR_NAME);
+        files::create_private_dir(&folder, true).unwrap();
+        let held = files::open_lock_file(&folder.join(LOCK_FILE)).unwrap();
+        held.try_lock().unwrap();
+        match Outbox::open(dir.path(), OutboxLimits::default()) {
+            Err(e @ OpenError::Locked(_)) => assert_eq!(e.to_string(), super::super::LOCKED),
+            other => panic!("expected Locked, got {:?}", other.map(|_| ())),
+        }
+        drop(held);
+        assert!(
+            Outbox::open(dir.path(), OutboxLimits::default()).is_ok(),
+            "free once the other holder is gone"
+        );
+
+        let not_a_dir = dir.path().join("a-file");
+        fs::write(&not_a_dir, b"").unwrap();
+        match Outbox::open(&not_a_dir, OutboxLimits::default()) {
+            Err(e @ OpenError::Io(_)) => {
+                let text = e.to_string();
+                assert!(text.starts_with("cannot open the panic-report outbox: "), "{text}");
+                assert!(
+                    text.len() > "cannot open the panic-report outbox: ".len(),
+                    "says what failed: {text}"
+                );
+            }
+            other => panic!("expected Io, got {:?}", other.map(|_| ())),
+        }
+    }
+
     #[test]
     fn store_bounds_and_purge() {
         let dir = tempfile::tempdir().unwrap();
