@@ -132,6 +132,66 @@ fn switching_data_dirs_back_and_forth_never_locks_the_process_out() {
     assert_eq!(values(&receiver), ["A's sender is stuck on a blackhole"]);
 }
 
+/// The library's sender threads (`libstatus-outbox`, as the kernel keeps its
+/// first 15 bytes).
+#[cfg(target_os = "linux")]
+fn sender_threads() -> usize {
+    std::fs::read_dir("/proc/self/task")
+        .unwrap()
+        .flatten()
+        .filter(|task| {
+            std::fs::read_to_string(task.path().join("comm"))
+                .is_ok_and(|name| name.trim_end() == "libstatus-outbo")
+        })
+        .count()
+}
+
+/// A dataDir switch stops the old outbox's sender (its thread ends, even
+/// while it waits out a server's Retry-After), so switching does not leave a
+/// thread behind per folder; the old outbox's report stays on disk, is not
+/// sent while another dataDir is the current one, and goes out once its
+/// dataDir is initialised again. (Linux: the threads are read from /proc.)
+#[test]
+#[cfg(target_os = "linux")]
+fn switching_data_dirs_stops_the_old_sender_and_its_report_waits_on_disk() {
+    if !support::isolated() {
+        return;
+    }
+    let receiver = Receiver::start();
+    receiver.queue([Reply::Status(503, vec![header("Retry-After", "1")])]);
+    let (a, b, c) = (data_dir(), data_dir(), data_dir());
+    opted_in(a.path(), &receiver.dsn());
+    lib().intended_panic("A's report");
+    lib().flush(100); // (skips the random delay before a first send)
+    assert_eq!(receiver.wait_for_requests(1, Duration::from_secs(10)), 1);
+    let first = Instant::now();
+    assert_eq!(sender_threads(), 1, "A's sender, waiting out the server's Retry-After");
+
+    opted_in(b.path(), &receiver.dsn());
+    opted_in(c.path(), &receiver.dsn());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while sender_threads() > 1 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(sender_threads(), 1, "only the current outbox's sender runs");
+    // Past A's server wait (1 to 1.25 s): nothing more was sent, the report is kept.
+    std::thread::sleep(Duration::from_millis(2_500).saturating_sub(first.elapsed()));
+    assert_eq!(receiver.request_count(), 1);
+    assert_eq!(outbox_files(a.path()), 1);
+
+    let answer = lib().init(json!({"dataDir": a.path(), "sentryDSN": receiver.dsn()}));
+    assert_eq!(answer["panicReporting"]["active"], true, "{answer}");
+    assert_eq!(lib().flush(10_000), 0);
+    assert_eq!(values(&receiver), ["A's report"]);
+    assert_eq!(receiver.request_count(), 2);
+    assert_eq!(outbox_files(a.path()), 0);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while sender_threads() > 1 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(sender_threads(), 1, "C's sender stopped in turn");
+}
+
 #[test]
 fn a_redirect_is_not_followed_and_the_report_is_kept() {
     if !support::isolated() {
