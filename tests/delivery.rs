@@ -146,6 +146,21 @@ fn sender_threads() -> usize {
         .count()
 }
 
+/// Waits up to 10 s for [`sender_threads`] to be `n` (a thread takes its
+/// name once it runs; one that was told to stop ends soon after), and
+/// answers the last count.
+#[cfg(target_os = "linux")]
+fn sender_threads_become(n: usize) -> usize {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let count = sender_threads();
+        if count == n || Instant::now() >= deadline {
+            return count;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 /// A dataDir switch stops the old outbox's sender (its thread ends, even
 /// while it waits out a server's Retry-After), so switching does not leave a
 /// thread behind per folder; the old outbox's report stays on disk, is not
@@ -165,15 +180,11 @@ fn switching_data_dirs_stops_the_old_sender_and_its_report_waits_on_disk() {
     lib().flush(100); // (skips the random delay before a first send)
     assert_eq!(receiver.wait_for_requests(1, Duration::from_secs(10)), 1);
     let first = Instant::now();
-    assert_eq!(sender_threads(), 1, "A's sender, waiting out the server's Retry-After");
+    assert_eq!(sender_threads_become(1), 1, "A's sender, waiting out the server's Retry-After");
 
     opted_in(b.path(), &receiver.dsn());
     opted_in(c.path(), &receiver.dsn());
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while sender_threads() > 1 && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    assert_eq!(sender_threads(), 1, "only the current outbox's sender runs");
+    assert_eq!(sender_threads_become(1), 1, "only the current outbox's sender runs");
     // Past A's server wait (1 to 1.25 s): nothing more was sent, the report is kept.
     std::thread::sleep(Duration::from_millis(2_500).saturating_sub(first.elapsed()));
     assert_eq!(receiver.request_count(), 1);
@@ -185,11 +196,56 @@ fn switching_data_dirs_stops_the_old_sender_and_its_report_waits_on_disk() {
     assert_eq!(values(&receiver), ["A's report"]);
     assert_eq!(receiver.request_count(), 2);
     assert_eq!(outbox_files(a.path()), 0);
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while sender_threads() > 1 && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(20));
+    assert_eq!(sender_threads_become(1), 1, "C's sender stopped in turn");
+}
+
+/// The sender's thread cannot start (a host at its memory or thread limit:
+/// here the address space is capped just above what the process uses, so
+/// no thread stack fits): the init still answers, and the next init starts
+/// the sender, which delivers what waited meanwhile. The failed start must
+/// not leave the outbox marked as having a sender.
+#[test]
+#[cfg(target_os = "linux")]
+fn an_init_after_the_sender_could_not_start_starts_it() {
+    if !support::isolated() {
+        return;
     }
-    assert_eq!(sender_threads(), 1, "C's sender stopped in turn");
+    let receiver = Receiver::start();
+    let dir = data_dir();
+    support::write_opted_in(dir.path());
+    set_environment("ci-main");
+    let request = json!({"dataDir": dir.path(), "sentryDSN": receiver.dsn()});
+    let lib = lib(); // loaded before the cap
+                     // Room for the init's own allocations, not for a thread's stack (2 MiB
+                     // and a guard page for Rust's threads).
+    const ROOM: u64 = (2 << 20) - (128 << 10);
+    let answer = {
+        let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+        // SAFETY: a valid out-pointer.
+        assert_eq!(unsafe { libc::getrlimit(libc::RLIMIT_AS, &mut limit) }, 0);
+        let statm = std::fs::read_to_string("/proc/self/statm").unwrap();
+        let pages: u64 = statm.split_whitespace().next().unwrap().parse().unwrap();
+        // SAFETY: no preconditions.
+        let page_size = unsafe { libc::sysconf(libc::_SC_PAGESIZE) } as u64;
+        let capped = libc::rlimit { rlim_cur: pages * page_size + ROOM, rlim_max: limit.rlim_max };
+        // SAFETY: valid rlimit structures; the soft limit goes back up to
+        // where it was (at most the hard limit, which is unchanged).
+        assert_eq!(unsafe { libc::setrlimit(libc::RLIMIT_AS, &capped) }, 0);
+        let answer = lib.init(request.clone());
+        // SAFETY: as above.
+        assert_eq!(unsafe { libc::setrlimit(libc::RLIMIT_AS, &limit) }, 0);
+        answer
+    };
+    assert_eq!(answer["panicReporting"]["active"], true, "{answer}");
+    lib.intended_panic("while no sender could run");
+    assert_eq!(lib.flush(300), 1, "nobody sends it");
+    assert_eq!(sender_threads(), 0, "the fault was not injected: the sender started");
+
+    let answer = lib.init(request);
+    assert_eq!(answer["panicReporting"]["active"], true, "{answer}");
+    assert_eq!(sender_threads_become(1), 1, "the sender runs now");
+    assert_eq!(lib.flush(10_000), 0);
+    assert_eq!(values(&receiver), ["while no sender could run"]);
 }
 
 #[test]
