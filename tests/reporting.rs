@@ -211,6 +211,47 @@ fn nothing_is_sent_from_environments_that_are_not_reported() {
     assert_eq!(receiver.request_count(), 0);
 }
 
+/// A panic the gate holds back (here the environment; the user opted in and
+/// a DSN is set) changes nothing in the outbox: the reports an earlier run
+/// left, at the outbox's bound of 30, are not evicted to make room for an
+/// event that is never written, and all of them leave once the environment
+/// is a reported one.
+#[test]
+fn a_panic_the_gate_holds_back_evicts_nothing_from_a_full_outbox() {
+    if !support::isolated() {
+        return;
+    }
+    let receiver = Receiver::start();
+    let dir = data_dir();
+    let folder = dir.path().join("panic-reports");
+    std::fs::create_dir_all(&folder).unwrap();
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+    for i in 0..30 {
+        let report = support::planted_envelope(&format!("left behind {i}"));
+        std::fs::write(folder.join(format!("{nanos:024}-{i:08}-1.envelope")), report).unwrap();
+    }
+    support::write_opted_in(dir.path());
+    set_environment("development");
+    let request = json!({"dataDir": dir.path(), "sentryDSN": receiver.dsn()});
+    let answer = lib().init(request.clone());
+    assert_eq!(answer["panicReporting"]["active"], false, "{answer}");
+    lib().intended_panic("held back by the environment");
+    assert_eq!(lib().call("IntendedBackgroundPanic", "held back too"), r#"{"error":""}"#);
+    assert_eq!(support::outbox_files(dir.path()), 30, "nothing evicted for them");
+
+    set_environment("ci-main");
+    let answer = lib().init(request);
+    assert_eq!(answer["panicReporting"]["active"], true, "{answer}");
+    assert_eq!(lib().flush(30_000), 0);
+    let messages: HashSet<String> = receiver
+        .delivered_events()
+        .iter()
+        .filter_map(|e| e["message"]["formatted"].as_str().map(str::to_owned))
+        .collect();
+    assert_eq!(messages.len(), 30, "every report left behind arrives: {messages:?}");
+    assert_eq!(receiver.request_count(), 30, "and nothing else");
+}
+
 #[test]
 fn nothing_is_sent_without_a_dsn_and_the_host_environment_cannot_provide_one() {
     if !support::isolated() {
