@@ -56,10 +56,14 @@ pub fn open_private_append(path: &Path) -> io::Result<File> {
 
 /// Opens (creating) a private lock file, never through a symbolic link. On a
 /// read-only disk an existing lock file is opened read-only (`flock` needs no
-/// write access), so the outbox can still be locked and read there.
+/// write access), so the outbox can still be locked and read there. Anything
+/// at the name that is not a regular file is an `InvalidInput` error (a
+/// folder too, which the systems refuse to open for writing each in its own
+/// words), for the caller to take the name back.
 pub fn open_lock_file(path: &Path) -> io::Result<File> {
     let opened = options(false).create(true).truncate(false).write(true).read(true).open(path);
     let file = match opened {
+        Err(_) if fs::symlink_metadata(path).is_ok_and(|meta| meta.is_dir()) => return Err(not_regular()),
         Err(e) if matches!(e.kind(), io::ErrorKind::ReadOnlyFilesystem | io::ErrorKind::PermissionDenied) => {
             options(false).read(true).open(path)?
         }
@@ -79,9 +83,13 @@ pub fn open_lock_file(path: &Path) -> io::Result<File> {
 fn ensure_private(file: &File) -> io::Result<()> {
     let meta = file.metadata()?;
     if !meta.is_file() {
-        return Err(io::Error::new(io::ErrorKind::InvalidInput, "not a regular file"));
+        return Err(not_regular());
     }
     sys::restrict_file(file, &meta)
+}
+
+fn not_regular() -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidInput, "not a regular file")
 }
 
 /// What [`read_regular`] found at a name.
@@ -205,6 +213,14 @@ pub fn is_usable_path(path: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// What a log line says was found at a report's name instead of a report.
+    #[test]
+    fn what_was_read_says_what_it_was() {
+        assert_eq!(Read::Bytes(b"abc".to_vec()).to_string(), "3 bytes");
+        assert_eq!(Read::NotRegular.to_string(), "not a regular file");
+        assert_eq!(Read::TooLarge(5_000_000).to_string(), "5000000 bytes, over the size bound");
+    }
 
     #[test]
     fn links_fifos_and_large_files_are_not_read() {

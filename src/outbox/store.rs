@@ -486,6 +486,38 @@ mod tests {
         }
     }
 
+    /// The lock file's name is the library's: whatever else is there (a FIFO,
+    /// a folder, a link to a file elsewhere) is taken back, and the outbox
+    /// opens with a private regular lock file; what a link pointed to is
+    /// left alone.
+    #[test]
+    fn odd_things_at_the_lock_files_name_are_taken_back() {
+        use crate::sys::files::{is_private, make_fifo, symlink};
+        let lock_of = |dir: &Path| dir.join(DIR_NAME).join(LOCK_FILE);
+        let outside = tempfile::tempdir().unwrap();
+        let elsewhere = outside.path().join("the host's file");
+        fs::write(&elsewhere, b"not ours").unwrap();
+        let folder =
+            |lock: &Path| fs::create_dir(lock).and_then(|()| fs::write(lock.join("inside"), b"x")).is_ok();
+        let link = |lock: &Path| symlink(&elsewhere, lock).is_ok();
+        type Plant<'a> = &'a dyn Fn(&Path) -> bool;
+        let plant: [(&str, Plant); 3] =
+            [("a FIFO", &|lock| make_fifo(lock)), ("a folder", &folder), ("a link", &link)];
+        for (what, plant) in plant {
+            let dir = tempfile::tempdir().unwrap();
+            files::create_private_dir(&dir.path().join(DIR_NAME), true).unwrap();
+            if !plant(&lock_of(dir.path())) {
+                continue; // (not on this platform)
+            }
+            let outbox = Outbox::open(dir.path(), OutboxLimits::default());
+            assert!(outbox.is_ok(), "{what}: {:?}", outbox.err());
+            let meta = fs::symlink_metadata(lock_of(dir.path())).unwrap();
+            assert!(meta.is_file(), "{what} is still at the lock file's name");
+            assert!(is_private(&meta), "{what}: the lock file is not private");
+        }
+        assert_eq!(fs::read(&elsewhere).unwrap(), b"not ours");
+    }
+
     #[test]
     fn store_bounds_and_purge() {
         let dir = tempfile::tempdir().unwrap();
