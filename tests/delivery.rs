@@ -248,6 +248,49 @@ fn an_init_after_the_sender_could_not_start_starts_it() {
     assert_eq!(values(&receiver), ["while no sender could run"]);
 }
 
+/// A process out of file descriptors cannot open a dataDir's outbox, and
+/// says so; it never removes the lock file that another holder has locked
+/// (here the test's own open file description, which `flock` treats as
+/// another process's): with that lock gone, a third process could lock a new
+/// one and two would send the same reports.
+#[test]
+#[cfg(target_os = "linux")]
+fn an_init_out_of_file_descriptors_never_removes_a_held_lock_file() {
+    use std::os::fd::AsRawFd;
+    use std::os::unix::fs::MetadataExt;
+    if !support::isolated() {
+        return;
+    }
+    let dir = data_dir();
+    let folder = dir.path().join("panic-reports");
+    std::fs::create_dir_all(&folder).unwrap();
+    let lock = folder.join(".lock");
+    let held = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(&lock).unwrap();
+    held.try_lock().unwrap();
+    let lib = lib(); // loaded before the descriptors run out
+    let request = json!({ "dataDir": dir.path() }).to_string();
+    let answer = {
+        let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+        // SAFETY: a valid out-pointer.
+        assert_eq!(unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) }, 0);
+        // The lowest free descriptor (the one an open gets) becomes the limit.
+        let lowest_free = std::fs::File::open("/dev/null").unwrap().as_raw_fd();
+        let capped = libc::rlimit { rlim_cur: lowest_free as libc::rlim_t, rlim_max: limit.rlim_max };
+        // SAFETY: valid rlimit structures; the soft limit goes back to where it was.
+        assert_eq!(unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &capped) }, 0);
+        let answer = lib.call("InitializeApplication", &request);
+        // SAFETY: as above.
+        assert_eq!(unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &limit) }, 0);
+        answer
+    };
+    let error = support::assert_error(&answer, "internal");
+    assert!(error["error"].as_str().unwrap().contains("panic-report outbox"), "{error}");
+    let on_disk = std::fs::metadata(&lock).expect("the held lock file is still there");
+    assert_eq!(on_disk.ino(), held.metadata().unwrap().ino(), "the held lock file was replaced");
+    // With descriptors again, the lock still keeps this dataDir to its holder.
+    support::assert_error(&lib.call("InitializeApplication", &request), "invalid-request");
+}
+
 #[test]
 fn a_redirect_is_not_followed_and_the_report_is_kept() {
     if !support::isolated() {
