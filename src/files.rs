@@ -222,6 +222,30 @@ mod tests {
         assert_eq!(Read::TooLarge(5_000_000).to_string(), "5000000 bytes, over the size bound");
     }
 
+    /// A file that holds more than its size said when it was opened (one
+    /// that grows meanwhile; Linux's /proc files all say 0) is too large: it
+    /// is never cut at the bound and taken for whole.
+    #[test]
+    #[cfg(target_os = "linux")]
+    fn a_file_larger_than_its_stated_size_is_too_large() {
+        let status = Path::new("/proc/self/status");
+        assert_eq!(fs::metadata(status).unwrap().len(), 0, "the test's premise");
+        assert!(matches!(read_regular(status, 10).unwrap(), Read::TooLarge(11)));
+    }
+
+    /// A rename that fails (here the target's folder is gone) answers the
+    /// system's error at once: only a file another process holds open
+    /// (Windows) is tried again.
+    #[test]
+    fn a_failed_rename_answers_its_error() {
+        let root = tempfile::tempdir().unwrap();
+        let from = root.path().join("from");
+        fs::write(&from, b"kept").unwrap();
+        let err = rename(&from, &root.path().join("gone").join("to")).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::NotFound);
+        assert_eq!(fs::read(&from).unwrap(), b"kept");
+    }
+
     #[test]
     fn links_fifos_and_large_files_are_not_read() {
         let root = tempfile::tempdir().unwrap();

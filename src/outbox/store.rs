@@ -518,6 +518,29 @@ mod tests {
         assert_eq!(fs::read(&elsewhere).unwrap(), b"not ours");
     }
 
+    /// An evicted report's file becomes the next report's (no new inode, no
+    /// deletion on the panicking thread), holding the new report whole and
+    /// nothing of the old one.
+    #[test]
+    fn an_evicted_reports_file_is_reused_for_the_next_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let outbox = Outbox::open(dir.path(), OutboxLimits { max_items: 1, max_bytes: 1 << 20 }).unwrap();
+        let listed = |outbox: &Outbox| {
+            let mut state = outbox.state.lock();
+            outbox.files(&mut state)
+        };
+        outbox.store(b"the first report, the longest").unwrap();
+        let first = files::path_id(&listed(&outbox)[0].0).unwrap();
+        // Held open: were the file deleted, a new one could not take its number.
+        let _held = fs::File::open(&listed(&outbox)[0].0).unwrap();
+        outbox.store(b"the second").unwrap(); // evicts the first
+        outbox.store(b"the third").unwrap(); // in the first's file; evicts the second
+        let kept = listed(&outbox);
+        assert_eq!(kept.len(), 1);
+        assert_eq!(fs::read(&kept[0].0).unwrap(), b"the third");
+        assert!(files::path_id(&kept[0].0).unwrap() == first, "a new file, not the evicted one");
+    }
+
     #[test]
     fn store_bounds_and_purge() {
         let dir = tempfile::tempdir().unwrap();
