@@ -118,11 +118,17 @@ fn an_opted_in_panic_arrives_once_with_the_documented_fields() {
         assert!(e.get("server_name").is_none() && e.get("user").is_none() && e.get("modules").is_none());
         assert_eq!(e["exception"]["values"][0]["type"], "IntendedPanic");
         assert_eq!(e["tags"]["panic.intended"], "true");
+        assert_eq!(e["platform"], "native");
+        let mechanism = &e["exception"]["values"][0]["mechanism"];
+        assert_eq!(mechanism["type"], "panic", "{mechanism}");
+        assert_eq!(mechanism["handled"], true, "the host lives on: {mechanism}");
         let contexts = e["contexts"].as_object().unwrap();
         assert_eq!(contexts.keys().collect::<Vec<_>>(), ["trace"], "only the trace context");
     }
     let first = &events[0];
     assert_eq!(first["tags"]["endpoint"], "IntendedPanic");
+    let caught_by = |e: &Value| e["exception"]["values"][0]["mechanism"]["description"].clone();
+    assert_eq!(caught_by(first), "caught by the libstatus API guard");
     assert_eq!(first["exception"]["values"][0]["value"], r#"boom {"password":"***"} 😀"#);
     let frames = first["exception"]["values"][0]["stacktrace"]["frames"].as_array().unwrap();
     let top = frames.last().unwrap();
@@ -169,6 +175,7 @@ fn an_opted_in_panic_arrives_once_with_the_documented_fields() {
     assert_eq!(background["tags"]["thread"], "libstatus-intended-panic");
     assert!(background["tags"].get("endpoint").is_none());
     assert_eq!(background["exception"]["values"][0]["value"], "from a library thread");
+    assert_eq!(caught_by(background), "caught by the libstatus thread wrapper");
 
     let trace_ids: HashSet<&str> =
         events.iter().map(|e| e["contexts"]["trace"]["trace_id"].as_str().unwrap()).collect();
