@@ -673,6 +673,7 @@ mod tests {
         let fault =
             fatal_report(libc::SIGSEGV, vec![inside(0), outside, inside(1), inside(2)], true, image.clone());
         assert_eq!(fatal_frames(&fault), [inside(2), inside(1), inside(0)]);
+        assert_eq!(fatal_payload(&fault)["exception"]["values"][0]["value"], "SIGSEGV at 0x10 (code 1)");
         // A fault outside it (libc): our innermost frame is a return address.
         let elsewhere = fatal_report(libc::SIGSEGV, vec![outside, inside(1), inside(2)], true, image.clone());
         assert_eq!(fatal_frames(&elsewhere), [inside(2), inside(1) - 1]);
