@@ -699,4 +699,18 @@ mod tests {
             );
         }
     }
+
+    /// The log's stack: image-relative call sites, innermost first (the top
+    /// frame's address as is, the callers' return addresses moved back into
+    /// their calls), for `tools/symbolicate` or `addr2line`.
+    #[test]
+    fn the_logged_stack_is_call_sites_relative_to_our_image() {
+        let base = own_image().expect("the test binary's own image").image_addr.0;
+        let frame = |addr: u64| Frame { instruction_addr: Some(Addr(addr)), ..Default::default() };
+        let stacktrace = Stacktrace {
+            frames: vec![frame(base + 0x300), frame(base + 0x200), frame(base + 0x100)],
+            ..Default::default()
+        };
+        assert_eq!(format_stacktrace(&stacktrace), " 0x100 0x1ff 0x2ff");
+    }
 }
