@@ -199,6 +199,60 @@ fn switching_data_dirs_stops_the_old_sender_and_its_report_waits_on_disk() {
     assert_eq!(sender_threads_become(1), 1, "C's sender stopped in turn");
 }
 
+/// The CPU time the sender's thread has used so far, in clock ticks
+/// (`utime + stime` of its `/proc` stat).
+#[cfg(target_os = "linux")]
+fn sender_cpu_ticks() -> u64 {
+    let task = std::fs::read_dir("/proc/self/task")
+        .unwrap()
+        .flatten()
+        .find(|task| {
+            std::fs::read_to_string(task.path().join("comm"))
+                .is_ok_and(|name| name.trim_end() == "libstatus-outbo")
+        })
+        .expect("a sender thread");
+    let stat = std::fs::read_to_string(task.path().join("stat")).unwrap();
+    // After the name in parentheses: state is field 3, utime 14, stime 15.
+    let fields: Vec<&str> = stat.rsplit_once(')').unwrap().1.split_whitespace().collect();
+    fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap()
+}
+
+/// The sender sleeps while there is nothing it may do: nothing pending, a
+/// report waiting out the server's Retry-After, a report the gate holds
+/// back. A loop that spins there costs a core for as long (a second of it
+/// is a hundred clock ticks; sleeping costs none).
+#[test]
+#[cfg(target_os = "linux")]
+fn the_sender_thread_sleeps_while_there_is_nothing_it_may_do() {
+    if !support::isolated() {
+        return;
+    }
+    let receiver = Receiver::start();
+    receiver.queue([Reply::Status(429, vec![header("Retry-After", "30")])]);
+    let dir = data_dir();
+    opted_in(dir.path(), &receiver.dsn());
+    assert_eq!(sender_threads_become(1), 1);
+    let idle = |what: &str| {
+        let before = sender_cpu_ticks();
+        std::thread::sleep(Duration::from_secs(1));
+        let used = sender_cpu_ticks() - before;
+        assert!(used <= 10, "{what}: the sender used {used} ticks of CPU in a second");
+    };
+    idle("nothing pending");
+    lib().intended_panic("waits out the server");
+    lib().flush(100); // (skips the random delay before a first send)
+    assert_eq!(receiver.wait_for_requests(1, Duration::from_secs(10)), 1);
+    std::thread::sleep(Duration::from_millis(100));
+    idle("the server's Retry-After");
+    // Another DSN (the old server's wait is forgotten) in a development build.
+    set_environment("development");
+    let elsewhere = support::dsn_for(support::closed_port());
+    lib().init(json!({"dataDir": dir.path(), "sentryDSN": elsewhere, "panicStormWindowMs": 100}));
+    assert_eq!(lib().flush(1_000), 1, "the sender found the gate closed");
+    idle("the gate closed");
+    assert_eq!(receiver.request_count(), 1);
+}
+
 /// The sender's thread cannot start (a host at its memory or thread limit:
 /// here the address space is capped just above what the process uses, so
 /// no thread stack fits): the init still answers, and the next init starts
