@@ -238,6 +238,7 @@ fn the_sender_thread_sleeps_while_there_is_nothing_it_may_do() {
         let used = sender_cpu_ticks() - before;
         assert!(used <= 10, "{what}: the sender used {used} ticks of CPU in a second");
     };
+    assert_eq!(lib().flush(100), 0); // (no random delay before a first send either)
     idle("nothing pending");
     lib().intended_panic("waits out the server");
     lib().flush(100); // (skips the random delay before a first send)
