@@ -61,10 +61,14 @@ pub fn open_private_append(path: &Path) -> io::Result<File> {
 
 /// Opens (creating) a private lock file, never through a symbolic link. On a
 /// read-only disk an existing lock file is opened read-only (`flock` needs no
-/// write access), so the outbox can still be locked and read there.
+/// write access), so the outbox can still be locked and read there. Anything
+/// at the name that is not a regular file is an `InvalidInput` error (a
+/// folder too, which the systems refuse to open for writing each in its own
+/// words), for the caller to take the name back.
 pub fn open_lock_file(path: &Path) -> io::Result<File> {
     let opened = options(false).create(true).truncate(false).write(true).read(true).open(path);
     let file = match opened {
+        Err(_) if fs::symlink_metadata(path).is_ok_and(|meta| meta.is_dir()) => return Err(not_regular()),
         Err(e) if matches!(e.kind(), io::ErrorKind::ReadOnlyFilesystem | io::ErrorKind::PermissionDenied) => {
             options(false).read(true).open(path)?
         }
@@ -84,9 +88,13 @@ pub fn open_lock_file(path: &Path) -> io::Result<File> {
 fn ensure_private(file: &File) -> io::Result<()> {
     let meta = file.metadata()?;
     if !meta.is_file() {
-        return Err(io::Error::new(io::ErrorKind::InvalidInput, "not a regular file"));
+        return Err(not_regular());
     }
     sys::restrict_file(file, &meta)
+}
+
+fn not_regular() -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidInput, "not a regular file")
 }
 
 /// What [`read_regular`] found at a name.
@@ -228,6 +236,38 @@ mod tests {
         create_private_dir(&link, false).unwrap();
         assert!(fs::symlink_metadata(&link).unwrap().file_type().is_symlink());
         assert_eq!(fs::metadata(&host).unwrap().permissions(), before);
+    }
+
+    /// What a log line says was found at a report's name instead of a report.
+    #[test]
+    fn what_was_read_says_what_it_was() {
+        assert_eq!(Read::Bytes(b"abc".to_vec()).to_string(), "3 bytes");
+        assert_eq!(Read::NotRegular.to_string(), "not a regular file");
+        assert_eq!(Read::TooLarge(5_000_000).to_string(), "5000000 bytes, over the size bound");
+    }
+
+    /// A file that holds more than its size said when it was opened (one
+    /// that grows meanwhile; Linux's /proc files all say 0) is too large: it
+    /// is never cut at the bound and taken for whole.
+    #[test]
+    #[cfg(target_os = "linux")]
+    fn a_file_larger_than_its_stated_size_is_too_large() {
+        let status = Path::new("/proc/self/status");
+        assert_eq!(fs::metadata(status).unwrap().len(), 0, "the test's premise");
+        assert!(matches!(read_regular(status, 10).unwrap(), Read::TooLarge(11)));
+    }
+
+    /// A rename that fails (here the target's folder is gone) answers the
+    /// system's error at once: only a file another process holds open
+    /// (Windows) is tried again.
+    #[test]
+    fn a_failed_rename_answers_its_error() {
+        let root = tempfile::tempdir().unwrap();
+        let from = root.path().join("from");
+        fs::write(&from, b"kept").unwrap();
+        let err = rename(&from, &root.path().join("gone").join("to")).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::NotFound);
+        assert_eq!(fs::read(&from).unwrap(), b"kept");
     }
 
     #[test]

@@ -544,6 +544,37 @@ fn files_and_folders_are_private_whatever_the_umask_and_logs_never_name_the_dsn(
     assert!(log.contains("panic in API call IntendedPanic"), "{log}");
 }
 
+/// The dataDir is the host's, unlike the library's own folders in it: a
+/// symbolic link there (to the account's folder) is followed and stays, and
+/// a file at its name is an error that leaves the file as it was.
+#[test]
+#[cfg(unix)] // links (Wine shows a Unix link as its target)
+fn a_data_dir_link_is_kept_and_a_data_dir_replaced_by_a_file_is_left_to_the_host() {
+    if !support::isolated() {
+        return;
+    }
+    let root = data_dir();
+    let account = root.path().join("account");
+    std::fs::create_dir(&account).unwrap();
+    std::fs::write(account.join("the host's own file"), b"kept").unwrap();
+    let link = root.path().join("link");
+    assert!(support::symlink(&account, &link));
+    let answer = lib().init(json!({ "dataDir": link }));
+    assert!(answer.get("error").is_none(), "{answer}");
+    assert!(
+        std::fs::symlink_metadata(&link).unwrap().file_type().is_symlink(),
+        "the host's link was replaced"
+    );
+    assert!(account.join("panic-reports/.lock").is_file(), "the outbox is in the link's target");
+    assert_eq!(std::fs::read(account.join("the host's own file")).unwrap(), b"kept");
+
+    let file = root.path().join("a file");
+    std::fs::write(&file, b"the host's").unwrap();
+    let answer = lib().call("InitializeApplication", &json!({ "dataDir": file }).to_string());
+    assert_error(&answer, "internal");
+    assert_eq!(std::fs::read(&file).unwrap(), b"the host's");
+}
+
 #[test]
 fn an_init_with_the_outbox_folder_replaced_by_a_file_takes_the_folder_back() {
     if !support::isolated() {

@@ -132,6 +132,220 @@ fn switching_data_dirs_back_and_forth_never_locks_the_process_out() {
     assert_eq!(values(&receiver), ["A's sender is stuck on a blackhole"]);
 }
 
+/// The library's sender threads (`libstatus-outbox`, as the kernel keeps its
+/// first 15 bytes).
+#[cfg(target_os = "linux")]
+fn sender_threads() -> usize {
+    std::fs::read_dir("/proc/self/task")
+        .unwrap()
+        .flatten()
+        .filter(|task| {
+            std::fs::read_to_string(task.path().join("comm"))
+                .is_ok_and(|name| name.trim_end() == "libstatus-outbo")
+        })
+        .count()
+}
+
+/// Waits up to 10 s for [`sender_threads`] to be `n` (a thread takes its
+/// name once it runs; one that was told to stop ends soon after), and
+/// answers the last count.
+#[cfg(target_os = "linux")]
+fn sender_threads_become(n: usize) -> usize {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let count = sender_threads();
+        if count == n || Instant::now() >= deadline {
+            return count;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A dataDir switch stops the old outbox's sender (its thread ends, even
+/// while it waits out a server's Retry-After), so switching does not leave a
+/// thread behind per folder; the old outbox's report stays on disk, is not
+/// sent while another dataDir is the current one, and goes out once its
+/// dataDir is initialised again. (Linux: the threads are read from /proc.)
+#[test]
+#[cfg(target_os = "linux")]
+fn switching_data_dirs_stops_the_old_sender_and_its_report_waits_on_disk() {
+    if !support::isolated() {
+        return;
+    }
+    let receiver = Receiver::start();
+    receiver.queue([Reply::Status(503, vec![header("Retry-After", "1")])]);
+    let (a, b, c) = (data_dir(), data_dir(), data_dir());
+    opted_in(a.path(), &receiver.dsn());
+    lib().intended_panic("A's report");
+    lib().flush(100); // (skips the random delay before a first send)
+    assert_eq!(receiver.wait_for_requests(1, Duration::from_secs(10)), 1);
+    let first = Instant::now();
+    assert_eq!(sender_threads_become(1), 1, "A's sender, waiting out the server's Retry-After");
+
+    opted_in(b.path(), &receiver.dsn());
+    opted_in(c.path(), &receiver.dsn());
+    assert_eq!(sender_threads_become(1), 1, "only the current outbox's sender runs");
+    // Past A's server wait (1 to 1.25 s): nothing more was sent, the report is kept.
+    std::thread::sleep(Duration::from_millis(2_500).saturating_sub(first.elapsed()));
+    assert_eq!(receiver.request_count(), 1);
+    assert_eq!(outbox_files(a.path()), 1);
+
+    let answer = lib().init(json!({"dataDir": a.path(), "sentryDSN": receiver.dsn()}));
+    assert_eq!(answer["panicReporting"]["active"], true, "{answer}");
+    assert_eq!(lib().flush(10_000), 0);
+    assert_eq!(values(&receiver), ["A's report"]);
+    assert_eq!(receiver.request_count(), 2);
+    assert_eq!(outbox_files(a.path()), 0);
+    assert_eq!(sender_threads_become(1), 1, "C's sender stopped in turn");
+}
+
+/// The CPU time the sender's thread has used so far, in clock ticks
+/// (`utime + stime` of its `/proc` stat).
+#[cfg(target_os = "linux")]
+fn sender_cpu_ticks() -> u64 {
+    let task = std::fs::read_dir("/proc/self/task")
+        .unwrap()
+        .flatten()
+        .find(|task| {
+            std::fs::read_to_string(task.path().join("comm"))
+                .is_ok_and(|name| name.trim_end() == "libstatus-outbo")
+        })
+        .expect("a sender thread");
+    let stat = std::fs::read_to_string(task.path().join("stat")).unwrap();
+    // After the name in parentheses: state is field 3, utime 14, stime 15.
+    let fields: Vec<&str> = stat.rsplit_once(')').unwrap().1.split_whitespace().collect();
+    fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap()
+}
+
+/// The sender sleeps while there is nothing it may do: nothing pending, a
+/// report waiting out the server's Retry-After, a report the gate holds
+/// back. A loop that spins there costs a core for as long (a second of it
+/// is a hundred clock ticks; sleeping costs none).
+#[test]
+#[cfg(target_os = "linux")]
+fn the_sender_thread_sleeps_while_there_is_nothing_it_may_do() {
+    if !support::isolated() {
+        return;
+    }
+    let receiver = Receiver::start();
+    receiver.queue([Reply::Status(429, vec![header("Retry-After", "30")])]);
+    let dir = data_dir();
+    opted_in(dir.path(), &receiver.dsn());
+    assert_eq!(sender_threads_become(1), 1);
+    let idle = |what: &str| {
+        let before = sender_cpu_ticks();
+        std::thread::sleep(Duration::from_secs(1));
+        let used = sender_cpu_ticks() - before;
+        assert!(used <= 10, "{what}: the sender used {used} ticks of CPU in a second");
+    };
+    assert_eq!(lib().flush(100), 0); // (no random delay before a first send either)
+    idle("nothing pending");
+    lib().intended_panic("waits out the server");
+    lib().flush(100); // (skips the random delay before a first send)
+    assert_eq!(receiver.wait_for_requests(1, Duration::from_secs(10)), 1);
+    std::thread::sleep(Duration::from_millis(100));
+    idle("the server's Retry-After");
+    // Another DSN (the old server's wait is forgotten) in a development build.
+    set_environment("development");
+    let elsewhere = support::dsn_for(support::closed_port());
+    lib().init(json!({"dataDir": dir.path(), "sentryDSN": elsewhere, "panicStormWindowMs": 100}));
+    assert_eq!(lib().flush(1_000), 1, "the sender found the gate closed");
+    idle("the gate closed");
+    assert_eq!(receiver.request_count(), 1);
+}
+
+/// The sender's thread cannot start (a host at its memory or thread limit:
+/// here the address space is capped just above what the process uses, so
+/// no thread stack fits): the init still answers, and the next init starts
+/// the sender, which delivers what waited meanwhile. The failed start must
+/// not leave the outbox marked as having a sender.
+#[test]
+#[cfg(target_os = "linux")]
+fn an_init_after_the_sender_could_not_start_starts_it() {
+    if !support::isolated() {
+        return;
+    }
+    let receiver = Receiver::start();
+    let dir = data_dir();
+    support::write_opted_in(dir.path());
+    set_environment("ci-main");
+    let request = json!({"dataDir": dir.path(), "sentryDSN": receiver.dsn()});
+    let lib = lib(); // loaded before the cap
+                     // Room for the init's own allocations, not for a thread's stack (2 MiB
+                     // and a guard page for Rust's threads).
+    const ROOM: u64 = (2 << 20) - (128 << 10);
+    let answer = {
+        let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+        // SAFETY: a valid out-pointer.
+        assert_eq!(unsafe { libc::getrlimit(libc::RLIMIT_AS, &mut limit) }, 0);
+        let statm = std::fs::read_to_string("/proc/self/statm").unwrap();
+        let pages: u64 = statm.split_whitespace().next().unwrap().parse().unwrap();
+        // SAFETY: no preconditions.
+        let page_size = unsafe { libc::sysconf(libc::_SC_PAGESIZE) } as u64;
+        let capped = libc::rlimit { rlim_cur: pages * page_size + ROOM, rlim_max: limit.rlim_max };
+        // SAFETY: valid rlimit structures; the soft limit goes back up to
+        // where it was (at most the hard limit, which is unchanged).
+        assert_eq!(unsafe { libc::setrlimit(libc::RLIMIT_AS, &capped) }, 0);
+        let answer = lib.init(request.clone());
+        // SAFETY: as above.
+        assert_eq!(unsafe { libc::setrlimit(libc::RLIMIT_AS, &limit) }, 0);
+        answer
+    };
+    assert_eq!(answer["panicReporting"]["active"], true, "{answer}");
+    lib.intended_panic("while no sender could run");
+    assert_eq!(lib.flush(300), 1, "nobody sends it");
+    assert_eq!(sender_threads(), 0, "the fault was not injected: the sender started");
+
+    let answer = lib.init(request);
+    assert_eq!(answer["panicReporting"]["active"], true, "{answer}");
+    assert_eq!(sender_threads_become(1), 1, "the sender runs now");
+    assert_eq!(lib.flush(10_000), 0);
+    assert_eq!(values(&receiver), ["while no sender could run"]);
+}
+
+/// A process out of file descriptors cannot open a dataDir's outbox, and
+/// says so; it never removes the lock file that another holder has locked
+/// (here the test's own open file description, which `flock` treats as
+/// another process's): with that lock gone, a third process could lock a new
+/// one and two would send the same reports.
+#[test]
+#[cfg(target_os = "linux")]
+fn an_init_out_of_file_descriptors_never_removes_a_held_lock_file() {
+    use std::os::fd::AsRawFd;
+    use std::os::unix::fs::MetadataExt;
+    if !support::isolated() {
+        return;
+    }
+    let dir = data_dir();
+    let folder = dir.path().join("panic-reports");
+    std::fs::create_dir_all(&folder).unwrap();
+    let lock = folder.join(".lock");
+    let held = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(&lock).unwrap();
+    held.try_lock().unwrap();
+    let lib = lib(); // loaded before the descriptors run out
+    let request = json!({ "dataDir": dir.path() }).to_string();
+    let answer = {
+        let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+        // SAFETY: a valid out-pointer.
+        assert_eq!(unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) }, 0);
+        // The lowest free descriptor (the one an open gets) becomes the limit.
+        let lowest_free = std::fs::File::open("/dev/null").unwrap().as_raw_fd();
+        let capped = libc::rlimit { rlim_cur: lowest_free as libc::rlim_t, rlim_max: limit.rlim_max };
+        // SAFETY: valid rlimit structures; the soft limit goes back to where it was.
+        assert_eq!(unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &capped) }, 0);
+        let answer = lib.call("InitializeApplication", &request);
+        // SAFETY: as above.
+        assert_eq!(unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &limit) }, 0);
+        answer
+    };
+    let error = support::assert_error(&answer, "internal");
+    assert!(error["error"].as_str().unwrap().contains("panic-report outbox"), "{error}");
+    let on_disk = std::fs::metadata(&lock).expect("the held lock file is still there");
+    assert_eq!(on_disk.ino(), held.metadata().unwrap().ino(), "the held lock file was replaced");
+    // With descriptors again, the lock still keeps this dataDir to its holder.
+    support::assert_error(&lib.call("InitializeApplication", &request), "invalid-request");
+}
+
 #[test]
 fn a_redirect_is_not_followed_and_the_report_is_kept() {
     if !support::isolated() {

@@ -174,10 +174,17 @@ fn is_std(file: &str) -> bool {
 /// answers the first function (top down) that is not std's.
 fn check_event(event: &Value, ty: &str) -> String {
     assert_eq!(event["level"], "fatal", "{event}");
+    assert_eq!(event["platform"], "native", "{event}");
     let exception = &event["exception"]["values"][0];
     assert_eq!(exception["type"], ty, "{event}");
+    assert!(exception["value"].as_str().is_some_and(|v| !v.is_empty()), "{event}");
     assert_eq!(exception["mechanism"]["handled"], false, "{event}");
     assert_eq!(exception["mechanism"]["type"], "signalhandler", "{event}");
+    assert_eq!(
+        exception["mechanism"]["description"],
+        "written by the libstatus fatal-error handler, sent at the next start",
+        "{event}"
+    );
     assert_eq!(exception["mechanism"]["meta"]["signal"]["name"], ty, "{event}");
     assert_eq!(event["tags"]["fatal"], "true", "{event}");
     let images = event["debug_meta"]["images"].as_array().expect("debug_meta");

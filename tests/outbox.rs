@@ -176,6 +176,54 @@ fn reports_left_by_an_earlier_process_wait_while_the_environment_is_not_reported
     assert_eq!(events_with(&receiver, "left behind in ci-main"), 1);
 }
 
+/// A report the gate held back leaves on its own once an init opens the
+/// gate (no flush from the host), and the server's wait after a failed first
+/// attempt is honoured as such: the sender had found the gate closed before
+/// (a flush made it ask), and an init that opens it must make it forget
+/// that, or it would idle for a minute between attempts as if still closed.
+#[test]
+fn a_report_held_back_by_the_gate_leaves_on_its_own_once_an_init_opens_it() {
+    if !support::isolated() {
+        return;
+    }
+    let receiver = Receiver::start();
+    receiver.queue([Reply::Status(503, vec![("Retry-After".to_owned(), "1".to_owned())])]);
+    let dir = data_dir();
+    let folder = dir.path().join("panic-reports");
+    std::fs::create_dir_all(&folder).unwrap();
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+    let left_behind = support::planted_envelope("left while the gate was closed");
+    std::fs::write(folder.join(format!("{nanos:024}-00000000-1.envelope")), &left_behind).unwrap();
+    support::write_opted_in(dir.path());
+
+    // A development build: nothing may leave. The flush makes the sender ask.
+    set_environment("development");
+    let answer = lib().init(json!({"dataDir": dir.path(), "sentryDSN": receiver.dsn()}));
+    assert_eq!(answer["panicReporting"]["active"], false, "{answer}");
+    assert_eq!(lib().flush(2_000), 1, "kept, not sent");
+    assert_eq!(receiver.request_count(), 0);
+
+    // The same DSN in a reported environment: no flush from here on.
+    set_environment("ci-main");
+    let answer = lib().init(json!({"dataDir": dir.path(), "sentryDSN": receiver.dsn()}));
+    assert_eq!(answer["panicReporting"]["active"], true, "{answer}");
+    // 503 with Retry-After: 1, then the retry (1 to 1.25 s later) is taken.
+    assert_eq!(
+        receiver.wait_for_requests(2, Duration::from_secs(15)),
+        2,
+        "the retry after the server's wait"
+    );
+    let received = receiver.received();
+    assert!(received.iter().all(|r| r.body == left_behind), "only the planted report");
+    let gap = received[1].at - received[0].at;
+    assert!(gap >= Duration::from_millis(900), "the server's wait was honoured: {gap:?}");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while outbox_files(dir.path()) > 0 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(outbox_files(dir.path()), 0, "deleted once delivered");
+}
+
 #[test]
 fn server_errors_are_retried_with_backoff() {
     if !support::isolated() {

@@ -118,11 +118,17 @@ fn an_opted_in_panic_arrives_once_with_the_documented_fields() {
         assert!(e.get("server_name").is_none() && e.get("user").is_none() && e.get("modules").is_none());
         assert_eq!(e["exception"]["values"][0]["type"], "IntendedPanic");
         assert_eq!(e["tags"]["panic.intended"], "true");
+        assert_eq!(e["platform"], "native");
+        let mechanism = &e["exception"]["values"][0]["mechanism"];
+        assert_eq!(mechanism["type"], "panic", "{mechanism}");
+        assert_eq!(mechanism["handled"], true, "the host lives on: {mechanism}");
         let contexts = e["contexts"].as_object().unwrap();
         assert_eq!(contexts.keys().collect::<Vec<_>>(), ["trace"], "only the trace context");
     }
     let first = &events[0];
     assert_eq!(first["tags"]["endpoint"], "IntendedPanic");
+    let caught_by = |e: &Value| e["exception"]["values"][0]["mechanism"]["description"].clone();
+    assert_eq!(caught_by(first), "caught by the libstatus API guard");
     assert_eq!(first["exception"]["values"][0]["value"], r#"boom {"password":"***"} 😀"#);
     let frames = first["exception"]["values"][0]["stacktrace"]["frames"].as_array().unwrap();
     let top = frames.last().unwrap();
@@ -169,6 +175,7 @@ fn an_opted_in_panic_arrives_once_with_the_documented_fields() {
     assert_eq!(background["tags"]["thread"], "libstatus-intended-panic");
     assert!(background["tags"].get("endpoint").is_none());
     assert_eq!(background["exception"]["values"][0]["value"], "from a library thread");
+    assert_eq!(caught_by(background), "caught by the libstatus thread wrapper");
 
     let trace_ids: HashSet<&str> =
         events.iter().map(|e| e["contexts"]["trace"]["trace_id"].as_str().unwrap()).collect();
@@ -209,6 +216,47 @@ fn nothing_is_sent_from_environments_that_are_not_reported() {
     }
     std::thread::sleep(Duration::from_millis(300));
     assert_eq!(receiver.request_count(), 0);
+}
+
+/// A panic the gate holds back (here the environment; the user opted in and
+/// a DSN is set) changes nothing in the outbox: the reports an earlier run
+/// left, at the outbox's bound of 30, are not evicted to make room for an
+/// event that is never written, and all of them leave once the environment
+/// is a reported one.
+#[test]
+fn a_panic_the_gate_holds_back_evicts_nothing_from_a_full_outbox() {
+    if !support::isolated() {
+        return;
+    }
+    let receiver = Receiver::start();
+    let dir = data_dir();
+    let folder = dir.path().join("panic-reports");
+    std::fs::create_dir_all(&folder).unwrap();
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+    for i in 0..30 {
+        let report = support::planted_envelope(&format!("left behind {i}"));
+        std::fs::write(folder.join(format!("{nanos:024}-{i:08}-1.envelope")), report).unwrap();
+    }
+    support::write_opted_in(dir.path());
+    set_environment("development");
+    let request = json!({"dataDir": dir.path(), "sentryDSN": receiver.dsn()});
+    let answer = lib().init(request.clone());
+    assert_eq!(answer["panicReporting"]["active"], false, "{answer}");
+    lib().intended_panic("held back by the environment");
+    assert_eq!(lib().call("IntendedBackgroundPanic", "held back too"), r#"{"error":""}"#);
+    assert_eq!(support::outbox_files(dir.path()), 30, "nothing evicted for them");
+
+    set_environment("ci-main");
+    let answer = lib().init(request);
+    assert_eq!(answer["panicReporting"]["active"], true, "{answer}");
+    assert_eq!(lib().flush(30_000), 0);
+    let messages: HashSet<String> = receiver
+        .delivered_events()
+        .iter()
+        .filter_map(|e| e["message"]["formatted"].as_str().map(str::to_owned))
+        .collect();
+    assert_eq!(messages.len(), 30, "every report left behind arrives: {messages:?}");
+    assert_eq!(receiver.request_count(), 30, "and nothing else");
 }
 
 #[test]
@@ -260,6 +308,51 @@ fn opt_out_stops_reports_at_once() {
     lib().flush(300);
     std::thread::sleep(Duration::from_millis(300));
     assert_eq!(receiver.request_count(), 1);
+}
+
+/// An opt-out ends the request in flight before it answers: a server that
+/// has the whole request but has not answered sees the connection end at
+/// once, not at the request's 30 s deadline (its answer could no longer
+/// matter, and the connection should not outlive the user's choice).
+#[test]
+fn an_opt_out_ends_the_request_in_flight_at_once() {
+    use std::io::Read;
+    use std::net::TcpListener;
+    if !support::isolated() {
+        return;
+    }
+    set_environment("ci-main");
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let dir = data_dir();
+    let dsn = format!("http://{KEY}@{}/{}", listener.local_addr().unwrap(), support::PROJECT);
+    lib().init(json!({"dataDir": dir.path(), "sentryDSN": dsn}));
+    lib().opt_in(true);
+    assert_eq!(lib().intended_panic("held by a silent server")["code"], "panic");
+    lib().flush(0);
+    let (mut stream, _) = listener.accept().unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut buf = [0u8; 4096];
+    // The whole request, then silence: the report is in flight.
+    loop {
+        let listed = support::parse(&lib().call("PanicReports", "{}"));
+        if listed["pending"][0]["inFlight"] == true {
+            break;
+        }
+        let n = stream.read(&mut buf).unwrap();
+        assert!(n > 0, "the sender closed the connection by itself");
+    }
+    lib().opt_in(false);
+    stream.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
+    let ended = loop {
+        match stream.read(&mut buf) {
+            Ok(0) => break true,
+            Ok(_) => continue, // the rest of the request
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => break true,
+            Err(_) => break false, // timed out: still held
+        }
+    };
+    assert!(ended, "the request in flight outlived the opt-out");
+    assert_eq!(support::outbox_files(dir.path()), 0);
 }
 
 #[test]

@@ -20,7 +20,9 @@ use crate::files;
 use crate::logging::{self, LogSettings};
 use crate::outbox::policy::Verdict;
 use crate::outbox::proxy::Setting as ProxySetting;
-use crate::outbox::{pem_certificates, Acknowledged, Outcome, Pulled, TlsConfig, LEASE_DEFAULT, LIBRARY_TLS};
+use crate::outbox::{
+    pem_certificates, Acknowledged, OpenError, Outcome, Pulled, TlsConfig, LEASE_DEFAULT, LIBRARY_TLS,
+};
 use crate::panics::panic_intended;
 use crate::redact::{self, Known, RedactList};
 use crate::reporting::config::Tls;
@@ -243,7 +245,7 @@ fn initialize_application(mut request: InitializeApplicationRequest) -> Result<R
     let prepared = reporting::prepare(config, &data_dir, storm_window).map_err(|e| {
         let message = format!("{e}; nothing changed");
         match e {
-            ReportingError::OutboxLocked => ApiError::invalid_request(message),
+            ReportingError::Outbox(OpenError::Locked(_)) => ApiError::invalid_request(message),
             _ => ApiError::internal(message),
         }
     })?;

@@ -333,3 +333,27 @@ impl Outbox {
         state.pending
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The registry of open outboxes holds only live ones: each outbox that
+    /// was dropped (a dataDir switched away from, its sender ended) leaves
+    /// it at the next open, rather than keeping its allocation (a `Weak`
+    /// keeps it) for the life of the process.
+    #[test]
+    fn the_registry_forgets_dropped_outboxes() {
+        let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
+        let dropped: Vec<*const Outbox> = dirs
+            .iter()
+            .map(|dir| Arc::as_ptr(&Outbox::open(dir.path(), OutboxLimits::default()).unwrap()))
+            .collect();
+        let last = tempfile::tempdir().unwrap();
+        let _live = Outbox::open(last.path(), OutboxLimits::default()).unwrap();
+        let open = OPEN.lock();
+        // (Only dead entries: a live outbox may have been given a freed address.)
+        let kept = open.iter().filter(|w| w.strong_count() == 0 && dropped.contains(&w.as_ptr())).count();
+        assert_eq!(kept, 0, "dropped outboxes still registered");
+    }
+}

@@ -450,6 +450,97 @@ mod tests {
         std::mem::take(&mut outbox.state.lock().dropped)
     }
 
+    /// What a host's `InitializeApplication` answers (and a log says) when
+    /// the outbox cannot be opened: another process holds its lock (here
+    /// another open file description of the lock file, which `flock`
+    /// treats as another process would be), or its folder cannot be created.
+    #[test]
+    fn an_outbox_that_cannot_be_opened_says_why() {
+        let dir = tempfile::tempdir().unwrap();
+        let folder = dir.path().join(DIR_NAME);
+        files::create_private_dir(&folder, true).unwrap();
+        let held = files::open_lock_file(&folder.join(LOCK_FILE)).unwrap();
+        held.try_lock().unwrap();
+        match Outbox::open(dir.path(), OutboxLimits::default()) {
+            Err(e @ OpenError::Locked(_)) => assert_eq!(e.to_string(), super::super::LOCKED),
+            other => panic!("expected Locked, got {:?}", other.map(|_| ())),
+        }
+        drop(held);
+        assert!(
+            Outbox::open(dir.path(), OutboxLimits::default()).is_ok(),
+            "free once the other holder is gone"
+        );
+
+        let not_a_dir = dir.path().join("a-file");
+        fs::write(&not_a_dir, b"").unwrap();
+        match Outbox::open(&not_a_dir, OutboxLimits::default()) {
+            Err(e @ OpenError::Io(_)) => {
+                let text = e.to_string();
+                assert!(text.starts_with("cannot open the panic-report outbox: "), "{text}");
+                assert!(
+                    text.len() > "cannot open the panic-report outbox: ".len(),
+                    "says what failed: {text}"
+                );
+            }
+            other => panic!("expected Io, got {:?}", other.map(|_| ())),
+        }
+    }
+
+    /// The lock file's name is the library's: whatever else is there (a FIFO,
+    /// a folder, a link to a file elsewhere) is taken back, and the outbox
+    /// opens with a private regular lock file; what a link pointed to is
+    /// left alone.
+    #[test]
+    fn odd_things_at_the_lock_files_name_are_taken_back() {
+        use crate::sys::files::{is_private, make_fifo, symlink};
+        let lock_of = |dir: &Path| dir.join(DIR_NAME).join(LOCK_FILE);
+        let outside = tempfile::tempdir().unwrap();
+        let elsewhere = outside.path().join("the host's file");
+        fs::write(&elsewhere, b"not ours").unwrap();
+        let folder =
+            |lock: &Path| fs::create_dir(lock).and_then(|()| fs::write(lock.join("inside"), b"x")).is_ok();
+        let link = |lock: &Path| symlink(&elsewhere, lock).is_ok();
+        type Plant<'a> = &'a dyn Fn(&Path) -> bool;
+        let plant: [(&str, Plant); 3] =
+            [("a FIFO", &|lock| make_fifo(lock)), ("a folder", &folder), ("a link", &link)];
+        for (what, plant) in plant {
+            let dir = tempfile::tempdir().unwrap();
+            files::create_private_dir(&dir.path().join(DIR_NAME), true).unwrap();
+            if !plant(&lock_of(dir.path())) {
+                continue; // (not on this platform)
+            }
+            let outbox = Outbox::open(dir.path(), OutboxLimits::default());
+            assert!(outbox.is_ok(), "{what}: {:?}", outbox.err());
+            let meta = fs::symlink_metadata(lock_of(dir.path())).unwrap();
+            assert!(meta.is_file(), "{what} is still at the lock file's name");
+            assert!(is_private(&meta), "{what}: the lock file is not private");
+        }
+        assert_eq!(fs::read(&elsewhere).unwrap(), b"not ours");
+    }
+
+    /// An evicted report's file becomes the next report's (no new inode, no
+    /// deletion on the panicking thread), holding the new report whole and
+    /// nothing of the old one.
+    #[test]
+    fn an_evicted_reports_file_is_reused_for_the_next_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let outbox = Outbox::open(dir.path(), OutboxLimits { max_items: 1, max_bytes: 1 << 20 }).unwrap();
+        let listed = |outbox: &Outbox| {
+            let mut state = outbox.state.lock();
+            outbox.files(&mut state)
+        };
+        outbox.store(b"the first report, the longest").unwrap();
+        let first = files::path_id(&listed(&outbox)[0].0).unwrap();
+        // Held open: were the file deleted, a new one could not take its number.
+        let _held = fs::File::open(&listed(&outbox)[0].0).unwrap();
+        outbox.store(b"the second").unwrap(); // evicts the first
+        outbox.store(b"the third").unwrap(); // in the first's file; evicts the second
+        let kept = listed(&outbox);
+        assert_eq!(kept.len(), 1);
+        assert_eq!(fs::read(&kept[0].0).unwrap(), b"the third");
+        assert!(files::path_id(&kept[0].0).unwrap() == first, "a new file, not the evicted one");
+    }
+
     #[test]
     fn store_bounds_and_purge() {
         let dir = tempfile::tempdir().unwrap();

@@ -6,10 +6,10 @@ use crate::outbox::OpenError;
 
 #[derive(Debug)]
 pub enum ReportingError {
-    /// Another process holds this dataDir's outbox.
-    OutboxLocked,
-    /// The outbox folder or its lock cannot be created or opened.
-    OutboxIo(std::io::Error),
+    /// The dataDir's outbox cannot be opened: another process holds it
+    /// ([`OpenError::Locked`]), or its folder or lock file cannot be created
+    /// or opened. Its text is [`OpenError`]'s.
+    Outbox(OpenError),
     /// A library thread cannot be started.
     Thread(std::io::Error),
 }
@@ -17,8 +17,7 @@ pub enum ReportingError {
 impl fmt::Display for ReportingError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            ReportingError::OutboxLocked => f.write_str(crate::outbox::LOCKED),
-            ReportingError::OutboxIo(e) => write!(f, "cannot open the panic-report outbox: {e}"),
+            ReportingError::Outbox(e) => fmt::Display::fmt(e, f),
             ReportingError::Thread(e) => write!(f, "cannot start a library thread: {e}"),
         }
     }
@@ -28,9 +27,6 @@ impl std::error::Error for ReportingError {}
 
 impl From<OpenError> for ReportingError {
     fn from(e: OpenError) -> Self {
-        match e {
-            OpenError::Locked(_) => ReportingError::OutboxLocked,
-            OpenError::Io(e) => ReportingError::OutboxIo(e),
-        }
+        ReportingError::Outbox(e)
     }
 }

@@ -611,4 +611,106 @@ mod tests {
         let event: serde_json::Value = serde_json::from_str(lines[2]).unwrap();
         assert_eq!(event["debug_meta"]["images"][0]["type"], IMAGE_TYPE);
     }
+
+    /// A count of zero is left out of the event (a server shows every extra).
+    #[test]
+    fn only_counts_above_zero_ride_on_an_event() {
+        let record = PanicRecord {
+            message: "m".into(),
+            intended: false,
+            location: None,
+            frames: Vec::new(),
+            consent: crate::consent::at_panic(),
+        };
+        let config =
+            ReportingConfig::resolve(&super::super::config::BuildConfig::current(), None, None, None);
+        let counts = Counts { suppressed_here: 0, suppressed_elsewhere: 2, dropped_reports: 0 };
+        let event = payload(panic_event(&record, None, &Origin::Api("X"), &config, counts));
+        assert_eq!(event["extra"]["libstatus.suppressed_other_sites"], 2, "{event}");
+        assert!(event["extra"].get("libstatus.suppressed_since_last").is_none(), "{event}");
+        assert!(event["extra"].get("libstatus.dropped_reports").is_none(), "{event}");
+    }
+
+    fn fatal_report(
+        signal: i32,
+        frames: Vec<u64>,
+        exact_top: bool,
+        image: Option<(String, u64, u64)>,
+    ) -> crate::fatal::Report {
+        crate::fatal::Report { signal, code: 1, address: 0x10, tag: 0, image, panic: None, frames, exact_top }
+    }
+
+    fn fatal_payload(report: &crate::fatal::Report) -> serde_json::Value {
+        let config =
+            ReportingConfig::resolve(&super::super::config::BuildConfig::current(), None, None, None);
+        payload(fatal_event(report, &config))
+    }
+
+    /// The instruction addresses of a fatal event's frames, oldest first.
+    fn fatal_frames(report: &crate::fatal::Report) -> Vec<u64> {
+        let event = fatal_payload(report);
+        let frames =
+            event["exception"]["values"][0]["stacktrace"]["frames"].as_array().cloned().unwrap_or_default();
+        let hex = |v: &serde_json::Value| {
+            u64::from_str_radix(v.as_str().unwrap().trim_start_matches("0x"), 16).unwrap()
+        };
+        frames.iter().map(|f| hex(&f["instruction_addr"])).collect()
+    }
+
+    /// A fatal report's frames in the event: only those in our image (as it
+    /// was loaded in the crashed process), at most [`MAX_EVENT_FRAMES`],
+    /// oldest first; the faulting instruction as it is, the innermost return
+    /// address of ours moved back into its call (Sentry moves the callers'
+    /// back itself). Our image is attached only when the report's build id
+    /// and size are ours.
+    #[test]
+    fn a_fatal_events_frames_and_image_are_what_a_server_needs() {
+        let own = fatal_image().expect("the test binary's own image, with a build id");
+        let image = Some((own.code_id.clone(), own.addr, own.size));
+        let inside = |n: u64| own.addr + 0x100 + n * 0x10;
+        let outside = own.addr + own.size + 0x1000;
+        // A fault in our code: the top frame is the faulting instruction.
+        let fault =
+            fatal_report(libc::SIGSEGV, vec![inside(0), outside, inside(1), inside(2)], true, image.clone());
+        assert_eq!(fatal_frames(&fault), [inside(2), inside(1), inside(0)]);
+        assert_eq!(fatal_payload(&fault)["exception"]["values"][0]["value"], "SIGSEGV at 0x10 (code 1)");
+        // A fault outside it (libc): our innermost frame is a return address.
+        let elsewhere = fatal_report(libc::SIGSEGV, vec![outside, inside(1), inside(2)], true, image.clone());
+        assert_eq!(fatal_frames(&elsewhere), [inside(2), inside(1) - 1]);
+        // An abort: every frame a return address.
+        let abort = fatal_report(libc::SIGABRT, vec![inside(0), inside(1)], false, image.clone());
+        assert_eq!(fatal_frames(&abort), [inside(1), inside(0) - 1]);
+        let event = fatal_payload(&abort);
+        assert_eq!(event["exception"]["values"][0]["value"], "abort", "{event}");
+        assert_eq!(event["debug_meta"]["images"][0]["image_addr"], format!("{:#x}", own.addr), "{event}");
+        // A stack deeper than the bound.
+        let deep =
+            fatal_report(libc::SIGSEGV, (0..MAX_EVENT_FRAMES as u64 + 5).map(inside).collect(), true, image);
+        assert_eq!(fatal_frames(&deep).len(), MAX_EVENT_FRAMES);
+        // Another build of the library (another build id, or another size):
+        // its addresses mean nothing against our image, which is left out.
+        for other in
+            [("0badc0de".to_owned(), own.addr, own.size), (own.code_id.clone(), own.addr, own.size + 4096)]
+        {
+            let event = fatal_payload(&fatal_report(libc::SIGSEGV, vec![inside(0)], true, Some(other)));
+            assert!(
+                event.get("debug_meta").is_none_or(|m| m["images"].as_array().is_none_or(Vec::is_empty)),
+                "{event}"
+            );
+        }
+    }
+
+    /// The log's stack: image-relative call sites, innermost first (the top
+    /// frame's address as is, the callers' return addresses moved back into
+    /// their calls), for `tools/symbolicate` or `addr2line`.
+    #[test]
+    fn the_logged_stack_is_call_sites_relative_to_our_image() {
+        let base = own_image().expect("the test binary's own image").image_addr.0;
+        let frame = |addr: u64| Frame { instruction_addr: Some(Addr(addr)), ..Default::default() };
+        let stacktrace = Stacktrace {
+            frames: vec![frame(base + 0x300), frame(base + 0x200), frame(base + 0x100)],
+            ..Default::default()
+        };
+        assert_eq!(format_stacktrace(&stacktrace), " 0x100 0x1ff 0x2ff");
+    }
 }

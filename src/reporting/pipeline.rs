@@ -88,3 +88,63 @@ pub(super) fn warm_up() {
         let _ = super::spawn_thread("libstatus-symbols", event::warm_up_symbols);
     });
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::call;
+    use crate::endpoint::{Arg, Endpoint};
+
+    /// The test sets up the library's process-wide state, so it runs alone
+    /// in its process: nextest gives each test one; under `cargo test` it
+    /// runs itself again in a child process (and answers `false`).
+    fn alone(name: &str) -> bool {
+        if std::env::var_os("NEXTEST").is_some() || std::env::var_os("LIBSTATUS_ISOLATED").is_some() {
+            return true;
+        }
+        let exe = std::env::current_exe().unwrap();
+        let status = std::process::Command::new(exe)
+            .args(["--exact", name, "--test-threads=1"])
+            .env("LIBSTATUS_ISOLATED", "1")
+            .status()
+            .unwrap();
+        assert!(status.success(), "{name} failed in its own process");
+        false
+    }
+
+    fn reports(data_dir: &std::path::Path) -> usize {
+        std::fs::read_dir(data_dir.join(crate::outbox::DIR_NAME))
+            .map(|d| d.flatten().filter(|e| e.file_name().to_string_lossy().ends_with(".envelope")).count())
+            .unwrap_or(0)
+    }
+
+    /// A panic that happened while the user was opted out is not reported
+    /// when an opt-in overtakes its handling (between the panic hook and the
+    /// end of the unwinding, here held open by the test): the report would
+    /// leave without the consent it needed when it happened. `capture` and
+    /// the outbox's write check the consent of now and that no opt-out
+    /// happened since, not this.
+    #[test]
+    fn a_panic_while_opted_out_is_not_reported_when_an_opt_in_overtakes_its_handling() {
+        if !alone("reporting::pipeline::tests::a_panic_while_opted_out_is_not_reported_when_an_opt_in_overtakes_its_handling") {
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        std::env::set_var("SENTRY_ENVIRONMENT", "ci-main");
+        // A closed port: a report written stays on disk.
+        let dsn = "http://5ecre7f00dfacade5ecre7f00dfacade@127.0.0.1:9/42";
+        let request = serde_json::json!({"dataDir": dir.path(), "sentryDSN": dsn}).to_string();
+        call(Endpoint::InitializeApplication, Arg::Str(&request)).unwrap();
+        let panic_now = |message: &'static str| panics::catch(|| std::panic::panic_any(message)).unwrap_err();
+
+        let while_opted_out = panic_now("while opted out"); // the hook notes: opted out
+        call(Endpoint::ToggleCentralizedMetrics, Arg::Str(r#"{"enabled":true}"#)).unwrap();
+        assert_eq!(on_caught_panic(&*while_opted_out, Origin::Api("IntendedPanic")), "while opted out");
+        assert_eq!(reports(dir.path()), 0, "reported although the user was opted out when it happened");
+
+        // The same steps for a panic while opted in write its report.
+        let while_opted_in = panic_now("while opted in");
+        on_caught_panic(&*while_opted_in, Origin::Api("IntendedPanic"));
+        assert_eq!(reports(dir.path()), 1);
+    }
+}
