@@ -151,15 +151,11 @@ pub fn write_atomically(path: &Path, bytes: &[u8], temp_prefix: &str, durable: b
     if durable {
         tmp.as_file().sync_all()?;
     }
-    let mut tries = 1;
-    while let Err(e) = tmp.persist(path) {
-        if tries == sys::REPLACE_TRIES || !sys::held_by_another_process(&e.error) {
-            return Err(e.error);
-        }
-        tmp = e.file;
-        wait_before_try(tries);
-        tries += 1;
-    }
+    retrying(
+        tmp,
+        |tmp| tmp.persist(path).map(drop).map_err(|e| (e.error, e.file)),
+        sys::held_by_another_process,
+    )?;
     if durable {
         sync_dir(dir);
     }
@@ -175,7 +171,7 @@ pub fn write_atomically(path: &Path, bytes: &[u8], temp_prefix: &str, durable: b
 pub fn rewrite_and_rename(from: &Path, bytes: &[u8], to: &Path) -> io::Result<()> {
     let mut file = options(true).write(true).open(from)?;
     if !file.metadata()?.is_file() {
-        return Err(io::Error::new(io::ErrorKind::InvalidInput, "not a regular file"));
+        return Err(not_regular());
     }
     file.write_all(bytes)?;
     file.set_len(bytes.len() as u64)?;
@@ -186,20 +182,35 @@ pub fn rewrite_and_rename(from: &Path, bytes: &[u8], to: &Path) -> io::Result<()
 /// Renames `from` over `to` (atomic), retried briefly while another process
 /// holds the file where the platform refuses that (Windows).
 pub fn rename(from: &Path, to: &Path) -> io::Result<()> {
+    retrying((), |()| fs::rename(from, to).map_err(|e| (e, ())), sys::held_by_another_process)
+}
+
+/// The retry policy of a replacement, the same on every platform: `op` is
+/// tried up to [`sys::REPLACE_TRIES`] times, again only after an error that
+/// `transient` accepts (what is transient is the platform's to say: another
+/// process holding the file, on Windows), [`wait_before_try`] apart. `op`
+/// hands back with its error what the next try needs (the temporary file not
+/// yet in place); the last error is the answer.
+fn retrying<S, T, E>(
+    mut state: S,
+    mut op: impl FnMut(S) -> Result<T, (E, S)>,
+    transient: impl Fn(&E) -> bool,
+) -> Result<T, E> {
     let mut tries = 1;
     loop {
-        match fs::rename(from, to) {
-            Err(e) if tries < sys::REPLACE_TRIES && sys::held_by_another_process(&e) => {}
-            done => return done,
+        match op(state) {
+            Ok(done) => return Ok(done),
+            Err((e, next)) if tries < sys::REPLACE_TRIES && transient(&e) => state = next,
+            Err((e, _)) => return Err(e),
         }
-        wait_before_try(tries);
+        std::thread::sleep(wait_before_try(tries));
         tries += 1;
     }
 }
 
 /// 1, 2, 4, 8 ms: at most 15 ms in all before the last try.
-fn wait_before_try(tries: u32) {
-    std::thread::sleep(std::time::Duration::from_millis(1 << (tries - 1)));
+fn wait_before_try(tries: u32) -> std::time::Duration {
+    std::time::Duration::from_millis(1 << (tries - 1))
 }
 
 /// Makes renames and deletions in `dir` durable (best effort: some
@@ -287,6 +298,7 @@ mod tests {
         fs::create_dir(root.path().join("dir")).unwrap();
         assert!(matches!(read_regular(&root.path().join("dir"), 100).unwrap(), Read::NotRegular));
         assert!(matches!(read_regular(&outside, 3).unwrap(), Read::TooLarge(6)));
+        assert!(matches!(read_regular(&outside, 5).unwrap(), Read::TooLarge(6)), "one byte over the bound");
         assert!(matches!(read_regular(&outside, 6).unwrap(), Read::Bytes(b) if b == b"secret"));
         if linked {
             assert!(open_private_append(&link).is_err(), "never writes through a link");
@@ -306,5 +318,135 @@ mod tests {
         create_private_dir(&dir, true).unwrap();
         assert!(fs::symlink_metadata(&dir).unwrap().is_dir());
         assert!(elsewhere.is_dir(), "the link's target is left alone");
+    }
+
+    #[test]
+    #[cfg(unix)] // modes
+    fn an_existing_lock_or_log_file_is_made_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let root = tempfile::tempdir().unwrap();
+        let (lock, log) = (root.path().join(".lock"), root.path().join("status.log"));
+        for path in [&lock, &log] {
+            fs::write(path, b"").unwrap();
+            fs::set_permissions(path, fs::Permissions::from_mode(0o644)).unwrap();
+        }
+        drop(open_lock_file(&lock).unwrap());
+        drop(open_private_append(&log).unwrap());
+        for path in [&lock, &log] {
+            let mode = fs::metadata(path).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600, "{}", path.display());
+        }
+    }
+
+    #[test]
+    #[cfg(unix)] // (Windows has no read-only disk to lend a test)
+    fn a_lock_file_that_cannot_be_written_is_opened_read_only_and_locks() {
+        let root = tempfile::tempdir().unwrap();
+        let lock = root.path().join(".lock");
+        fs::write(&lock, b"").unwrap();
+        let Some(_unwritable) = sys::unwritable(&lock) else {
+            eprintln!("SKIPPED: root, and no mount namespace to make a read-only folder in");
+            return;
+        };
+        assert!(OpenOptions::new().append(true).open(&lock).is_err(), "the test's own premise");
+        let mut file = open_lock_file(&lock).unwrap();
+        file.try_lock().unwrap();
+        assert!(file.write_all(b"x").is_err(), "opened read-only");
+    }
+
+    #[test]
+    #[cfg(target_os = "linux")] // ETXTBSY
+    fn only_a_read_only_disk_or_a_denied_write_opens_a_lock_file_read_only() {
+        // A lock file that cannot be written for another reason is an error,
+        // not a read-only lock: here a program that is running (ETXTBSY).
+        let Some(sleep) = ["/bin/sleep", "/usr/bin/sleep"].into_iter().find(|p| Path::new(p).is_file())
+        else {
+            eprintln!("SKIPPED: no sleep program to run");
+            return;
+        };
+        let root = tempfile::tempdir().unwrap();
+        let lock = root.path().join(".lock");
+        fs::copy(sleep, &lock).unwrap();
+        let mut tries = 0;
+        let mut running = loop {
+            match std::process::Command::new(&lock).arg("60").spawn() {
+                // (Another thread's fork may hold the copy open for writing a moment.)
+                Err(e) if e.raw_os_error() == Some(libc::ETXTBSY) && tries < 100 => {
+                    std::thread::sleep(std::time::Duration::from_millis(10));
+                    tries += 1;
+                }
+                Err(e) if e.kind() == io::ErrorKind::PermissionDenied => {
+                    eprintln!("SKIPPED: no program can run from the temporary folder (noexec?): {e}");
+                    return;
+                }
+                spawned => break spawned.unwrap(),
+            }
+        };
+        let opened = open_lock_file(&lock);
+        running.kill().unwrap();
+        running.wait().unwrap();
+        assert_eq!(opened.unwrap_err().raw_os_error(), Some(libc::ETXTBSY));
+    }
+
+    /// (An evicted report's file is reused: `outbox::store`'s tests.)
+    #[test]
+    fn nothing_but_a_regular_file_is_reused_for_a_report() {
+        let root = tempfile::tempdir().unwrap();
+        let to = root.path().join("2.envelope");
+        fs::write(&to, b"a report").unwrap();
+        let folder = root.path().join("folder");
+        fs::create_dir(&folder).unwrap();
+        assert!(rewrite_and_rename(&folder, b"x", &to).is_err());
+        let fifo = root.path().join("fifo");
+        if sys::make_fifo(&fifo) {
+            assert!(rewrite_and_rename(&fifo, b"x", &to).is_err(), "never waits on a FIFO");
+        }
+        assert!(folder.is_dir());
+        assert_eq!(fs::read(&to).unwrap(), b"a report", "left as it was");
+    }
+
+    /// Runs [`retrying`] over an operation that fails `failures` times (its
+    /// error is the try's number), then succeeds: the outcome and the tries.
+    fn retried(failures: u32, transient: impl Fn(&u32) -> bool) -> (Result<&'static str, u32>, u32) {
+        let mut tries = 0;
+        let outcome = retrying(
+            0,
+            |failed| {
+                tries += 1;
+                if failed < failures {
+                    Err((failed + 1, failed + 1))
+                } else {
+                    Ok("done")
+                }
+            },
+            transient,
+        );
+        (outcome, tries)
+    }
+
+    #[test]
+    fn a_transient_failure_is_tried_again_up_to_the_bound() {
+        let always = |_: &u32| true;
+        assert_eq!(retried(0, always), (Ok("done"), 1));
+        assert_eq!(retried(1, always), (Ok("done"), 2));
+        assert_eq!(retried(sys::REPLACE_TRIES - 1, always), (Ok("done"), sys::REPLACE_TRIES), "the last try");
+        assert_eq!(
+            retried(sys::REPLACE_TRIES, always),
+            (Err(sys::REPLACE_TRIES), sys::REPLACE_TRIES),
+            "its error"
+        );
+        assert_eq!(retried(100, always), (Err(sys::REPLACE_TRIES), sys::REPLACE_TRIES), "and no more tries");
+    }
+
+    #[test]
+    fn a_lasting_failure_is_not_tried_again() {
+        assert_eq!(retried(3, |_| false), (Err(1), 1));
+        assert_eq!(retried(3, |&failed| failed != 2), (Err(2), 2), "the first lasting error is the answer");
+    }
+
+    #[test]
+    fn tries_are_1_2_4_and_8_ms_apart() {
+        let waits: Vec<_> = (1..sys::REPLACE_TRIES).map(wait_before_try).collect();
+        assert_eq!(waits, [1, 2, 4, 8].map(std::time::Duration::from_millis));
     }
 }

@@ -139,6 +139,70 @@ mod imp {
         made
     }
 
+    /// Test support: the file at `path` cannot be written by this process
+    /// until the answer is dropped: mode 0400 for a user other than root; for
+    /// root, whom modes do not stop, its folder is a read-only bind mount in
+    /// a mount namespace of this thread's own (Linux; `None` elsewhere, or
+    /// where the namespace cannot be made).
+    #[cfg(test)]
+    pub fn unwritable(path: &Path) -> Option<Unwritable> {
+        // SAFETY: geteuid has no preconditions.
+        if unsafe { libc::geteuid() } != 0 {
+            fs::set_permissions(path, fs::Permissions::from_mode(0o400)).ok()?;
+            return Some(Unwritable(None));
+        }
+        read_only_mount(path.parent()?).map(|dir| Unwritable(Some(dir)))
+    }
+
+    /// See [`unwritable`]: unmounts the read-only view, if any.
+    #[cfg(test)]
+    pub struct Unwritable(Option<std::ffi::CString>);
+
+    #[cfg(test)]
+    impl Drop for Unwritable {
+        fn drop(&mut self) {
+            if let Some(dir) = &self.0 {
+                unmount(dir);
+            }
+        }
+    }
+
+    #[cfg(all(test, target_os = "linux"))]
+    fn read_only_mount(dir: &Path) -> Option<std::ffi::CString> {
+        let c = std::ffi::CString::new(dir.as_os_str().as_encoded_bytes()).ok()?;
+        let none = std::ptr::null();
+        // SAFETY: valid NUL-terminated paths or null where mount(2) takes
+        // none; the mounts happen in this thread's own mount namespace, made
+        // private first so that nothing reaches the host's.
+        let mounted = unsafe {
+            libc::unshare(libc::CLONE_NEWNS) == 0
+                && libc::mount(none, c"/".as_ptr(), none, libc::MS_REC | libc::MS_PRIVATE, none.cast()) == 0
+                && libc::mount(c.as_ptr(), c.as_ptr(), none, libc::MS_BIND, none.cast()) == 0
+                && libc::mount(
+                    none,
+                    c.as_ptr(),
+                    none,
+                    libc::MS_BIND | libc::MS_REMOUNT | libc::MS_RDONLY,
+                    none.cast(),
+                ) == 0
+        };
+        mounted.then_some(c)
+    }
+
+    #[cfg(all(test, target_os = "linux"))]
+    fn unmount(dir: &std::ffi::CStr) {
+        // SAFETY: a valid NUL-terminated path; this thread's namespace only.
+        unsafe { libc::umount2(dir.as_ptr(), libc::MNT_DETACH) };
+    }
+
+    #[cfg(all(test, not(target_os = "linux")))]
+    fn read_only_mount(_: &Path) -> Option<std::ffi::CString> {
+        None
+    }
+
+    #[cfg(all(test, not(target_os = "linux")))]
+    fn unmount(_: &std::ffi::CStr) {}
+
     #[cfg(test)]
     mod tests {
         use super::*;
