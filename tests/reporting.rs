@@ -316,42 +316,25 @@ fn opt_out_stops_reports_at_once() {
 /// matter, and the connection should not outlive the user's choice).
 #[test]
 fn an_opt_out_ends_the_request_in_flight_at_once() {
-    use std::io::Read;
-    use std::net::TcpListener;
     if !support::isolated() {
         return;
     }
     set_environment("ci-main");
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let server = support::SilentServer::start();
     let dir = data_dir();
-    let dsn = format!("http://{KEY}@{}/{}", listener.local_addr().unwrap(), support::PROJECT);
+    let dsn = format!("http://{KEY}@{}/{}", server.addr(), support::PROJECT);
     lib().init(json!({"dataDir": dir.path(), "sentryDSN": dsn}));
     lib().opt_in(true);
     assert_eq!(lib().intended_panic("held by a silent server")["code"], "panic");
     lib().flush(0);
-    let (mut stream, _) = listener.accept().unwrap();
-    stream.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    let mut buf = [0u8; 4096];
     // The whole request, then silence: the report is in flight.
-    loop {
-        let listed = support::parse(&lib().call("PanicReports", "{}"));
-        if listed["pending"][0]["inFlight"] == true {
-            break;
-        }
-        let n = stream.read(&mut buf).unwrap();
-        assert!(n > 0, "the sender closed the connection by itself");
-    }
+    let mut stream =
+        server.hold(|| support::parse(&lib().call("PanicReports", "{}"))["pending"][0]["inFlight"] == true);
     lib().opt_in(false);
-    stream.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
-    let ended = loop {
-        match stream.read(&mut buf) {
-            Ok(0) => break true,
-            Ok(_) => continue, // the rest of the request
-            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => break true,
-            Err(_) => break false, // timed out: still held
-        }
-    };
-    assert!(ended, "the request in flight outlived the opt-out");
+    assert!(
+        support::connection_ends_within(&mut stream, Duration::from_secs(3)),
+        "the request in flight outlived the opt-out"
+    );
     assert_eq!(support::outbox_files(dir.path()), 0);
 }
 

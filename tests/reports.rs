@@ -295,45 +295,26 @@ fn support_ids(list: &Value) -> HashSet<String> {
 /// hold it until the 30 s deadline, and a server could still take it).
 #[test]
 fn deleting_the_report_in_flight_closes_its_connection_at_once() {
-    use std::io::Read;
-    use std::net::TcpListener;
     if !support::isolated() {
         return;
     }
     set_environment("ci-main");
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let server = support::SilentServer::start();
     let dir = data_dir();
-    lib().init(json!({"dataDir": dir.path(), "sentryDSN": dsn_for(listener.local_addr().unwrap())}));
+    lib().init(json!({"dataDir": dir.path(), "sentryDSN": dsn_for(server.addr())}));
     lib().opt_in(true);
     assert_eq!(lib().intended_panic("held by a silent server")["code"], "panic");
     lib().flush(0);
-    let (mut stream, _) = listener.accept().unwrap();
     // The whole request, then silence: the report is in flight.
-    stream.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    let mut request = Vec::new();
-    let mut buf = [0u8; 4096];
-    let listed = loop {
-        let listed = reports(&json!({}));
-        if listed["pending"][0]["inFlight"] == true {
-            break listed;
-        }
-        let n = stream.read(&mut buf).unwrap();
-        assert!(n > 0, "the sender closed the connection by itself");
-        request.extend_from_slice(&buf[..n]);
-    };
+    let mut stream = server.hold(|| reports(&json!({}))["pending"][0]["inFlight"] == true);
+    let listed = reports(&json!({}));
     let id = listed["pending"][0]["id"].as_str().unwrap();
     assert_eq!(delete(&json!({"ids": [id]})), json!({"error": "", "deleted": 1, "notPending": 0}));
     // The connection ends at once (EOF or a reset), long before any deadline.
-    stream.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
-    let ended = loop {
-        match stream.read(&mut buf) {
-            Ok(0) => break true,
-            Ok(_) => continue, // the rest of the request
-            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => break true,
-            Err(_) => break false, // timed out: still held
-        }
-    };
-    assert!(ended, "the deleted report's connection is still open");
+    assert!(
+        support::connection_ends_within(&mut stream, Duration::from_secs(3)),
+        "the deleted report's connection is still open"
+    );
     assert_eq!(reports(&json!({}))["pendingTotal"], 0);
     assert_eq!(support::outbox_files(dir.path()), 0);
 }

@@ -452,6 +452,53 @@ impl Drop for Receiver {
     }
 }
 
+/// A loopback server that reads a request and never answers: the library's
+/// report stays in flight for as long as the test holds the connection.
+pub struct SilentServer {
+    listener: TcpListener,
+}
+
+impl SilentServer {
+    pub fn start() -> Self {
+        Self { listener: TcpListener::bind("127.0.0.1:0").unwrap() }
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.listener.local_addr().unwrap()
+    }
+
+    /// Accepts the sender's connection and reads the request until
+    /// `in_flight()` says the report is in flight (the library lists it so);
+    /// the connection, held unanswered.
+    pub fn hold(&self, in_flight: impl Fn() -> bool) -> TcpStream {
+        use std::io::Read;
+        let (mut stream, _) = self.listener.accept().unwrap();
+        stream.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let mut buf = [0u8; 4096];
+        while !in_flight() {
+            let n = stream.read(&mut buf).unwrap();
+            assert!(n > 0, "the sender closed the connection by itself");
+        }
+        stream
+    }
+}
+
+/// Whether the sender ends `stream` (an EOF or a reset) within `limit`; what
+/// is still sent meanwhile (the rest of the request) is read and dropped.
+pub fn connection_ends_within(stream: &mut TcpStream, limit: Duration) -> bool {
+    use std::io::Read;
+    stream.set_read_timeout(Some(limit)).unwrap();
+    let mut buf = [0u8; 4096];
+    loop {
+        match stream.read(&mut buf) {
+            Ok(0) => return true,
+            Ok(_) => continue,
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => return true,
+            Err(_) => return false, // timed out: still held
+        }
+    }
+}
+
 /// A loopback port that accepts connections and never reads or answers.
 pub struct Blackhole {
     pub addr: SocketAddr,
