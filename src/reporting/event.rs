@@ -631,6 +631,7 @@ mod tests {
         assert!(event["extra"].get("libstatus.dropped_reports").is_none(), "{event}");
     }
 
+    #[cfg(unix)]
     fn fatal_report(
         signal: i32,
         frames: Vec<u64>,
@@ -640,6 +641,7 @@ mod tests {
         crate::fatal::Report { signal, code: 1, address: 0x10, tag: 0, image, panic: None, frames, exact_top }
     }
 
+    #[cfg(unix)]
     fn fatal_payload(report: &crate::fatal::Report) -> serde_json::Value {
         let config =
             ReportingConfig::resolve(&super::super::config::BuildConfig::current(), None, None, None);
@@ -647,6 +649,7 @@ mod tests {
     }
 
     /// The instruction addresses of a fatal event's frames, oldest first.
+    #[cfg(unix)]
     fn fatal_frames(report: &crate::fatal::Report) -> Vec<u64> {
         let event = fatal_payload(report);
         let frames =
@@ -663,7 +666,11 @@ mod tests {
     /// address of ours moved back into its call (Sentry moves the callers'
     /// back itself). Our image is attached only when the report's build id
     /// and size are ours.
+    ///
+    /// Not on Windows: fatal errors are not reported there, and a test
+    /// executable has no CodeView record (build.rs asks for one for the DLL).
     #[test]
+    #[cfg(unix)]
     fn a_fatal_events_frames_and_image_are_what_a_server_needs() {
         let own = fatal_image().expect("the test binary's own image, with a build id");
         let image = Some((own.code_id.clone(), own.addr, own.size));
@@ -703,7 +710,11 @@ mod tests {
     /// The log's stack: image-relative call sites, innermost first (the top
     /// frame's address as is, the callers' return addresses moved back into
     /// their calls), for `tools/symbolicate` or `addr2line`.
+    ///
+    /// Not on Windows: a test executable has no CodeView record there, so no
+    /// image of its own (the DLL has one: build.rs asks the linker for it).
     #[test]
+    #[cfg(unix)]
     fn the_logged_stack_is_call_sites_relative_to_our_image() {
         let base = own_image().expect("the test binary's own image").image_addr.0;
         let frame = |addr: u64| Frame { instruction_addr: Some(Addr(addr)), ..Default::default() };
