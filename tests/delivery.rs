@@ -161,6 +161,31 @@ fn sender_threads_become(n: usize) -> usize {
     }
 }
 
+/// However often the host initialises the same dataDir, one sender serves
+/// its outbox: two would send reports side by side past the send budget, or
+/// race for the same one. (Each init asks for a sender; only the first
+/// claim starts one.)
+#[test]
+#[cfg(target_os = "linux")]
+fn reinitialising_one_data_dir_keeps_one_sender() {
+    if !support::isolated() {
+        return;
+    }
+    let receiver = Receiver::start();
+    let dir = data_dir();
+    support::write_opted_in(dir.path());
+    set_environment("ci-main");
+    let request = json!({"dataDir": dir.path(), "sentryDSN": receiver.dsn()});
+    for _ in 0..5 {
+        let answer = lib().init(request.clone());
+        assert_eq!(answer["panicReporting"]["active"], true, "{answer}");
+    }
+    assert_eq!(sender_threads_become(1), 1);
+    // A second sender would have taken its name by now.
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(sender_threads(), 1, "one outbox, one sender");
+}
+
 /// A dataDir switch stops the old outbox's sender (its thread ends, even
 /// while it waits out a server's Retry-After), so switching does not leave a
 /// thread behind per folder; the old outbox's report stays on disk, is not
