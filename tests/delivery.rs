@@ -311,7 +311,9 @@ fn an_init_after_the_sender_could_not_start_starts_it() {
         let pages: u64 = statm.split_whitespace().next().unwrap().parse().unwrap();
         // SAFETY: no preconditions.
         let page_size = unsafe { libc::sysconf(libc::_SC_PAGESIZE) } as u64;
-        let capped = libc::rlimit { rlim_cur: pages * page_size + ROOM, rlim_max: limit.rlim_max };
+        // (`rlim_t` is 32 bits on a 32-bit target, where a process is under 4 GiB.)
+        let cur = libc::rlim_t::try_from(pages * page_size + ROOM).expect("within rlim_t");
+        let capped = libc::rlimit { rlim_cur: cur, rlim_max: limit.rlim_max };
         // SAFETY: valid rlimit structures; the soft limit goes back up to
         // where it was (at most the hard limit, which is unchanged).
         assert_eq!(unsafe { libc::setrlimit(libc::RLIMIT_AS, &capped) }, 0);
