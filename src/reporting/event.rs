@@ -555,15 +555,20 @@ mod tests {
         assert_eq!(images[1]["code_file"], "m.wasm");
     }
 
-    #[test]
-    fn the_count_an_event_carries_is_what_its_eviction_reads_back() {
-        let record = PanicRecord {
+    /// A caught panic with nothing but a message: no location, no frames.
+    fn plain_record() -> PanicRecord {
+        PanicRecord {
             message: "m".into(),
             intended: false,
             location: None,
             frames: Vec::new(),
             consent: crate::consent::at_panic(),
-        };
+        }
+    }
+
+    #[test]
+    fn the_count_an_event_carries_is_what_its_eviction_reads_back() {
+        let record = plain_record();
         for counts in [
             Counts { suppressed_here: 3, suppressed_elsewhere: 40, dropped_reports: 500 },
             Counts { suppressed_here: 0, suppressed_elsewhere: 0, dropped_reports: 7 },
@@ -615,13 +620,7 @@ mod tests {
     /// A count of zero is left out of the event (a server shows every extra).
     #[test]
     fn only_counts_above_zero_ride_on_an_event() {
-        let record = PanicRecord {
-            message: "m".into(),
-            intended: false,
-            location: None,
-            frames: Vec::new(),
-            consent: crate::consent::at_panic(),
-        };
+        let record = plain_record();
         let config =
             ReportingConfig::resolve(&super::super::config::BuildConfig::current(), None, None, None);
         let counts = Counts { suppressed_here: 0, suppressed_elsewhere: 2, dropped_reports: 0 };
