@@ -149,17 +149,6 @@ fn go_peer(out: &Path) -> PathBuf {
     out.to_path_buf()
 }
 
-fn dynamic_exports(so: &Path) -> Vec<String> {
-    run(Command::new("nm").args(["-D", "--defined-only"]).arg(so))
-        .lines()
-        .filter_map(|line| {
-            let mut parts = line.split_whitespace();
-            let (_addr, kind, name) = (parts.next()?, parts.next()?, parts.next()?);
-            (kind == "T").then(|| name.to_owned())
-        })
-        .collect()
-}
-
 #[test]
 fn the_prefixed_build_runs_beside_status_go_in_one_process() {
     if !support::isolated() {
@@ -170,7 +159,7 @@ fn the_prefixed_build_runs_beside_status_go_in_one_process() {
     let so = lib_dir.join("libstatus.so");
 
     // Every export is prefixed; nothing is left under status-go's names.
-    let exports = dynamic_exports(&so);
+    let exports = support::elf_exported_functions(&so);
     for (name, _) in support::EXPORTS {
         assert!(
             exports.contains(&format!("libstatus_{name}")),

@@ -636,11 +636,13 @@ pub fn exported_functions() -> Vec<String> {
         let image = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         return pe_exports(&image);
     }
-    let output = target_tool("nm")
-        .args(["-D", "--defined-only"])
-        .arg(&path)
-        .output()
-        .expect("nm (binutils) is needed");
+    elf_exported_functions(&path)
+}
+
+/// The functions an ELF shared library exports (`nm -D`, the target's).
+pub fn elf_exported_functions(path: &std::path::Path) -> Vec<String> {
+    let output =
+        target_tool("nm").args(["-D", "--defined-only"]).arg(path).output().expect("nm (binutils) is needed");
     assert!(output.status.success());
     String::from_utf8_lossy(&output.stdout)
         .lines()
