@@ -258,9 +258,16 @@ impl Outbox {
                 }
                 (link.generation, target)
             };
+            let mut state = self.state.lock();
+            // Evicted while this step had let go of the lock (a panicking
+            // thread made room for its report after the file was read): its
+            // counts went to the dropped ones, so it must not be sent as well.
+            // From here on it is in flight, which no eviction touches.
+            if !self.listing(&mut state).iter().any(|(p, _)| p.as_os_str() == path.as_os_str()) {
+                continue;
+            }
             // Only a request spends the budget (not a file a purge or an
             // eviction took meanwhile).
-            let mut state = self.state.lock();
             let now = Instant::now();
             if !self.spend_budget(&mut state, now) {
                 return Next::Wait(state.budget_until);
@@ -440,5 +447,60 @@ impl Outbox {
                 (policy::classify(0, Headers::default(), SystemTime::now()), answered)
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::cell::Cell;
+
+    use super::*;
+    use crate::outbox::OutboxLimits;
+
+    fn target() -> Target {
+        let url = url::Url::parse("http://127.0.0.1:9/api/1/envelope/").unwrap();
+        Target {
+            endpoint: Endpoint::from_url(&url).unwrap(),
+            url: url.to_string(),
+            auth: "Sentry sentry_key=0".into(),
+            proxy: None,
+            tls: None,
+            // (No request is made here.)
+            spawn: |_, _| Err(std::io::Error::other("no request in this test")),
+        }
+    }
+
+    /// A report that a panicking thread's write evicts while the sender has
+    /// it read but not yet in flight (the gate is asked in between, without
+    /// the outbox's lock) is counted as dropped and not sent: never both,
+    /// which would count one panic twice. The next report goes instead.
+    #[test]
+    fn a_report_evicted_while_it_is_read_is_dropped_not_sent() {
+        let dir = tempfile::tempdir().unwrap();
+        let outbox = Outbox::open(dir.path(), OutboxLimits { max_items: 2, max_bytes: 1 << 20 }).unwrap();
+        outbox.state.lock().initial_until = None;
+        outbox.store(b"first").unwrap();
+        outbox.store(b"second").unwrap();
+        let asked = Cell::new(0);
+        let gate = || {
+            asked.set(asked.get() + 1);
+            if asked.get() == 1 {
+                // "first" is read; a panic's report arrives and evicts it.
+                outbox.store(b"third").unwrap();
+            }
+            Some(target())
+        };
+        let Next::Send(cleared) = outbox.clear_next(&gate, false) else {
+            panic!("nothing was cleared to leave")
+        };
+        assert_eq!(
+            String::from_utf8_lossy(&cleared.body),
+            "second",
+            "the evicted report was cleared to leave"
+        );
+        assert_eq!(asked.get(), 2);
+        let state = outbox.state.lock();
+        assert_eq!(state.dropped, 1, "the evicted report is counted once, as dropped");
+        assert_eq!(state.in_flight.as_deref(), Some(cleared.path.as_path()));
     }
 }
