@@ -593,17 +593,10 @@ fn a_report_the_server_keeps_refusing_is_dropped_after_its_attempts_and_counted(
     let receiver = Receiver::start();
     receiver.set_default(Reply::Status(500, vec![]));
     let dir = data_dir();
-    let folder = dir.path().join("panic-reports");
-    std::fs::create_dir_all(&folder).unwrap();
-    let nanos = |ago: Duration| {
-        (std::time::SystemTime::now() - ago).duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos()
-    };
-    let left_behind = format!("{:024}-00000000-1-19.envelope", nanos(Duration::from_secs(60)));
     let earlier = support::planted_envelope("an earlier process's report");
-    std::fs::write(folder.join(&left_behind), &earlier).unwrap();
-    let too_old = format!("{:024}-00000001-1.envelope", nanos(Duration::from_secs(31 * 24 * 3600)));
+    support::plant_report(dir.path(), Duration::from_secs(60), 0, 19, &earlier);
     let last_month = support::planted_envelope("a report from last month");
-    std::fs::write(folder.join(&too_old), &last_month).unwrap();
+    support::plant_report(dir.path(), Duration::from_secs(31 * 24 * 3600), 1, 0, &last_month);
     // (The earlier run was opted in: an opted-out start purges the outbox.)
     support::write_opted_in(dir.path());
 
@@ -614,7 +607,11 @@ fn a_report_the_server_keeps_refusing_is_dropped_after_its_attempts_and_counted(
         // Each flush skips our backoff once.
         lib().flush(300);
     }
-    let names: Vec<_> = std::fs::read_dir(&folder).unwrap().flatten().map(|e| e.file_name()).collect();
+    let names: Vec<_> = std::fs::read_dir(dir.path().join("panic-reports"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
     assert_eq!(
         outbox_files(dir.path()),
         0,

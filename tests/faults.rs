@@ -47,15 +47,6 @@ fn messages(receiver: &Receiver) -> Vec<String> {
         .collect()
 }
 
-/// A report file an earlier process left, named as the library names them
-/// (names it never writes are removed unread).
-/// (Written a minute ago: a report older than 30 days is dropped unsent.)
-fn left() -> String {
-    let written = std::time::SystemTime::now() - std::time::Duration::from_secs(60);
-    let nanos = written.duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
-    format!("{nanos:024}-00000000-1.envelope")
-}
-
 fn init(dir: &Path, dsn: &str) -> Value {
     checked(lib().call(
         "InitializeApplication",
@@ -109,9 +100,7 @@ fn corrupt_and_truncated_outbox_files_are_rejected_or_dropped_and_delivery_goes_
     for (i, body) in junk.iter().enumerate() {
         // (An hour old: older than the real report, younger than the 30
         // days after which a report is dropped unsent.)
-        let hour_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
-        let nanos = hour_ago.duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() + i as u128;
-        fs::write(folder.join(format!("{nanos:024}-{:08}-1.envelope", 0)), body).unwrap();
+        support::plant_report(dir.path(), Duration::from_secs(3600), i as u32, 0, body);
     }
 
     // The server rejects what it cannot parse (as Sentry answers 400).
@@ -157,9 +146,7 @@ fn corrupt_and_truncated_consent_files_read_as_not_opted_in_and_nothing_is_sent(
         let dir = data_dir();
         fs::write(dir.path().join("centralized-metrics.json"), bytes).unwrap();
         // A report an earlier process left: not to be sent without consent.
-        let folder = dir.path().join("panic-reports");
-        fs::create_dir_all(&folder).unwrap();
-        fs::write(folder.join(left()), b"{}\n").unwrap();
+        support::plant_report(dir.path(), Duration::from_secs(60), 0, 0, b"{}\n");
         let answer = init(dir.path(), &receiver.dsn());
         let case = String::from_utf8_lossy(bytes);
         assert_eq!(answer["centralizedMetricsInfo"]["enabled"], false, "{case:?}: {answer}");
@@ -283,19 +270,17 @@ fn a_read_only_data_dir_answers_json_sends_a_report_at_most_once_and_nothing_aft
     let base = data_dir();
     fs::set_permissions(base.path(), fs::Permissions::from_mode(0o755)).unwrap();
     let dir = base.path().join("data");
+    let pending = b"{}\n{\"type\":\"event\"}\n{\"message\":\"left pending\"}\n".to_vec();
+    let left = support::plant_report(&dir, Duration::from_secs(60), 0, 0, &pending);
     let folder = dir.join("panic-reports");
-    fs::create_dir_all(&folder).unwrap();
     fs::write(dir.join("centralized-metrics.json"), OPTED_IN).unwrap();
     fs::write(folder.join(".lock"), b"").unwrap();
-    let pending = b"{}\n{\"type\":\"event\"}\n{\"message\":\"left pending\"}\n".to_vec();
-    let left = left();
-    fs::write(folder.join(&left), &pending).unwrap();
     for (path, mode) in [
         (&dir, 0o755),
         (&folder, 0o755),
         (&dir.join("centralized-metrics.json"), 0o644),
         (&folder.join(".lock"), 0o644),
-        (&folder.join(&left), 0o644),
+        (&left, 0o644),
     ] {
         fs::set_permissions(path, fs::Permissions::from_mode(mode)).unwrap();
     }
@@ -329,7 +314,7 @@ fn a_read_only_data_dir_answers_json_sends_a_report_at_most_once_and_nothing_aft
         received.len()
     );
     assert_eq!(received.len(), 1, "nothing else: the new panic could not be stored, then the user opted out");
-    assert_eq!(fs::read(folder.join(&left)).unwrap(), pending, "the disk is as it was");
+    assert_eq!(fs::read(&left).unwrap(), pending, "the disk is as it was");
     assert_eq!(fs::read_to_string(dir.join("centralized-metrics.json")).unwrap(), OPTED_IN);
 }
 

@@ -189,11 +189,8 @@ fn a_report_held_back_by_the_gate_leaves_on_its_own_once_an_init_opens_it() {
     let receiver = Receiver::start();
     receiver.queue([Reply::Status(503, vec![("Retry-After".to_owned(), "1".to_owned())])]);
     let dir = data_dir();
-    let folder = dir.path().join("panic-reports");
-    std::fs::create_dir_all(&folder).unwrap();
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
     let left_behind = support::planted_envelope("left while the gate was closed");
-    std::fs::write(folder.join(format!("{nanos:024}-00000000-1.envelope")), &left_behind).unwrap();
+    support::plant_report(dir.path(), Duration::ZERO, 0, 0, &left_behind);
     support::write_opted_in(dir.path());
 
     // A development build: nothing may leave. The flush makes the sender ask.
@@ -467,14 +464,8 @@ fn a_report_file_past_4_gib_is_removed_and_never_sent() {
     }
     let dir = data_dir();
     support::write_opted_in(dir.path());
-    let folder = dir.path().join("panic-reports");
-    std::fs::create_dir(&folder).unwrap();
-    #[cfg(unix)] // (the mode the library gives its folder)
-    std::fs::set_permissions(&folder, std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
-    let huge = folder.join(format!("{:024}-{:08}-1.envelope", 1, 0));
-    let file = std::fs::File::create(&huge).unwrap();
-    file.set_len((1 << 32) + 100).unwrap();
-    drop(file);
+    let huge = support::plant_report(dir.path(), Duration::ZERO, 0, 0, b"");
+    std::fs::OpenOptions::new().write(true).open(&huge).unwrap().set_len((1 << 32) + 100).unwrap();
     assert_eq!(outbox_files(dir.path()), 1);
     let receiver = Receiver::start();
     set_environment("ci-main");

@@ -230,12 +230,14 @@ fn a_panic_the_gate_holds_back_evicts_nothing_from_a_full_outbox() {
     }
     let receiver = Receiver::start();
     let dir = data_dir();
-    let folder = dir.path().join("panic-reports");
-    std::fs::create_dir_all(&folder).unwrap();
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
     for i in 0..30 {
-        let report = support::planted_envelope(&format!("left behind {i}"));
-        std::fs::write(folder.join(format!("{nanos:024}-{i:08}-1.envelope")), report).unwrap();
+        support::plant_report(
+            dir.path(),
+            Duration::ZERO,
+            i,
+            0,
+            &support::planted_envelope(&format!("left behind {i}")),
+        );
     }
     support::write_opted_in(dir.path());
     set_environment("development");

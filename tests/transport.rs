@@ -352,17 +352,12 @@ fn the_host_answers_count_towards_the_attempt_cap_and_expired_reports_are_never_
     }
     let receiver = Receiver::start();
     let dir = data_dir();
-    let folder = dir.path().join("panic-reports");
-    std::fs::create_dir_all(&folder).unwrap();
-    let nanos = |ago: Duration| {
-        (std::time::SystemTime::now() - ago).duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos()
-    };
-    let too_old = format!("{:024}-00000001-1.envelope", nanos(Duration::from_secs(31 * 24 * 3600)));
-    std::fs::write(folder.join(&too_old), b"a report from last month").unwrap();
-    let nineteen = format!("{:024}-00000000-1-19.envelope", nanos(Duration::from_secs(60)));
-    std::fs::write(folder.join(&nineteen), b"answered 19 times before").unwrap();
+    support::plant_report(dir.path(), Duration::from_secs(31 * 24 * 3600), 1, 0, b"a report from last month");
+    let nineteen =
+        support::plant_report(dir.path(), Duration::from_secs(60), 0, 19, b"answered 19 times before");
+    let nineteen = nineteen.file_name().unwrap().to_string_lossy().into_owned();
     let names = || -> Vec<String> {
-        let mut names: Vec<String> = std::fs::read_dir(&folder)
+        let mut names: Vec<String> = std::fs::read_dir(dir.path().join("panic-reports"))
             .unwrap()
             .flatten()
             .map(|e| e.file_name().to_string_lossy().into_owned())

@@ -6,9 +6,9 @@
 use std::collections::VecDeque;
 use std::ffi::{c_char, c_int, c_void, CStr};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::{json, Value};
 
@@ -319,6 +319,23 @@ pub fn planted_envelope(message: &str) -> Vec<u8> {
             .to_string();
     format!("{{\"event_id\":\"{id}\"}}\n{{\"type\":\"event\",\"length\":{}}}\n{event}\n", event.len())
         .into_bytes()
+}
+
+/// A report an earlier process left in `data_dir`'s outbox, named as the
+/// library names its reports (names it never writes are removed unread):
+/// written `ago` (a report older than 30 days is dropped unsent), the `seq`-th
+/// of its instant, and answered `attempts` times without being taken (in its
+/// name when above 0). Creates the folder, private as the library makes it.
+pub fn plant_report(data_dir: &Path, ago: Duration, seq: u32, attempts: u32, body: &[u8]) -> PathBuf {
+    let folder = data_dir.join("panic-reports");
+    std::fs::create_dir_all(&folder).unwrap();
+    #[cfg(unix)]
+    std::fs::set_permissions(&folder, std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
+    let nanos = (SystemTime::now() - ago).duration_since(UNIX_EPOCH).unwrap().as_nanos();
+    let tries = if attempts > 0 { format!("-{attempts}") } else { String::new() };
+    let path = folder.join(format!("{nanos:024}-{seq:08}-1{tries}.envelope"));
+    std::fs::write(&path, body).unwrap();
+    path
 }
 
 /// With `LIBSTATUS_CAPTURE_DIR` set, every envelope that reaches a receiver is
