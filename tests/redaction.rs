@@ -190,18 +190,28 @@ fn library_records(stderr: &str) -> String {
     out
 }
 
-#[test]
-fn secrets_in_a_panic_message_show_nowhere() {
+/// The test `name` in two processes: in the child this test starts, runs
+/// `scenario` and answers `None`; in the parent (when isolated), starts
+/// that child and answers its stderr, which must hold the library's record
+/// of the panic.
+fn child_stderr(name: &str, scenario: fn()) -> Option<String> {
     if std::env::var_os(CHILD).is_some() {
         scenario();
-        return;
+        return None;
     }
     if !support::isolated() {
-        return;
+        return None;
     }
-    let stderr = run_child("secrets_in_a_panic_message_show_nowhere");
+    let stderr = run_child(name);
     let ours = library_records(&stderr);
     assert!(ours.contains("panic in API call IntendedPanic"), "no log record on stderr:\n{stderr}");
+    Some(stderr)
+}
+
+#[test]
+fn secrets_in_a_panic_message_show_nowhere() {
+    let Some(stderr) = child_stderr("secrets_in_a_panic_message_show_nowhere", scenario) else { return };
+    let ours = library_records(&stderr);
     let (_, secrets) = message_and_secrets();
     assert_clean("the library's stderr records", &ours, &secrets);
 }
@@ -211,14 +221,7 @@ fn secrets_in_a_panic_message_show_nowhere() {
 /// of their raw message is printed, whatever `RUST_BACKTRACE` says.
 #[test]
 fn stderr_holds_no_secret_at_all() {
-    if std::env::var_os(CHILD).is_some() {
-        scenario();
-        return;
-    }
-    if !support::isolated() {
-        return;
-    }
-    let stderr = run_child("stderr_holds_no_secret_at_all");
+    let Some(stderr) = child_stderr("stderr_holds_no_secret_at_all", scenario) else { return };
     let (_, secrets) = message_and_secrets();
     assert_clean("stderr", &stderr, &secrets);
 }
@@ -348,16 +351,7 @@ fn read_tree_text(dir: &Path) -> Vec<(String, String)> {
 
 #[test]
 fn host_identifiers_show_nowhere() {
-    if std::env::var_os(CHILD).is_some() {
-        host_values_scenario();
-        return;
-    }
-    if !support::isolated() {
-        return;
-    }
-    let stderr = run_child("host_identifiers_show_nowhere");
-    let ours = library_records(&stderr);
-    assert!(ours.contains("panic in API call IntendedPanic"), "no log record on stderr:\n{stderr}");
+    let Some(stderr) = child_stderr("host_identifiers_show_nowhere", host_values_scenario) else { return };
     let (_, _, secrets) = host_values_and_secrets();
     assert_clean("stderr", &stderr, &secrets.iter().map(String::as_str).collect::<Vec<_>>());
 }
