@@ -10,7 +10,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
-use support::{data_dir, lib, outbox_files, parse, set_environment, Blackhole, Receiver, Reply};
+use support::{data_dir, lib, outbox_files, parse, proxies, set_environment, Blackhole, Receiver, Reply};
 
 /// Storm control's window is short here: these tests panic at one site often.
 fn opted_in(dir: &Path, dsn: &str) {
@@ -632,36 +632,6 @@ fn a_report_the_server_keeps_refusing_is_dropped_after_its_attempts_and_counted(
     assert_eq!(next["extra"]["libstatus.dropped_reports"], 3, "{next}");
 }
 
-/// Starts `program` (a proxy from Debian) listening on a free loopback port,
-/// or says why not; the child is killed when dropped.
-fn proxy_on_loopback(program: &str, args: impl Fn(u16) -> Vec<String>) -> Option<(u16, KillOnDrop)> {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let child = std::process::Command::new(program)
-        .args(args(port))
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn();
-    let Ok(child) = child else {
-        eprintln!("SKIPPED: {program} is not installed (scripts/setup installs it)");
-        return None;
-    };
-    let child = KillOnDrop(child);
-    let until = Instant::now() + Duration::from_secs(10);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < until, "{program} never listened");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    Some((port, child))
-}
-
-struct KillOnDrop(std::process::Child);
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 /// A panic reaches the receiver through `sentryProxy`: SOCKS5 with the name
 /// left to the proxy (microsocks) and an HTTP proxy (tinyproxy), both with a
 /// user and password; the password is in no answer, and a proxy value that
@@ -672,21 +642,7 @@ fn a_panic_reaches_the_receiver_through_a_socks5_and_an_http_proxy() {
         return;
     }
     let dir = data_dir();
-    let conf = dir.path().join("tinyproxy.conf");
-    let socks = proxy_on_loopback("microsocks", |port| {
-        ["-i", "127.0.0.1", "-p", &port.to_string(), "-u", "user", "-P", "secret-pass"]
-            .map(str::to_owned)
-            .to_vec()
-    });
-    let http = proxy_on_loopback("tinyproxy", |port| {
-        std::fs::write(
-            &conf,
-            format!("Port {port}\nListen 127.0.0.1\nAllow 127.0.0.1\nBasicAuth user secret-pass\nLogLevel Critical\n"),
-        )
-        .unwrap();
-        vec!["-d".to_owned(), "-c".to_owned(), conf.display().to_string()]
-    });
-    let (Some((socks_port, _socks)), Some((http_port, _http))) = (socks, http) else { return };
+    let (Some(socks), Some(http)) = (proxies::microsocks(), proxies::tinyproxy()) else { return };
     set_environment("ci-main");
     let refused = lib().call(
         "InitializeApplication",
@@ -695,20 +651,19 @@ fn a_panic_reaches_the_receiver_through_a_socks5_and_an_http_proxy() {
     support::assert_error(&refused, "invalid-request");
     assert!(!refused.contains("hunter22"), "{refused}");
 
-    for (proxy, message) in [
-        (format!("socks5h://user:secret-pass@127.0.0.1:{socks_port}"), "through SOCKS5"),
-        (format!("http://user:secret-pass@127.0.0.1:{http_port}"), "through an HTTP proxy"),
-    ] {
+    for (proxy, message) in
+        [(socks.url("socks5h"), "through SOCKS5"), (http.url("http"), "through an HTTP proxy")]
+    {
         let receiver = Receiver::start();
         let answer =
             lib().init(json!({"dataDir": dir.path(), "sentryDSN": receiver.dsn(), "sentryProxy": proxy}));
-        assert!(!answer.to_string().contains("secret-pass"), "{answer}");
+        assert!(!answer.to_string().contains(proxies::PASSWORD), "{answer}");
         lib().opt_in(true);
-        lib().intended_panic(&format!("{message} secret-pass"));
+        lib().intended_panic(&format!("{message} {}", proxies::PASSWORD));
         assert_eq!(lib().flush(10_000), 0, "{message}");
         let body = String::from_utf8_lossy(&receiver.received()[0].body).into_owned();
         assert!(body.contains(message), "{message}");
-        assert!(!body.contains("secret-pass"), "the proxy's password is masked in the event");
+        assert!(!body.contains(proxies::PASSWORD), "the proxy's password is masked in the event");
     }
     // The proxy is the route: a proxy that is not there, no delivery.
     let receiver = Receiver::start();

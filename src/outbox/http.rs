@@ -413,6 +413,7 @@ mod tests {
 /// what the peer would hold the request for without it.
 #[cfg(test)]
 mod real_networks {
+    use super::super::test_proxies;
     use super::*;
     use std::io::{Read, Write};
     use std::net::TcpListener;
@@ -838,56 +839,12 @@ mod real_networks {
         assert!(!failure.to_string().contains("pass") && !failure.to_string().contains("127.0.0.1"));
     }
 
-    /// A free loopback port for a proxy started by a test.
-    fn free_port() -> u16 {
-        TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-    }
-
-    /// Starts a proxy binary from Debian, or says why not (the test then
-    /// passes with a printed reason); waits until it listens.
-    fn start(program: &str, args: &[&str], port: u16) -> Option<std::process::Child> {
-        let child = std::process::Command::new(program)
-            .args(args)
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn();
-        let Ok(child) = child else {
-            eprintln!("SKIPPED: {program} is not installed (scripts/setup installs it)");
-            return None;
-        };
-        let until = Instant::now() + Duration::from_secs(10);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < until, "{program} never listened on {port}");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        Some(child)
-    }
-
-    struct Killed(std::process::Child);
-    impl Drop for Killed {
-        fn drop(&mut self) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-
     /// tinyproxy (Debian's): an `http://` DSN in absolute form, an
     /// `https://` one through CONNECT, with Basic credentials.
     #[test]
     fn tinyproxy_forwards_http_and_tunnels_https() {
-        let port = free_port();
-        let dir = tempfile::tempdir().unwrap();
-        let conf = dir.path().join("tinyproxy.conf");
-        std::fs::write(
-            &conf,
-            format!(
-                "Port {port}\nListen 127.0.0.1\nTimeout 30\nAllow 127.0.0.1\nBasicAuth user secret-pass\nLogLevel Critical\nMaxClients 10\nDisableViaHeader Yes\n"
-            ),
-        )
-        .unwrap();
-        let Some(child) = start("tinyproxy", &["-d", "-c", conf.to_str().unwrap()], port) else { return };
-        let _proxy = Killed(child);
-        let proxy = Proxy::parse(&format!("http://user:secret-pass@127.0.0.1:{port}")).unwrap();
+        let Some(running) = test_proxies::tinyproxy() else { return };
+        let proxy = Proxy::parse(&running.url("http")).unwrap();
 
         let (endpoint, heads) = accepting(None);
         let client = Client { proxy: Some(proxy.clone()), ..Client::system(test_spawn) };
@@ -912,18 +869,14 @@ mod real_networks {
     /// over TLS and plain HTTP.
     #[test]
     fn microsocks_carries_socks5_and_socks5h() {
-        let port = free_port();
-        let port_text = port.to_string();
-        let args = ["-i", "127.0.0.1", "-p", &port_text, "-u", "user", "-P", "secret-pass"];
-        let Some(child) = start("microsocks", &args, port) else { return };
-        let _proxy = Killed(child);
+        let Some(running) = test_proxies::microsocks() else { return };
         static LOOKUPS: AtomicUsize = AtomicUsize::new(0);
         fn counting(host: &str, port: u16) -> io::Result<Vec<SocketAddr>> {
             LOOKUPS.fetch_add(1, Ordering::SeqCst);
             system_resolve(host, port)
         }
         for scheme in ["socks5", "socks5h"] {
-            let proxy = Proxy::parse(&format!("{scheme}://user:secret-pass@127.0.0.1:{port}")).unwrap();
+            let proxy = Proxy::parse(&running.url(scheme)).unwrap();
             LOOKUPS.store(0, Ordering::SeqCst);
             let routes = routes();
             let count = routes.len();
@@ -939,7 +892,8 @@ mod real_networks {
             // socks5h: the name goes to the proxy, no lookup here.
             let expected = if scheme == "socks5h" { 0 } else { count };
             assert_eq!(LOOKUPS.load(Ordering::SeqCst), expected, "{scheme}: local lookups");
-            let wrong = Proxy::parse(&format!("{scheme}://user:wrong-pass@127.0.0.1:{port}")).unwrap();
+            let wrong =
+                Proxy::parse(&format!("{scheme}://user:wrong-pass@127.0.0.1:{}", running.port)).unwrap();
             let (endpoint, _) = accepting(None);
             let client = Client { proxy: Some(wrong), ..Client::system(test_spawn) };
             let refused = send(&client, &endpoint, b"body", Instant::now() + Duration::from_secs(10));

@@ -31,6 +31,8 @@ pub mod proxy;
 mod reports;
 mod sender;
 mod store;
+#[cfg(test)]
+mod test_proxies;
 mod tls;
 mod wire;
 

@@ -12,6 +12,10 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::{json, Value};
 
+/// Real proxies on loopback (the same file the HTTP client's unit tests use).
+#[path = "../../src/outbox/test_proxies.rs"]
+pub mod proxies;
+
 /// The public key of the receiver's DSN.
 pub const KEY: &str = "5ecre7f00dfacade5ecre7f00dfacade";
 pub const PROJECT: u32 = 42;
