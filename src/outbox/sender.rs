@@ -14,7 +14,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use super::http;
 use super::policy::{self, Classified, Headers, Verdict, Wait};
-use super::store::{carried_in, count_attempt, remove_entry, written_and_attempts, MAX_ENVELOPE_BYTES};
+use super::store::{count_attempt, remove_entry, written_and_attempts, MAX_ENVELOPE_BYTES};
 use super::wire::Endpoint;
 use super::{Outbox, State, REQUEST_TIMEOUT};
 use crate::files;
@@ -205,10 +205,29 @@ impl Outbox {
                 if not_before > now {
                     return Next::Wait(Some(not_before));
                 }
-                match self.listing(&mut state).first() {
-                    Some((path, _)) => (path.clone(), state.epoch),
-                    None => return Next::Wait(None),
+                let Some((path, _)) = self.listing(&mut state).first() else { return Next::Wait(None) };
+                let path = path.clone();
+                // A report the server keeps answering without taking it, or
+                // one too old, is dropped unsent, its counts passed on to
+                // the next event: under this lock, as an eviction is, so
+                // that the two never both count it.
+                let (written, attempts) = written_and_attempts(&path);
+                if let Some(why) = policy::expired(attempts, written, SystemTime::now()) {
+                    log::warn!("dropped a panic report: {why}");
+                    let (carried, moved) = self.take_out_unsent(&mut state, &path);
+                    match moved {
+                        Ok(()) => state.dropped = state.dropped.saturating_add(1 + carried),
+                        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                        Err(_) => {
+                            // A read-only disk: dropped (and counted) once,
+                            // never sent by this process.
+                            state.dropped = state.dropped.saturating_add(1 + carried);
+                            state.embargoed.push(path);
+                        }
+                    }
+                    continue;
                 }
+                (path, state.epoch)
             };
             let body = match files::read_regular(&path, MAX_ENVELOPE_BYTES as u64) {
                 Ok(files::Read::Bytes(body)) => body,
@@ -224,25 +243,6 @@ impl Outbox {
                     continue;
                 }
             };
-            // A report the server keeps answering without taking it, or one
-            // too old, is dropped with a count (on the next event).
-            let (written, attempts) = written_and_attempts(&path);
-            if let Some(why) = policy::expired(attempts, written, SystemTime::now()) {
-                log::warn!("dropped a panic report: {why}");
-                let mut state = self.state.lock();
-                if state.epoch == epoch {
-                    state.forget(&path);
-                    state.dropped = state.dropped.saturating_add(1 + carried_in(&body));
-                    if let Err(e) = std::fs::remove_file(&path) {
-                        if e.kind() != std::io::ErrorKind::NotFound {
-                            // A read-only disk: dropped (and counted) once,
-                            // never sent by this process.
-                            state.embargoed.push(path.clone());
-                        }
-                    }
-                }
-                continue;
-            }
             // The gate, the purge epoch and the generation, in one step with
             // respect to an opt-out.
             let (generation, target) = {
@@ -502,5 +502,36 @@ mod tests {
         let state = outbox.state.lock();
         assert_eq!(state.dropped, 1, "the evicted report is counted once, as dropped");
         assert_eq!(state.in_flight.as_deref(), Some(cleared.path.as_path()));
+    }
+
+    /// A report too old to send is dropped with what it carried, counted
+    /// once, its file out of the listing under the same lock as an eviction
+    /// takes (so the two never both count it), and the next report leaves.
+    #[test]
+    fn an_expired_report_is_dropped_once_with_its_counts_and_the_next_one_leaves() {
+        let dir = tempfile::tempdir().unwrap();
+        // (Left by an earlier process.)
+        let folder = dir.path().join(super::super::store::DIR_NAME);
+        std::fs::create_dir(&folder).unwrap();
+        let month_ago = SystemTime::now() - Duration::from_secs(31 * 24 * 3600);
+        let nanos = month_ago.duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+        let old = folder.join(format!("{nanos:024}-00000000-1.envelope"));
+        std::fs::write(&old, br#"{"extra":{"libstatus.dropped_reports":4}}"#).unwrap();
+        let outbox = Outbox::open(dir.path(), OutboxLimits::default()).unwrap();
+        outbox.state.lock().initial_until = None;
+        outbox.store(b"fresh").unwrap();
+        let Next::Send(cleared) = outbox.clear_next(&|| Some(target()), false) else {
+            panic!("nothing was cleared to leave")
+        };
+        assert_eq!(String::from_utf8_lossy(&cleared.body), "fresh");
+        assert!(!old.exists(), "the expired report left the listing");
+        assert_eq!(
+            std::mem::take(&mut outbox.state.lock().dropped),
+            1 + 4,
+            "counted once, with what it carried"
+        );
+        outbox.take_out_trash();
+        let left: Vec<_> = std::fs::read_dir(&folder).unwrap().flatten().map(|e| e.file_name()).collect();
+        assert_eq!(left.len(), 2, "the fresh report and the lock file: {left:?}");
     }
 }

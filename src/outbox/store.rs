@@ -162,21 +162,14 @@ impl Outbox {
         for oldest in oldest {
             // The counts an evicted report carried are not lost: they ride
             // on the next event with its own.
-            let known = oldest.file_name().and_then(|name| state.carried.get(name)).copied();
-            let carried = known.unwrap_or_else(|| carried_panics(&oldest));
-            // Out of the listing's way at once, deleted by the sender (a
-            // rename costs the panicking thread far less than a deletion).
-            let trash = trash_path(&oldest);
-            match fs::rename(&oldest, &trash) {
-                Ok(()) => {
+            match self.take_out_unsent(state, &oldest) {
+                (carried, Ok(())) => {
                     state.dropped += 1 + carried;
                     history::count_dropped(Cause::OutboxBound, 1);
-                    state.trash.push(trash);
                 }
                 // Gone already, or cannot go: the next look tells.
-                Err(_) => state.listing = None,
+                (_, Err(_)) => state.listing = None,
             }
-            state.forget(&oldest);
         }
         // A sender held in a request (a server that never answers) does not
         // let evicted reports pile up: past one outbox's worth, the oldest
@@ -185,6 +178,23 @@ impl Outbox {
         let over = state.trash.len().saturating_sub(self.limits.max_items);
         empty_trash(state.trash.drain(..over).collect());
         state.pending = sizes.len() - evict + usize::from(in_flight.is_some());
+    }
+
+    /// Takes a report out of the outbox unsent (evicted, or expired): out of
+    /// the listing's way at once, under the outbox's lock, and deleted by the
+    /// sender (a rename costs a panicking thread far less than a deletion).
+    /// Answers the panics it carried (for the caller to pass on) and whether
+    /// the rename worked.
+    pub(super) fn take_out_unsent(&self, state: &mut State, path: &Path) -> (u64, io::Result<()>) {
+        let known = path.file_name().and_then(|name| state.carried.get(name)).copied();
+        let carried = known.unwrap_or_else(|| carried_panics(path));
+        let trash = trash_path(path);
+        let moved = fs::rename(path, &trash);
+        if moved.is_ok() {
+            state.trash.push(trash);
+        }
+        state.forget(path);
+        (carried, moved)
     }
 
     /// Called right before an event is built: makes room for one more report
