@@ -244,7 +244,7 @@ pub fn post(
 /// Test support: a plain named thread, for a [`Client`] in this module's
 /// tests (the library's wrapper lives in `reporting`, above this module).
 #[cfg(test)]
-fn test_spawn(name: &str, f: Box<dyn FnOnce() + Send>) -> io::Result<()> {
+pub(super) fn test_spawn(name: &str, f: Box<dyn FnOnce() + Send>) -> io::Result<()> {
     #[allow(clippy::disallowed_methods)] // a test's own thread
     std::thread::Builder::new().name(name.to_owned()).spawn(f).map(drop)
 }

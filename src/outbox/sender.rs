@@ -457,17 +457,22 @@ mod tests {
     use super::*;
     use crate::outbox::OutboxLimits;
 
-    fn target() -> Target {
-        let url = url::Url::parse("http://127.0.0.1:9/api/1/envelope/").unwrap();
+    /// A plain-HTTP target on loopback.
+    fn target_at(port: u16) -> Target {
+        let url = url::Url::parse(&format!("http://127.0.0.1:{port}/api/1/envelope/")).unwrap();
         Target {
             endpoint: Endpoint::from_url(&url).unwrap(),
             url: url.to_string(),
             auth: "Sentry sentry_key=0".into(),
             proxy: None,
             tls: None,
-            // (No request is made here.)
-            spawn: |_, _| Err(std::io::Error::other("no request in this test")),
+            spawn: http::test_spawn,
         }
+    }
+
+    /// A target no request is made to in the test.
+    fn target() -> Target {
+        target_at(9)
     }
 
     /// A report that a panicking thread's write evicts while the sender has
@@ -533,5 +538,37 @@ mod tests {
         outbox.take_out_trash();
         let left: Vec<_> = std::fs::read_dir(&folder).unwrap().flatten().map(|e| e.file_name()).collect();
         assert_eq!(left.len(), 2, "the fresh report and the lock file: {left:?}");
+    }
+
+    /// An opt-out that lands after the gate let a report through, before its
+    /// request connected: the request never starts (`cut_off` moves the
+    /// generation on, which the request checks before every step), so no
+    /// byte of it reaches the server after the opt-out has answered.
+    #[test]
+    fn a_request_the_gate_cleared_before_a_cut_off_never_starts() {
+        let dir = tempfile::tempdir().unwrap();
+        let outbox = Outbox::open(dir.path(), OutboxLimits::default()).unwrap();
+        outbox.state.lock().initial_until = None;
+        outbox.store(b"a report").unwrap();
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let (connected, connections) = std::sync::mpsc::channel();
+        let server = move || {
+            if let Ok((mut socket, _)) = listener.accept() {
+                let _ = connected.send(());
+                let mut request = [0u8; 4096];
+                let _ = std::io::Read::read(&mut socket, &mut request);
+                let _ =
+                    std::io::Write::write_all(&mut socket, b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+            }
+        };
+        http::test_spawn("server", Box::new(server)).unwrap();
+        let Next::Send(cleared) = outbox.clear_next(&|| Some(target_at(port)), false) else {
+            panic!("nothing was cleared to leave")
+        };
+        outbox.cut_off();
+        let (classified, _) = outbox.post(cleared.generation, &cleared.target, &cleared.body);
+        assert!(connections.try_recv().is_err(), "the request connected after the cut-off");
+        assert!(matches!(classified.verdict, Verdict::Retry(Wait::Backoff)), "{:?}", classified.verdict);
     }
 }
