@@ -571,4 +571,37 @@ mod tests {
         assert!(connections.try_recv().is_err(), "the request connected after the cut-off");
         assert!(matches!(classified.verdict, Verdict::Retry(Wait::Backoff)), "{:?}", classified.verdict);
     }
+
+    /// A write lets the outbox settle before the sender syncs and sends
+    /// (so that a burst's fsyncs and requests do not compete with the
+    /// panicking threads still writing): the request for a report starts no
+    /// sooner than [`super::super::SETTLE`] after its write. (A lower bound: a
+    /// loaded machine only makes the request later.)
+    #[test]
+    fn the_sender_lets_a_write_settle_before_it_sends() {
+        let dir = tempfile::tempdir().unwrap();
+        let outbox = Outbox::open(dir.path(), OutboxLimits::default()).unwrap();
+        outbox.state.lock().initial_until = None;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let (arrived, arrivals) = std::sync::mpsc::channel();
+        let server = move || {
+            if let Ok((mut socket, _)) = listener.accept() {
+                let _ = arrived.send(Instant::now());
+                let mut request = [0u8; 4096];
+                let _ = std::io::Read::read(&mut socket, &mut request);
+                let _ =
+                    std::io::Write::write_all(&mut socket, b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+            }
+        };
+        http::test_spawn("server", Box::new(server)).unwrap();
+        let sender = std::sync::Arc::clone(&outbox);
+        http::test_spawn("sender", Box::new(move || sender.run_sender(&|| Some(target_at(port))))).unwrap();
+        let written = Instant::now();
+        outbox.store(b"a report").unwrap();
+        let arrival = arrivals.recv_timeout(Duration::from_secs(30)).expect("the report was never sent");
+        outbox.close();
+        let waited = arrival - written;
+        assert!(waited >= super::super::SETTLE, "sent {waited:?} after its write, before the outbox settled");
+    }
 }
