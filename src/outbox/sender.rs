@@ -604,4 +604,99 @@ mod tests {
         let waited = arrival - written;
         assert!(waited >= super::super::SETTLE, "sent {waited:?} after its write, before the outbox settled");
     }
+
+    /// A loopback server that answers every request 200 and hands over each
+    /// request's arrival time.
+    fn answering_server() -> (u16, std::sync::mpsc::Receiver<Instant>) {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let (arrived, arrivals) = std::sync::mpsc::channel();
+        let server = move || {
+            for mut socket in listener.incoming().flatten() {
+                let _ = arrived.send(Instant::now());
+                let mut request = [0u8; 4096];
+                let _ = std::io::Read::read(&mut socket, &mut request);
+                let _ =
+                    std::io::Write::write_all(&mut socket, b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+            }
+        };
+        http::test_spawn("server", Box::new(server)).unwrap();
+        (port, arrivals)
+    }
+
+    /// A flush skips our backoff, the start-up delay and the budget until
+    /// the outbox is empty, not beyond: the reports of the next panics are
+    /// paced again.
+    #[test]
+    fn a_flush_skips_the_pacing_only_until_the_outbox_is_empty() {
+        let dir = tempfile::tempdir().unwrap();
+        let outbox = Outbox::open(dir.path(), OutboxLimits::default()).unwrap();
+        let (port, arrivals) = answering_server();
+        outbox.store(b"a report").unwrap();
+        outbox.state.lock().skip_backoff = true; // (what a flush asks)
+        outbox.send_pending(&|| Some(target_at(port)));
+        arrivals.recv_timeout(Duration::from_secs(30)).expect("the flushed report was not sent");
+        let state = outbox.state.lock();
+        assert_eq!(state.pending, 0);
+        assert!(!state.skip_backoff, "the pacing stays skipped after the flush emptied the outbox");
+    }
+
+    /// Nothing is handed to a transport that is not the current one, nor
+    /// by a closed outbox; while a request is in flight, the other caller is
+    /// told to look again a little later (not at once: no busy loop).
+    #[test]
+    fn only_the_current_transport_of_an_open_outbox_gets_a_report() {
+        let dir = tempfile::tempdir().unwrap();
+        let outbox = Outbox::open(dir.path(), OutboxLimits::default()).unwrap();
+        outbox.state.lock().initial_until = None;
+        outbox.store(b"a report").unwrap();
+        let gate = || Some(target());
+        // The library's transport is the current one: a host's pull gets nothing.
+        assert!(matches!(outbox.clear_next(&gate, true), Next::Wait(None)));
+        // In flight: the next caller waits, for a moment in the future.
+        let Next::Send(cleared) = outbox.clear_next(&gate, false) else {
+            panic!("nothing was cleared to leave")
+        };
+        let asked = Instant::now();
+        let Next::Wait(Some(again)) = outbox.clear_next(&gate, false) else { panic!("not told to wait") };
+        assert!(again > asked, "told to look again at once, while a request is in flight");
+        outbox.state.lock().in_flight = None;
+        drop(cleared);
+        outbox.close();
+        assert!(
+            matches!(outbox.clear_next(&gate, false), Next::Wait(None)),
+            "a closed outbox handed out a report"
+        );
+    }
+
+    /// An expired report whose file vanished meanwhile (a purge, a stranger)
+    /// is not counted; one whose file cannot be moved away (here its trash
+    /// name is taken by a folder; a read-only disk in the field) is counted
+    /// once and never sent by this process.
+    #[test]
+    fn an_expired_report_is_counted_only_if_it_was_there() {
+        let dir = tempfile::tempdir().unwrap();
+        let folder = dir.path().join(super::super::store::DIR_NAME);
+        std::fs::create_dir(&folder).unwrap();
+        let month_ago = SystemTime::now() - Duration::from_secs(31 * 24 * 3600);
+        let nanos = month_ago.duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+        let vanished = folder.join(format!("{nanos:024}-00000000-1.envelope"));
+        let stuck = folder.join(format!("{nanos:024}-00000001-1.envelope"));
+        std::fs::write(&vanished, b"{}").unwrap();
+        std::fs::write(&stuck, b"{}").unwrap();
+        let outbox = Outbox::open(dir.path(), OutboxLimits::default()).unwrap();
+        outbox.state.lock().initial_until = None;
+        {
+            let mut state = outbox.state.lock();
+            assert_eq!(outbox.listing(&mut state).len(), 2);
+        }
+        std::fs::remove_file(&vanished).unwrap();
+        let trash = folder.join(format!(".evicted-{nanos:024}-00000001-1"));
+        std::fs::create_dir(&trash).unwrap();
+        std::fs::write(trash.join("in the way"), b"").unwrap();
+        assert!(matches!(outbox.clear_next(&|| Some(target()), false), Next::Wait(None)));
+        let state = outbox.state.lock();
+        assert_eq!(state.dropped, 1, "the vanished report was counted, or the stuck one was not");
+        assert_eq!(state.embargoed, std::slice::from_ref(&stuck), "the stuck report may be sent again");
+    }
 }
