@@ -703,4 +703,32 @@ mod tests {
         );
         assert_eq!(state.embargoed, std::slice::from_ref(&stuck), "the stuck report may be sent again");
     }
+
+    /// The sent list (what `PanicReports` shows as sent) holds the reports
+    /// the server took, not those it rejected: both are deleted, only one
+    /// was delivered.
+    #[test]
+    fn a_rejected_report_is_deleted_but_not_listed_as_sent() {
+        let dir = tempfile::tempdir().unwrap();
+        let outbox = Outbox::open(dir.path(), OutboxLimits::default()).unwrap();
+        outbox.state.lock().initial_until = None;
+        let gate = || Some(target());
+        for (status, id) in [(400, "rejected"), (200, "taken")] {
+            outbox.store(id.as_bytes()).unwrap();
+            let Next::Send(cleared) = outbox.clear_next(&gate, false) else {
+                panic!("nothing was cleared to leave")
+            };
+            let classified = policy::classify(status, Headers::default(), SystemTime::now());
+            assert!(outbox.apply_outcome(
+                &cleared.path,
+                cleared.epoch,
+                classified,
+                true,
+                Some(id.to_owned())
+            ));
+            assert!(!cleared.path.exists(), "HTTP {status}: the report was not deleted");
+        }
+        let sent: Vec<_> = outbox.sent_reports().into_iter().map(|s| s.event_id).collect();
+        assert_eq!(sent, [Some("taken".to_owned())]);
+    }
 }
