@@ -221,6 +221,11 @@ fn read_only_data_dir_helper() {
     every_export();
     assert_eq!(checked(lib().call("IntendedPanic", "cannot be stored"))["code"], "panic");
     checked(lib().call_int("FlushPanicReports", 200));
+    // A fresh look at the folder (here the user's deletion of a report that
+    // is not there) finds the delivered report still on the disk: it is not
+    // pending, nor sent again.
+    checked(lib().call("DeletePanicReports", r#"{"ids":["000000000000000000000000-00000000-1"]}"#));
+    assert_eq!(lib().flush(1_000), 0, "the delivered report that cannot be deleted is pending again");
     let answer = lib().call("ToggleCentralizedMetrics", r#"{"enabled":true}"#);
     support::assert_error(&answer, "internal");
     let answer = lib().call("ToggleCentralizedMetrics", r#"{"enabled":false}"#);

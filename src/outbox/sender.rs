@@ -731,4 +731,36 @@ mod tests {
         let sent: Vec<_> = outbox.sent_reports().into_iter().map(|s| s.event_id).collect();
         assert_eq!(sent, [Some("taken".to_owned())]);
     }
+
+    /// The sender keeps no connection open after a request: the server
+    /// sees the connection end once it has answered (the handle `cut_off`
+    /// would abort is let go, not kept until the next request).
+    #[test]
+    fn no_connection_stays_open_after_a_request() {
+        let dir = tempfile::tempdir().unwrap();
+        let outbox = Outbox::open(dir.path(), OutboxLimits::default()).unwrap();
+        outbox.state.lock().initial_until = None;
+        outbox.store(b"a report").unwrap();
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let (ended, ends) = std::sync::mpsc::channel();
+        let server = move || {
+            let Ok((mut socket, _)) = listener.accept() else { return };
+            let mut request = [0u8; 4096];
+            let _ = std::io::Read::read(&mut socket, &mut request);
+            let _ = std::io::Write::write_all(&mut socket, b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+            socket.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+            let mut rest = Vec::new();
+            let _ = ended.send(std::io::Read::read_to_end(&mut socket, &mut rest).map_err(|e| e.kind()));
+        };
+        http::test_spawn("server", Box::new(server)).unwrap();
+        let Next::Send(cleared) = outbox.clear_next(&|| Some(target_at(port)), false) else {
+            panic!("nothing was cleared to leave")
+        };
+        let (classified, _) = outbox.post(cleared.generation, &cleared.target, &cleared.body);
+        assert_eq!(classified.verdict, Verdict::Delivered);
+        let end = ends.recv_timeout(Duration::from_secs(30)).unwrap();
+        assert!(end.is_ok(), "the connection stayed open after the answer: {end:?}");
+        assert!(outbox.link.lock().live.is_none());
+    }
 }
