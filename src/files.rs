@@ -68,7 +68,11 @@ pub fn open_private_append(path: &Path) -> io::Result<File> {
 pub fn open_lock_file(path: &Path) -> io::Result<File> {
     let opened = options(false).create(true).truncate(false).write(true).read(true).open(path);
     let file = match opened {
-        Err(_) if fs::symlink_metadata(path).is_ok_and(|meta| meta.is_dir()) => return Err(not_regular()),
+        // Something that is neither a file nor a link (which the caller
+        // tells apart) at the name: a folder, or a socket (ENXIO).
+        Err(_) if fs::symlink_metadata(path).is_ok_and(|meta| !meta.is_file() && !meta.is_symlink()) => {
+            return Err(not_regular())
+        }
         Err(e) if matches!(e.kind(), io::ErrorKind::ReadOnlyFilesystem | io::ErrorKind::PermissionDenied) => {
             options(false).read(true).open(path)?
         }

@@ -497,12 +497,12 @@ mod tests {
     }
 
     /// The lock file's name is the library's: whatever else is there (a FIFO,
-    /// a folder, a link to a file elsewhere) is taken back, and the outbox
+    /// a socket, a folder, a link to a file elsewhere) is taken back, and the outbox
     /// opens with a private regular lock file; what a link pointed to is
     /// left alone.
     #[test]
     fn odd_things_at_the_lock_files_name_are_taken_back() {
-        use crate::sys::files::{is_private, make_fifo, symlink};
+        use crate::sys::files::{is_private, make_fifo, make_socket, symlink};
         let lock_of = |dir: &Path| dir.join(DIR_NAME).join(LOCK_FILE);
         let outside = tempfile::tempdir().unwrap();
         let elsewhere = outside.path().join("the host's file");
@@ -511,8 +511,12 @@ mod tests {
             |lock: &Path| fs::create_dir(lock).and_then(|()| fs::write(lock.join("inside"), b"x")).is_ok();
         let link = |lock: &Path| symlink(&elsewhere, lock).is_ok();
         type Plant<'a> = &'a dyn Fn(&Path) -> bool;
-        let plant: [(&str, Plant); 3] =
-            [("a FIFO", &|lock| make_fifo(lock)), ("a folder", &folder), ("a link", &link)];
+        let plant: [(&str, Plant); 4] = [
+            ("a FIFO", &|lock| make_fifo(lock)),
+            ("a socket", &|lock| make_socket(lock)),
+            ("a folder", &folder),
+            ("a link", &link),
+        ];
         for (what, plant) in plant {
             let dir = tempfile::tempdir().unwrap();
             files::create_private_dir(&dir.path().join(DIR_NAME), true).unwrap();
@@ -715,5 +719,27 @@ mod tests {
         outbox.store(b"after").unwrap();
         assert_eq!(pending(&outbox), 1);
         assert!(dir.path().join(DIR_NAME).join(LOCK_FILE).is_file(), "the lock is back");
+    }
+
+    /// A lock file removed from under the outbox (the folder itself still
+    /// there) is re-created and locked again at the next write: another
+    /// process opening the outbox then finds it held (here another open file
+    /// description, which `flock` treats as another process would be).
+    #[test]
+    fn a_removed_lock_file_is_recreated_and_locked_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let outbox = Outbox::open(dir.path(), OutboxLimits::default()).unwrap();
+        let lock = dir.path().join(DIR_NAME).join(LOCK_FILE);
+        if fs::remove_file(&lock).is_err() {
+            // Windows: a file held open cannot be removed.
+            eprintln!("SKIPPED: this system cannot remove a file held open");
+            return;
+        }
+        outbox.store(b"after").unwrap();
+        let other = fs::File::open(&lock).expect("the lock file is back");
+        assert!(
+            matches!(other.try_lock_shared(), Err(TryLockError::WouldBlock)),
+            "the new lock file is not locked: another process could take the outbox"
+        );
     }
 }

@@ -139,6 +139,13 @@ mod imp {
         made
     }
 
+    /// Test support: a Unix domain socket's file at `path` (which `open`
+    /// refuses with ENXIO); `false` where the platform has none.
+    #[cfg(test)]
+    pub fn make_socket(path: &Path) -> bool {
+        std::os::unix::net::UnixListener::bind(path).is_ok()
+    }
+
     /// Test support: the file at `path` cannot be written by this process
     /// until the answer is dropped: mode 0400 for a user other than root; for
     /// root, whom modes do not stop, its folder is a read-only bind mount in
@@ -376,6 +383,12 @@ mod imp {
     /// Test support: no FIFO can be made in a folder on Windows.
     #[cfg(test)]
     pub fn make_fifo(_: &Path) -> bool {
+        false
+    }
+
+    /// Test support: no socket file is made here on Windows.
+    #[cfg(test)]
+    pub fn make_socket(_: &Path) -> bool {
         false
     }
 
