@@ -585,8 +585,8 @@ mod tests {
         assert!(outbox.store(&vec![b'x'; MAX_ENVELOPE_BYTES + 1]).is_err());
         assert_eq!(outbox.make_room_and_take_dropped(), 2);
         // Sentry's limit itself is allowed, and read back by the listing.
-        let at_the_limit =
-            Outbox::open(tempfile::tempdir().unwrap().path(), OutboxLimits::default()).unwrap();
+        let other = tempfile::tempdir().unwrap();
+        let at_the_limit = Outbox::open(other.path(), OutboxLimits::default()).unwrap();
         at_the_limit.store(&vec![b'x'; MAX_ENVELOPE_BYTES]).unwrap();
         assert_eq!(pending(&at_the_limit), 1);
         assert_eq!(at_the_limit.make_room_and_take_dropped(), 0);
