@@ -262,6 +262,40 @@ fn an_opt_out_while_the_host_holds_a_report_refuses_its_acknowledgement() {
     assert_eq!(outbox_files(dir.path()), 0);
 }
 
+/// The user's deletion of another report (from the report list) while the
+/// host holds one leaves the held one alone: its acknowledgement is applied
+/// and it is sent once, not handed out again as if it had been deleted.
+#[test]
+fn deleting_another_report_while_the_host_holds_one_leaves_the_held_one_alone() {
+    if !support::isolated() {
+        return;
+    }
+    let receiver = Receiver::start();
+    let dir = data_dir();
+    host_opted_in(dir.path(), &receiver.dsn());
+    lib().intended_panic("held by the host");
+    lib().intended_panic("deleted by the user");
+    let held = pull_report();
+    assert_eq!(message(held["body"].as_str().unwrap()), "held by the host");
+    let listed = lib().json("PanicReports", &json!({}));
+    let other: Vec<&Value> = listed["pending"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| !r["body"].as_str().unwrap().contains("held by the host"))
+        .collect();
+    assert_eq!(other.len(), 1, "{listed}");
+    let deleted = lib().json("DeletePanicReports", &json!({"ids": [other[0]["id"]]}));
+    assert_eq!(deleted["deleted"], 1, "{deleted}");
+    let acked = send(&held, receiver.addr);
+    assert_eq!(acked["accepted"], true, "{acked}");
+    assert_eq!(acked["verdict"], "delivered", "{acked}");
+    let nothing = pull(60_000, 200);
+    assert_eq!(nothing["none"], true, "the held report was handed out again: {nothing}");
+    assert_eq!(receiver.request_count(), 1);
+    assert_eq!(outbox_files(dir.path()), 0);
+}
+
 #[test]
 fn the_pull_api_is_refused_to_a_host_that_did_not_ask_for_it_and_validates_its_requests() {
     if !support::isolated() {

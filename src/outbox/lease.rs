@@ -4,7 +4,7 @@
 //! The host pulls the next report ([`Outbox::lease_next`]), sends it however
 //! it likes, and reports what the server answered ([`Outbox::acknowledge`]).
 //! What is due and may be sent is decided by the very code the library's own
-//! sender runs ([`Outbox::clear_next`]: the gate, the purge epoch, our
+//! sender runs ([`Outbox::clear_next`]: the gate, the purges, our
 //! backoff, the initial delay, the send budget and the server's waits), and
 //! an answer is applied by the same step ([`Outbox::apply_outcome`]: the
 //! policy's classification, the waits, the deletion of a report answered for

@@ -98,7 +98,9 @@ type Identity = crate::files::FileId;
 struct State {
     /// Regular envelope files on disk, as of the last look.
     pending: usize,
-    /// Bumped by every purge: a sender that saw an older epoch sends nothing.
+    /// Moved on when the report in flight (the sender's request, the host's
+    /// lease) is deleted (an opt-out, the user's deletion): the outcome of a
+    /// request that began in an older epoch is not applied as its own.
     epoch: u64,
     /// Evicted by the bounds (or unreadable) and not yet reported.
     dropped: u64,

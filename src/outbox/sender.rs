@@ -2,8 +2,10 @@
 //! oldest first.
 //!
 //! Right before each request, under the `link` lock, it asks the gate (the
-//! `target` callback), checks that no purge happened since it read the file,
-//! and notes the link's generation. An opt-out moves the generation on under
+//! `target` callback) and notes the link's generation; then, under the
+//! outbox's lock, it checks that the report is still listed (no purge,
+//! deletion or eviction took it since its file was read) and marks it in
+//! flight. An opt-out moves the generation on under
 //! the same lock and shuts down the connection in flight: a request that has
 //! not written a byte yet never does, so no request starts after an
 //! opt-out has answered.
@@ -182,7 +184,8 @@ impl Outbox {
     /// library's sender and the host's pulls ([`super::lease`]): the oldest
     /// report, once our backoff, the initial delay, the send budget and the
     /// server's waits allow a request, and only if the gate (`target`) is
-    /// open and no purge happened since its file was read. A report cleared
+    /// open and the report is still listed (no purge, deletion or eviction
+    /// took it since its file was read). A report cleared
     /// here has spent one send of the budget and is the one in flight (never
     /// evicted) until [`Outbox::apply_outcome`] or the caller clears it.
     ///
@@ -192,7 +195,7 @@ impl Outbox {
     /// in flight end first: a report is never sent twice at once).
     pub(super) fn clear_next(&self, target: &dyn Fn() -> Option<Target>, for_host: bool) -> Next {
         loop {
-            let (path, epoch) = {
+            let path = {
                 let mut state = self.state.lock();
                 let now = Instant::now();
                 if state.closed || state.host_transport != for_host {
@@ -227,7 +230,7 @@ impl Outbox {
                     }
                     continue;
                 }
-                (path, state.epoch)
+                path
             };
             let body = match files::read_regular(&path, MAX_ENVELOPE_BYTES as u64) {
                 Ok(files::Read::Bytes(body)) => body,
@@ -243,8 +246,9 @@ impl Outbox {
                     continue;
                 }
             };
-            // The gate, the purge epoch and the generation, in one step with
-            // respect to an opt-out.
+            // The gate and the generation, in one step with respect to an
+            // opt-out (whose purge the next step sees: the report is no
+            // longer listed).
             let (generation, target) = {
                 let link = self.link.lock();
                 let Some(target) = target() else {
@@ -253,9 +257,6 @@ impl Outbox {
                     self.changed.notify_all();
                     return Next::Blocked;
                 };
-                if self.state.lock().epoch != epoch {
-                    continue;
-                }
                 (link.generation, target)
             };
             let mut state = self.state.lock();
@@ -273,6 +274,7 @@ impl Outbox {
                 return Next::Wait(state.budget_until);
             }
             state.in_flight = Some(path.clone());
+            let epoch = state.epoch;
             return Next::Send(Box::new(Cleared { path, body, epoch, generation, target }));
         }
     }
@@ -375,7 +377,7 @@ impl Outbox {
 pub(super) struct Cleared {
     pub path: PathBuf,
     pub body: Vec<u8>,
-    /// The purge epoch when its file was read.
+    /// The outbox's epoch when it went in flight (see `State::epoch`).
     pub epoch: u64,
     /// The link's generation when the gate was asked.
     pub generation: u64,
@@ -762,5 +764,50 @@ mod tests {
         let end = ends.recv_timeout(Duration::from_secs(30)).unwrap();
         assert!(end.is_ok(), "the connection stayed open after the answer: {end:?}");
         assert!(outbox.link.lock().live.is_none());
+    }
+
+    /// The names in the outbox's folder.
+    fn names_in(outbox: &Outbox) -> Vec<String> {
+        let entries = std::fs::read_dir(&outbox.dir).unwrap().flatten();
+        let mut names: Vec<String> = entries.map(|e| e.file_name().to_string_lossy().into_owned()).collect();
+        names.sort();
+        names
+    }
+
+    /// At its bound, the outbox evicts the oldest report that is not in
+    /// flight (the one in flight is the request's, whatever its age), and
+    /// counts the one in flight as pending.
+    #[test]
+    fn the_report_in_flight_is_never_evicted_and_stays_pending() {
+        let dir = tempfile::tempdir().unwrap();
+        let outbox = Outbox::open(dir.path(), OutboxLimits { max_items: 2, max_bytes: 1 << 20 }).unwrap();
+        outbox.state.lock().initial_until = None;
+        outbox.store(b"in flight").unwrap();
+        let Next::Send(cleared) = outbox.clear_next(&|| Some(target()), false) else {
+            panic!("nothing was cleared to leave")
+        };
+        for body in ["second", "third", "fourth"] {
+            outbox.store(body.as_bytes()).unwrap();
+        }
+        assert!(cleared.path.exists(), "the report in flight was evicted");
+        assert_eq!(outbox.state.lock().dropped, 1, "the second (the oldest not in flight) is evicted");
+        assert_eq!(outbox.flush(Duration::ZERO), 3, "pending: the one in flight and the two kept");
+    }
+
+    /// The sender deletes what the bounds evicted (a panicking thread only
+    /// renamed it), at its next pass, even one that finds the gate closed.
+    #[test]
+    fn the_sender_deletes_the_evicted_reports() {
+        let dir = tempfile::tempdir().unwrap();
+        let outbox = Outbox::open(dir.path(), OutboxLimits { max_items: 2, max_bytes: 1 << 20 }).unwrap();
+        for body in ["first", "second", "third"] {
+            outbox.store(body.as_bytes()).unwrap();
+        }
+        let evicted =
+            |outbox: &Outbox| names_in(outbox).into_iter().filter(|n| n.starts_with(".evicted-")).count();
+        assert_eq!(evicted(&outbox), 1, "{:?}", names_in(&outbox));
+        outbox.send_pending(&|| None);
+        assert_eq!(evicted(&outbox), 0, "{:?}", names_in(&outbox));
+        assert_eq!(outbox.flush(Duration::ZERO), 2);
     }
 }

@@ -245,15 +245,22 @@ impl Outbox {
 
     /// Deletes the pending reports with these ids ([`report_id`]) (every one, and the
     /// evicted ones, with `None`); a sender that read one of them before
-    /// will not send it (the epoch moves on). Reports that cannot be deleted
-    /// are never sent by this process. Returns how many were deleted.
+    /// will not send it (it is no longer listed), and the outcome of one in
+    /// flight is not applied as its own (the epoch moves on). Reports that
+    /// cannot be deleted are never sent by this process. Returns how many
+    /// were deleted.
     pub(super) fn remove_reports(&self, ids: Option<&[String]>) -> usize {
         let mut state = self.state.lock();
-        state.epoch += 1;
         if ids.is_none() {
             empty_trash(std::mem::take(&mut state.trash));
         }
         let chosen = |path: &Path| ids.is_none_or(|ids| ids.contains(&report_id(path)));
+        // The report in flight (the sender's request, the host's lease) is
+        // no longer its request's to settle once it is deleted; the others
+        // in flight are not touched by a deletion of other reports.
+        if state.in_flight.as_deref().is_some_and(chosen) {
+            state.epoch += 1;
+        }
         let mut deleted = 0;
         for (path, _) in self.files(&mut state) {
             if !chosen(&path) {
