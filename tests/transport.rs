@@ -294,6 +294,18 @@ fn deleting_another_report_while_the_host_holds_one_leaves_the_held_one_alone() 
     assert_eq!(nothing["none"], true, "the held report was handed out again: {nothing}");
     assert_eq!(receiver.request_count(), 1);
     assert_eq!(outbox_files(dir.path()), 0);
+
+    // The held report itself deleted: whatever the server answered, its
+    // acknowledgement is refused (a retry is not kept for a report that is gone).
+    lib().intended_panic("deleted while held");
+    let held = pull_report();
+    let listed = lib().json("PanicReports", &json!({}));
+    let deleted = lib().json("DeletePanicReports", &json!({"ids": [listed["pending"][0]["id"]]}));
+    assert_eq!(deleted["deleted"], 1, "{deleted}");
+    let acked = outcome(json!({"id": held["id"], "status": 500}));
+    assert_eq!(acked["accepted"], false, "{acked}");
+    assert!(acked["reason"].as_str().unwrap().contains("deleted"), "{acked}");
+    assert_eq!(pull(60_000, 200)["none"], true);
 }
 
 #[test]
