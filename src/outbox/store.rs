@@ -755,4 +755,49 @@ mod tests {
             "the new lock file is not locked: another process could take the outbox"
         );
     }
+
+    /// Whatever sits at a report's own name but is not a report of at most
+    /// Sentry's 1 MiB (a folder, a FIFO, a link, a larger file) is removed
+    /// and counted as a lost report; one of exactly 1 MiB is a report; a
+    /// file of another kind of name (not an envelope's) is not the outbox's
+    /// to remove or count.
+    #[test]
+    fn odd_entries_at_report_names_are_removed_and_counted_and_other_names_left() {
+        use crate::sys::files::{make_fifo, symlink};
+        let dir = tempfile::tempdir().unwrap();
+        let outbox = Outbox::open(dir.path(), OutboxLimits::default()).unwrap();
+        let folder = dir.path().join(DIR_NAME);
+        let outside = dir.path().join("outside");
+        fs::write(&outside, b"not a report").unwrap();
+        let mut odd = 0;
+        odd += usize::from(symlink(&outside, &folder.join(next_file_name())).is_ok());
+        odd += usize::from(make_fifo(&folder.join(next_file_name())));
+        fs::create_dir(folder.join(next_file_name())).unwrap();
+        fs::write(folder.join(next_file_name()), vec![b'x'; MAX_ENVELOPE_BYTES + 1]).unwrap();
+        odd += 2;
+        fs::write(folder.join(next_file_name()), vec![b'x'; MAX_ENVELOPE_BYTES]).unwrap();
+        fs::write(folder.join("notes.txt"), b"the host's").unwrap();
+        outbox.state.lock().listing = None;
+        assert_eq!(pending(&outbox), 1, "only the report of exactly 1 MiB is one");
+        assert_eq!(take_dropped(&outbox), odd as u64, "each odd entry counts as one lost report");
+        assert_eq!(fs::read(folder.join("notes.txt")).unwrap(), b"the host's");
+        let left = fs::read_dir(&folder).unwrap().flatten().count();
+        assert_eq!(left, 3, "the report, notes.txt and the lock file");
+        assert_eq!(fs::read(&outside).unwrap(), b"not a report");
+    }
+
+    /// A report an earlier process left passes on the panics it counted
+    /// (read from its file: this process never had them in memory) when the
+    /// bounds evict it.
+    #[test]
+    fn an_earlier_processs_report_passes_on_its_counts_when_evicted() {
+        let dir = tempfile::tempdir().unwrap();
+        let folder = dir.path().join(DIR_NAME);
+        fs::create_dir(&folder).unwrap();
+        let left = br#"{"extra":{"libstatus.suppressed_since_last":7,"libstatus.dropped_reports":2}}"#;
+        fs::write(folder.join(next_file_name()), left).unwrap();
+        let outbox = Outbox::open(dir.path(), OutboxLimits { max_items: 1, max_bytes: 1 << 20 }).unwrap();
+        outbox.store(b"new").unwrap();
+        assert_eq!(take_dropped(&outbox), 1 + 7 + 2);
+    }
 }
