@@ -1,0 +1,96 @@
+//! Edge cases of the redactor that a mutation run (cargo-mutants, issue 22)
+//! found unpinned: each test states a behaviour that some changed operator
+//! in `redact.rs` would break.
+
+use super::*;
+
+/// An empty value under a sensitive key holds nothing to hide: it stays
+/// empty, and no `***` appears at a point.
+#[test]
+fn an_empty_secret_stays_empty() {
+    assert_eq!(redact(r#"{"password":"","n":1}"#), r#"{"password":"","n":1}"#);
+    assert_eq!(redact(r#"pin = '' then"#), r#"pin = '' then"#);
+}
+
+/// A range inside another that ends on the same byte takes the outer one's
+/// replacement: a home folder whose user name is a 40-hex run reads `~`.
+#[test]
+fn a_user_name_masked_twice_leaves_one_home_mark() {
+    let user = "0123456789abcdef0123456789abcdef01234567";
+    assert_eq!(redact(&format!("open /home/{user}/notes.txt")), "open ~/notes.txt");
+    assert_eq!(redact(&format!(r"C:\Users\{user}\x")), r"~\x");
+}
+
+/// `redact_prefix` with a bound inside a multi-byte character keeps only
+/// the whole characters before it (and never panics).
+#[test]
+fn a_bound_inside_a_character_keeps_the_characters_before_it() {
+    assert_eq!(redact_prefix("aé", 2), "a");
+    assert_eq!(redact_prefix("aé", 3), "aé");
+    assert_eq!(redact_prefix("a€b", 3), "a");
+    // With a secret after the bound: masked, and cut at the same place.
+    assert_eq!(redact_prefix("aé password=hunter2", 2), "a");
+    assert_eq!(redact_prefix("password=hunter2 é", 18), "password=*** ");
+}
+
+/// `apply` widens a range to whole characters. No detector cuts inside a
+/// character (each stops next to an ASCII byte, and the host's values are
+/// whole UTF-8), so no input of `redact` reaches this: it is tested on
+/// `apply` itself, the guard against a future detector that would.
+#[test]
+fn a_range_inside_a_character_is_widened_to_whole_characters() {
+    let span = |start, end| Span { start, end, with: MASK };
+    // `é` is bytes 1..3 of "aéb".
+    assert_eq!(apply("aéb", vec![span(1, 2)], 4), "a***b");
+    assert_eq!(apply("aéb", vec![span(2, 3)], 4), "a***b");
+    assert_eq!(apply("aéb", vec![span(2, 4)], 4), "a***");
+}
+
+/// Words of a key split at humps (`myPin`), before the last capital of a
+/// capital run (`PINReset`) and between letters and digits (`pin2`): each
+/// sensitive word is found though the whole key is no listed spelling.
+#[test]
+fn key_words_split_at_humps_capital_runs_and_digits() {
+    assert_eq!(redact("myPinReset=1234 x"), "myPinReset=*** x");
+    assert_eq!(redact("PINReset=1234 x"), "PINReset=*** x");
+    assert_eq!(redact("pin2=1234 x"), "pin2=*** x");
+    assert_eq!(redact("spinReset=1234 x"), "spinReset=1234 x");
+}
+
+/// A key that is sensitive as read (`token`) stays so after a backslash
+/// that looks like an escape (`\t`) but opens no sensitive word.
+#[test]
+fn a_key_after_a_backslash_is_read_whole() {
+    assert_eq!(redact(r"config\token=abc123 x"), r"config\token=*** x");
+}
+
+/// Go's JSON escapes `<`, `>` and `&` as `\u003c`, `\u003e`, `\u0026`: the
+/// key after one is read as after the character itself, so the value of
+/// `<pin=1234>` is masked in either spelling.
+#[test]
+fn a_key_after_an_escaped_character_is_read() {
+    assert_eq!(redact(r#"{"msg":"<pin=1234>"}"#), r#"{"msg":"<pin=***>"}"#);
+    assert_eq!(redact(r#"{"msg":"\u003cpin=1234\u003e"}"#), r#"{"msg":"\u003cpin=***\u003e"}"#);
+    assert_eq!(redact(r"a=1\u0026pin=1234 x"), r"a=1\u0026pin=*** x");
+    assert_eq!(redact(r"x\u003epassword=hunter2 x"), r"x\u003epassword=*** x");
+    // Escaped twice (`{:?}` of Go's JSON).
+    assert_eq!(redact(r"\\u003cpin=1234"), r"\\u003cpin=***");
+}
+
+/// An escaped space ends a key as a space does: `session ended=true` is no
+/// key `session` with a value.
+#[test]
+fn an_escaped_space_ends_a_key() {
+    assert_eq!(redact("session ended=true"), "session ended=true");
+    assert_eq!(redact(r"session\u0020ended=true"), r"session\u0020ended=true");
+}
+
+/// `null` stays only as a whole value: `null-secret` and `null.x` are
+/// values like any.
+#[test]
+fn a_value_that_starts_with_null_is_masked_whole() {
+    assert_eq!(redact("password=null-secret x"), "password=*** x");
+    assert_eq!(redact("password=null.x y"), "password=*** y");
+    assert_eq!(redact("password=null, y"), "password=null, y");
+    assert_eq!(redact("password=null"), "password=null");
+}
