@@ -94,3 +94,12 @@ fn a_value_that_starts_with_null_is_masked_whole() {
     assert_eq!(redact("password=null, y"), "password=null, y");
     assert_eq!(redact("password=null"), "password=null");
 }
+
+/// `::` is a Rust path, not a separator: `SecretKey::from_slice` is code in
+/// a panic message, not a key with a value.
+#[test]
+fn a_path_separator_is_no_key_separator() {
+    let text = "SecretKey::from_slice(&bytes) failed; Password::new(x)";
+    assert_eq!(redact(text), text);
+    assert_eq!(redact("password:: x"), "password:: x");
+}
