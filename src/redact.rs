@@ -493,7 +493,7 @@ fn mask_value(b: &[u8], j: usize, quoted: bool, level: usize, spans: &mut Vec<Sp
                 }
             }
         }
-        Some(b'[' | b'{') if k == 0 => {
+        Some(b'[' | b'{') => {
             let close = closing_bracket(b, v, level);
             let end = close.map_or(b.len(), |c| c + 1);
             push(spans, v, end, if quoted { quoted_mask(level) } else { MASK });
@@ -503,7 +503,8 @@ fn mask_value(b: &[u8], j: usize, quoted: bool, level: usize, spans: &mut Vec<Sp
             if k == 0 && b[v..].starts_with(b"null") && b.get(v + 4).is_none_or(|&c| ends_bare_value(c)) {
                 return v + 4;
             }
-            let mut e = v;
+            // Backslashes before the value are part of it (`password=\\secret`).
+            let mut e = v + k;
             while e < b.len() && !ends_bare_value(b[e]) {
                 e += 1;
             }

@@ -103,3 +103,30 @@ fn a_path_separator_is_no_key_separator() {
     assert_eq!(redact(text), text);
     assert_eq!(redact("password:: x"), "password:: x");
 }
+
+/// A bare value that starts with backslashes (`password=\hunter2`, or
+/// `\\hunter2` once Debug-escaped) is masked whole, backslashes included.
+#[test]
+fn a_value_that_starts_with_a_backslash_is_masked() {
+    assert_eq!(redact(r"password=\hunter2 x"), r"password=*** x");
+    assert_eq!(redact(r"password=\\hunter2 x"), r"password=*** x");
+    assert_eq!(redact(r#"{"pin":\u0031234}"#), r#"{"pin":"***"}"#);
+    let debug = format!("{:?}", r"login password=\secret next");
+    assert_eq!(redact(&debug), r#""login password=*** next""#);
+    // An escaped bracket opens an array or object like a plain one.
+    assert_eq!(redact(r"password=\[a b] x"), r"password=*** x");
+}
+
+/// After a `null` value the scan goes on right after it: the next key is read.
+#[test]
+fn the_key_after_a_null_value_is_read() {
+    assert_eq!(redact("pin=null password=hunter2"), "pin=null password=***");
+}
+
+/// An authorization scheme at the end of the text, with or without spaces
+/// after it, is masked and nothing is read past the end.
+#[test]
+fn a_scheme_without_credentials_at_the_end_is_masked() {
+    assert_eq!(redact("Authorization: Basic "), "Authorization: *** ");
+    assert_eq!(redact("Authorization: Basic"), "Authorization: ***");
+}
