@@ -130,3 +130,25 @@ fn a_scheme_without_credentials_at_the_end_is_masked() {
     assert_eq!(redact("Authorization: Basic "), "Authorization: *** ");
     assert_eq!(redact("Authorization: Basic"), "Authorization: ***");
 }
+
+/// Redacting Debug-formatted JSON (once or twice) gives the Debug form of
+/// the redacted JSON: a value that was no string becomes `"***"` quoted at
+/// the key's escaping level, so the text still reads back as JSON.
+#[test]
+fn redaction_commutes_with_debug_formatting() {
+    let debug = |s: &str| format!("{s:?}");
+    for json in [r#"{"pin":1234,"k":"v"}"#, r#"{"password":"hunter2","seed":[1,2],"k":true}"#] {
+        let masked = redact(json);
+        serde_json::from_str::<serde_json::Value>(&masked).unwrap();
+        assert_eq!(redact(&debug(json)), debug(&masked), "{json}");
+        assert_eq!(redact(&debug(&debug(json))), debug(&debug(&masked)), "{json}");
+    }
+}
+
+/// An escaped quote inside a string of a masked array does not end it: the
+/// `]` inside the string does not close the array.
+#[test]
+fn a_masked_array_ends_at_its_own_bracket() {
+    let text = r#"{"mnemonic":["a\"b]","c"],"k":"v"}"#;
+    assert_eq!(redact(text), r#"{"mnemonic":"***","k":"v"}"#);
+}
