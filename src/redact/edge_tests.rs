@@ -152,3 +152,12 @@ fn a_masked_array_ends_at_its_own_bracket() {
     let text = r#"{"mnemonic":["a\"b]","c"],"k":"v"}"#;
     assert_eq!(redact(text), r#"{"mnemonic":"***","k":"v"}"#);
 }
+
+/// A user name ends at a line break (`\n`, `\r`), on Unix and on Windows
+/// (whose names may hold spaces): the next line is not part of it.
+#[test]
+fn a_user_name_ends_at_a_line_break() {
+    assert_eq!(redact("/home/bob\nnext line"), "~\nnext line");
+    assert_eq!(redact("/home/bob\r\nnext line"), "~\r\nnext line");
+    assert_eq!(redact("C:\\Users\\Bob Smith\r\nnext line"), "~\r\nnext line");
+}
