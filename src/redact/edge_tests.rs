@@ -161,3 +161,14 @@ fn a_user_name_ends_at_a_line_break() {
     assert_eq!(redact("/home/bob\r\nnext line"), "~\r\nnext line");
     assert_eq!(redact("C:\\Users\\Bob Smith\r\nnext line"), "~\r\nnext line");
 }
+
+/// `profiles/<user>` is a user folder after a slash only, and `home`/`users`
+/// only as a whole segment name: `/srv/myhome/bob` and `profiles/x` alone
+/// are left.
+#[test]
+fn user_folders_are_whole_segments() {
+    assert_eq!(redact("/var/lib/profiles/bob/cache"), "/var/lib~/cache");
+    assert_eq!(redact("see profiles/bob"), "see profiles/bob");
+    assert_eq!(redact("/srv/myhome/bob/x"), "/srv/myhome/bob/x");
+    assert_eq!(redact("D:\\allusers\\bob\\x"), "D:\\allusers\\bob\\x");
+}
