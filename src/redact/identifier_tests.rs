@@ -298,6 +298,61 @@ fn the_installed_list_is_used_until_replaced() {
     assert_eq!(redact("Qkzwxv9other"), "Qkzwxv9other");
 }
 
+/// The other multibase keys: `z` + an uncompressed secp256k1 key (`e7 01
+/// 04` + 64 bytes, about 93 characters) and `z` + an ed25519 key (`ed 01` +
+/// 32 bytes); and peer segments of multiaddrs that no base58 detector reads
+/// (a CIDv1 in base32), after `/p2p/` and `/ipfs/`.
+#[test]
+fn uncompressed_and_ed25519_keys_and_any_peer_segment_are_masked() {
+    let uncompressed =
+        format!("z{}", bs58::encode([&[0xe7, 0x01, 0x04][..], &[0x5c; 64]].concat()).into_string());
+    let ed25519 = format!("z{}", bs58::encode([&[0xed, 0x01][..], &[0x5c; 32]].concat()).into_string());
+    for key in [&uncompressed, &ed25519] {
+        assert_eq!(redact(&format!("key {key} x")), "key *** x", "{key}");
+    }
+    let cid = "bafzbeigai3eoy2ccc7ybwjfz5r3rdxqrinwi4rwytly24tdbh6yk7zslrm";
+    assert_eq!(
+        redact(&format!("dial /dns4/x.org/tcp/443/wss/p2p/{cid} x")),
+        "dial /dns4/x.org/tcp/443/wss/p2p/*** x"
+    );
+    assert_eq!(redact(&format!("get /ipfs/{cid}/a.txt")), "get /ipfs/***/a.txt");
+}
+
+/// Words of the base58 alphabet and of an identifier's length that decode
+/// to no key and no peer id stay, and so do near misses of each layout: a
+/// key one byte short, an identity multihash whose length byte is off by
+/// one, and a tiny identity multihash (no real key is that short).
+#[test]
+fn base58_words_that_are_no_identifier_stay() {
+    let near = |bytes: &[u8]| bs58::encode(bytes).into_string();
+    let words = [
+        "x".repeat(46),
+        format!("Q{}", "x".repeat(45)),
+        format!("1{}", "x".repeat(45)),
+        format!("z{}", "x".repeat(47)),
+        format!("z{}", "x".repeat(92)),
+        format!("z{}", near(&[&[0xe7, 0x01, 0x04][..], &[0x5c; 63]].concat())),
+        format!("z{}", near(&[&[0xed, 0x01][..], &[0x5c; 31]].concat())),
+        format!("z{}", near(&[&[0xe7, 0x01, 0x02][..], &[0x5c; 31]].concat())),
+        near(&[&[0x12, 0x20][..], &[0x5c; 31]].concat()),
+        near(&[&[0x00, 0x23, 0x08, 0x01, 0x12, 0x20][..], &[0x5c; 32]].concat()),
+        near(&[0x00, 0x05, 0x08, 0x01, 0x12, 0x01, 0x5c]),
+    ];
+    for word in &words {
+        let text = format!("word {word} x");
+        assert_eq!(redact(&text), text);
+    }
+}
+
+/// ENS labels hold `-` and `_` (and any non-ASCII): the whole name before
+/// `.eth` is masked, not only its last part.
+#[test]
+fn ens_labels_with_dashes_and_underscores_are_masked_whole() {
+    assert_eq!(redact("to my-wallet.eth ok"), "to ***.eth ok");
+    assert_eq!(redact("to my_wallet.eth ok"), "to ***.eth ok");
+    assert_eq!(redact("to café-2.stateofus.eth ok"), "to ***.eth ok");
+}
+
 mod property {
     use super::*;
 

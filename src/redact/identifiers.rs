@@ -111,10 +111,9 @@ pub(super) fn multiaddr_peers_and_enr(b: &[u8], spans: &mut Vec<Span>) {
         while e < b.len() && is_base64url(b[e]) {
             e += 1;
         }
-        if e > s {
-            push(spans, s, e, MASK);
-        }
-        i = e.max(i + 1);
+        // Empty after `/p2p/`: `push` drops it. `e` is past `i` either way.
+        push(spans, s, e, MASK);
+        i = e;
     }
 }
 
