@@ -172,3 +172,14 @@ fn user_folders_are_whole_segments() {
     assert_eq!(redact("/srv/myhome/bob/x"), "/srv/myhome/bob/x");
     assert_eq!(redact("D:\\allusers\\bob\\x"), "D:\\allusers\\bob\\x");
 }
+
+/// A Windows user path keeps no drive letter however deeply its
+/// backslashes are escaped (`{:?}` once and twice).
+#[test]
+fn a_drive_letter_goes_with_an_escaped_user_path() {
+    let debug = |s: &str| format!("{s:?}");
+    let path = r"C:\Users\bob\x";
+    assert_eq!(redact(path), r"~\x");
+    assert_eq!(redact(&debug(path)), debug(r"~\x"));
+    assert_eq!(redact(&debug(&debug(path))), debug(&debug(r"~\x")));
+}
