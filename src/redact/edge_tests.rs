@@ -183,3 +183,12 @@ fn a_drive_letter_goes_with_an_escaped_user_path() {
     assert_eq!(redact(&debug(path)), debug(r"~\x"));
     assert_eq!(redact(&debug(&debug(path))), debug(&debug(r"~\x")));
 }
+
+/// A PEM key block is masked from its BEGIN marker to the end of its END
+/// marker, label and dashes included.
+#[test]
+fn a_pem_block_is_masked_with_both_markers() {
+    let pem = "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\n-----END PRIVATE KEY-----";
+    assert_eq!(redact(&format!("key: {pem} done")), "key: *** done");
+    assert_eq!(redact(&format!("[{pem}]")), "[***]");
+}

@@ -353,6 +353,19 @@ fn ens_labels_with_dashes_and_underscores_are_masked_whole() {
     assert_eq!(redact("to café-2.stateofus.eth ok"), "to ***.eth ok");
 }
 
+/// A name at the very start, after another name, after leading dots; and
+/// phone numbers: one glued to a word does not start, one after `+(` does.
+#[test]
+fn ens_names_and_phone_numbers_at_their_edges() {
+    assert_eq!(redact("alice.eth is mine"), "***.eth is mine");
+    assert_eq!(redact("alice.eth and bob.eth"), "***.eth and ***.eth");
+    assert_eq!(redact("alice.eth.bob.eth"), "***.eth.***.eth");
+    assert_eq!(redact("see .alice.eth"), "see .***.eth");
+    assert_eq!(redact("x ..eth y"), "x ..eth y");
+    assert_eq!(redact("ref abc020 7946 0958"), "ref abc020 7946 0958");
+    assert_eq!(redact("call +(1) 415 555 2671 now"), "call *** now");
+}
+
 mod property {
     use super::*;
 

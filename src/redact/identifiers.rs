@@ -141,7 +141,9 @@ pub(super) fn ens_names(b: &[u8], spans: &mut Vec<Span>) {
         while s > floor && (is_label_byte(b[s - 1]) || b[s - 1] == b'.') {
             s -= 1;
         }
-        while s < dot && b[s] == b'.' {
+        // Leading dots are no label (`.alice.eth`). `b[dot + 1]` is the `e`
+        // of `.eth`, so this stops by `dot + 1`, where the range is empty.
+        while b[s] == b'.' {
             s += 1;
         }
         push(spans, s, dot, MASK);
