@@ -366,6 +366,18 @@ fn ens_names_and_phone_numbers_at_their_edges() {
     assert_eq!(redact("call +(1) 415 555 2671 now"), "call *** now");
 }
 
+/// Phone numbers glued to what follows (a letter, `_`, `:` and a digit)
+/// are none; 9 to 12 digits with an area code in parentheses are one, and
+/// without it are not.
+#[test]
+fn phone_numbers_end_clear_and_need_their_shape() {
+    for text in ["v 415-555-2671x", "v 415-555-2671_a", "at 415-555-2671:30", "ids 12 3456 789 x"] {
+        assert_eq!(redact(text), text);
+    }
+    assert_eq!(redact("call (12) 3456 7890 now"), "call *** now");
+    assert_eq!(redact("call 415-555-2671. Bye"), "call ***. Bye");
+}
+
 mod property {
     use super::*;
 

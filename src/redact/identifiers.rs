@@ -170,7 +170,8 @@ pub(super) fn phone_numbers(b: &[u8], spans: &mut Vec<Span>) {
             && !prev.is_ascii_alphanumeric()
             && prev != b'+'
             && (next_digit || b.get(i + 1) == Some(&b'('));
-        let start = plus || (clean_before && (c.is_ascii_digit() || (c == b'(' && next_digit)));
+        // (A `(` before no digit reads no group: it masks nothing.)
+        let start = plus || (clean_before && (c.is_ascii_digit() || c == b'('));
         if !start {
             i += 1;
             continue;
@@ -191,12 +192,13 @@ pub(super) fn phone_numbers(b: &[u8], spans: &mut Vec<Span>) {
         let is_phone = if plus { (8..=15).contains(&digits) } else { national };
         if !glued && is_phone {
             push(spans, i, end, MASK);
-            i = end.max(i + 1);
+            // Past `i`: a number holds 8 digits or more.
+            i = end;
         } else {
             // Not a number from here: a later group may start one (each group
-            // is read again by at most the 8 starts before it).
-            let first = b[from..].iter().position(|c| !c.is_ascii_digit()).map_or(b.len(), |p| from + p);
-            i = first.max(i + 1);
+            // is read again by at most the 8 starts before it; a digit after
+            // a digit starts nothing).
+            i += 1;
         }
     }
 }
