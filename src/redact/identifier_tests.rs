@@ -376,6 +376,8 @@ fn phone_numbers_end_clear_and_need_their_shape() {
     }
     assert_eq!(redact("call (12) 3456 7890 now"), "call *** now");
     assert_eq!(redact("call 415-555-2671. Bye"), "call ***. Bye");
+    // An unclosed `(` is no area code: the number after it is read alone.
+    assert_eq!(redact("call (415 555-2671 now"), "call (*** now");
     // More groups than a number reads (8): read, left, no panic.
     assert_eq!(redact("n 1 2 3 4 5 6 7 8 9 1 2"), "n 1 2 3 4 5 6 7 8 9 1 2");
 }
