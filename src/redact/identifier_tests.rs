@@ -376,10 +376,23 @@ fn phone_numbers_end_clear_and_need_their_shape() {
     }
     assert_eq!(redact("call (12) 3456 7890 now"), "call *** now");
     assert_eq!(redact("call 415-555-2671. Bye"), "call ***. Bye");
+    // An area code in parentheses right after the country code.
+    assert_eq!(redact("call +1(415)555-2671 now"), "call *** now");
+    assert_eq!(redact("call +44(20) 7946 0958 now"), "call *** now");
     // An unclosed `(` is no area code: the number after it is read alone.
     assert_eq!(redact("call (415 555-2671 now"), "call (*** now");
     // More groups than a number reads (8): read, left, no panic.
     assert_eq!(redact("n 1 2 3 4 5 6 7 8 9 1 2"), "n 1 2 3 4 5 6 7 8 9 1 2");
+}
+
+/// JWTs anywhere in a text, the first one at its very start; and
+/// `Bearer` only as a whole word followed by a space.
+#[test]
+fn jwts_at_the_start_and_bearer_as_a_word() {
+    let jwt = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U";
+    assert_eq!(redact(&format!("{jwt} and {jwt} and {jwt}")), "*** and *** and ***");
+    assert_eq!(redact("the bearers of bad news"), "the bearers of bad news");
+    assert_eq!(redact("Bearer"), "Bearer");
 }
 
 mod property {

@@ -230,8 +230,9 @@ fn digit_groups(b: &[u8], mut i: usize, groups: &mut [usize; 8]) -> (usize, usiz
         if j < b.len() && matches!(b[j], b' ' | b'-' | b'.') {
             j += 1;
         }
-        let next_open = b.get(j) == Some(&b'(') && n == 1 && j > end;
-        if !(b.get(j).is_some_and(u8::is_ascii_digit) || next_open) {
+        // (A `(` is read as an area code in the next round only after a
+        // country code, `+1(415)` and `+1 (415)` alike.)
+        if !b.get(j).is_some_and(|&c| c.is_ascii_digit() || c == b'(') {
             break;
         }
         i = j;
@@ -245,7 +246,8 @@ fn digit_groups(b: &[u8], mut i: usize, groups: &mut [usize; 8]) -> (usize, usiz
 /// dot-separated segments (signature, JWE parts).
 pub(super) fn jwts(b: &[u8], spans: &mut Vec<Span>) {
     let mut i = 0;
-    while i + 3 <= b.len() {
+    // `i` never passes the end: it moves to a match's end or one byte past its start.
+    loop {
         let Some(p) = b[i..].windows(3).position(|w| w == b"eyJ") else { return };
         let s = i + p;
         if s > 0 && is_base64url(b[s - 1]) {
