@@ -804,7 +804,8 @@ fn bearer_tokens(b: &[u8], spans: &mut Vec<Span>) {
                     j += 1;
                 }
                 push(spans, i, j, MASK);
-                i = j.max(i + 1);
+                // Past `Bearer` and its space.
+                i = j;
                 continue;
             }
         }

@@ -391,8 +391,14 @@ fn phone_numbers_end_clear_and_need_their_shape() {
 fn jwts_at_the_start_and_bearer_as_a_word() {
     let jwt = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U";
     assert_eq!(redact(&format!("{jwt} and {jwt} and {jwt}")), "*** and *** and ***");
+    assert_eq!(redact("token eyJhbGciOiJIUzI1NiJ9"), "token ***");
+    // `eyJ` inside a word, or too short and alone, is no JWT.
+    for text in ["id keyJhbGciOiJIUzI1NiJ9abc x", "this long text mentions eyJx once"] {
+        assert_eq!(redact(text), text);
+    }
     assert_eq!(redact("the bearers of bad news"), "the bearers of bad news");
     assert_eq!(redact("Bearer"), "Bearer");
+    assert_eq!(redact("no credentials after Bearer "), "no credentials after Bearer ");
 }
 
 mod property {
