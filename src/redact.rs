@@ -826,7 +826,8 @@ fn url_credentials(b: &[u8], spans: &mut Vec<Span>) {
             if j > s && b.get(j) == Some(&b'@') {
                 push(spans, s, j, MASK);
             }
-            i = j.max(i + 1);
+            // Past the `//` at least.
+            i = j;
         } else {
             i += 1;
         }

@@ -192,3 +192,11 @@ fn a_pem_block_is_masked_with_both_markers() {
     assert_eq!(redact(&format!("key: {pem} done")), "key: *** done");
     assert_eq!(redact(&format!("[{pem}]")), "[***]");
 }
+
+/// Credentials in a URL follow `//`: one slash before an `@` (an image
+/// reference `library/redis@latest`) is no URL.
+#[test]
+fn a_single_slash_before_an_at_is_no_url() {
+    assert_eq!(redact("pull library/redis@latest"), "pull library/redis@latest");
+    assert_eq!(redact("pull https://u:p@host/x"), "pull https://***@host/x");
+}

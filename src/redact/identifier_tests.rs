@@ -396,6 +396,15 @@ fn jwts_at_the_start_and_bearer_as_a_word() {
     for text in ["id keyJhbGciOiJIUzI1NiJ9abc x", "this long text mentions eyJx once"] {
         assert_eq!(redact(text), text);
     }
+    // A first segment of 8 to 15 characters counts with a second segment.
+    assert_eq!(redact("t eyJhbGciOiJ9.eyJzdWIiOiJ4In0 x"), "t *** x");
+    assert_eq!(redact("t eyJhbGciOiJ9 x"), "t eyJhbGciOiJ9 x");
+    assert_eq!(redact("t eyJhbGciOiJ9. x"), "t eyJhbGciOiJ9. x");
+    // A trailing `.` is the JWT's (empty signature) before a space, a quote
+    // or the end, and punctuation before anything else.
+    assert_eq!(redact(r#"{"t":"eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0."}"#), r#"{"t":"***"}"#);
+    assert_eq!(redact("t eyJhbGciOiJIUzI1NiJ9."), "t ***");
+    assert_eq!(redact("(eyJhbGciOiJIUzI1NiJ9.)"), "(***.)");
     assert_eq!(redact("the bearers of bad news"), "the bearers of bad news");
     assert_eq!(redact("Bearer"), "Bearer");
     assert_eq!(redact("no credentials after Bearer "), "no credentials after Bearer ");
