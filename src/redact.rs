@@ -823,7 +823,8 @@ fn url_credentials(b: &[u8], spans: &mut Vec<Span>) {
             while j < b.len() && (b[j].is_ascii_alphanumeric() || b"%_.-~!$&()*+,;=:".contains(&b[j])) {
                 j += 1;
             }
-            if j > s && b.get(j) == Some(&b'@') {
+            // (`//@host`: `push` drops the empty range.)
+            if b.get(j) == Some(&b'@') {
                 push(spans, s, j, MASK);
             }
             // Past the `//` at least.
