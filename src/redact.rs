@@ -854,10 +854,12 @@ fn emails(b: &[u8], spans: &mut Vec<Span>) {
         while r < b.len() && is_domain(b[r]) {
             r += 1;
         }
-        if l == at || r == at + 1 {
+        if l == at {
             continue;
         }
-        let has_tld = b[at + 1..r].split(|&c| c == b'.').skip(1).any(|label| {
+        // From the `@`: the first piece (`@` and the first label) is skipped;
+        // an empty domain has no piece after it.
+        let has_tld = b[at..r].split(|&c| c == b'.').skip(1).any(|label| {
             label.len() >= 2 && label[0].is_ascii_alphabetic() && label[1].is_ascii_alphabetic()
         });
         if has_tld {

@@ -200,3 +200,13 @@ fn a_single_slash_before_an_at_is_no_url() {
     assert_eq!(redact("pull library/redis@latest"), "pull library/redis@latest");
     assert_eq!(redact("pull https://u:p@host/x"), "pull https://***@host/x");
 }
+
+/// An e-mail address needs a local part and a label of two letters after a
+/// dot: `@example.com`, `a@b.c` and `v1@build.42` are none.
+#[test]
+fn an_email_needs_a_local_part_and_a_letter_tld() {
+    for text in ["follow @example.com", "x a@b.c y", "ref v1@build.42 x", "end a@"] {
+        assert_eq!(redact(text), text);
+    }
+    assert_eq!(redact("mail a.@x.com"), "mail ***");
+}
