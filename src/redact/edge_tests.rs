@@ -191,6 +191,10 @@ fn a_pem_block_is_masked_with_both_markers() {
     let pem = "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\n-----END PRIVATE KEY-----";
     assert_eq!(redact(&format!("key: {pem} done")), "key: *** done");
     assert_eq!(redact(&format!("[{pem}]")), "[***]");
+    // Cut inside the END marker: masked to the end, nothing read past it.
+    let cut = &pem[..pem.len() - 5];
+    assert!(cut.ends_with("END PRIVATE KEY"));
+    assert_eq!(redact(&format!("key: {cut}")), "key: ***");
 }
 
 /// Credentials in a URL follow `//`: one slash before an `@` (an image
