@@ -332,19 +332,20 @@ const AFTER_WORD: &[&str] = &[
 
 /// Whether `word` (one word of a key, no visible boundary inside) is a short
 /// sensitive word with only [`BEFORE_WORD`] before it and [`AFTER_WORD`]
-/// after it: `ping`, `seeded`, `author`, `passed`, `sidebar` are not. One
-/// pass per sensitive word, so linear in the word's length like the search
-/// for [`SENSITIVE_KEY_PARTS`] before it; no bound on the length is needed.
+/// after it, in any case: `ping`, `seeded`, `author`, `passed`, `sidebar` are
+/// not. Only the few places where a [`BEFORE_WORD`] (or nothing) ends are
+/// tried, so the cost does not grow with the word's length.
 fn run_together(word: &[u8]) -> bool {
-    let lower = word.to_ascii_lowercase();
-    let is_one_of = |part: &[u8], list: &[&str]| part.is_empty() || list.iter().any(|w| w.as_bytes() == part);
-    SENSITIVE_KEY_WORDS.iter().any(|w| {
-        let w = w.as_bytes();
-        (0..lower.len()).any(|at| {
-            lower[at..].starts_with(w)
-                && is_one_of(&lower[..at], BEFORE_WORD)
-                && is_one_of(&lower[at + w.len()..], AFTER_WORD)
-        })
+    let is_one_of = |part: &[u8], list: &[&str]| {
+        part.is_empty() || list.iter().any(|w| part.eq_ignore_ascii_case(w.as_bytes()))
+    };
+    std::iter::once("").chain(BEFORE_WORD.iter().copied()).any(|before| {
+        starts_with_ignore_case(word, 0, before.as_bytes()) && {
+            let rest = &word[before.len()..];
+            SENSITIVE_KEY_WORDS.iter().any(|w| {
+                starts_with_ignore_case(rest, 0, w.as_bytes()) && is_one_of(&rest[w.len()..], AFTER_WORD)
+            })
+        }
     })
 }
 
