@@ -214,3 +214,11 @@ fn an_email_needs_a_local_part_and_a_letter_tld() {
     }
     assert_eq!(redact("mail a.@x.com"), "mail ***");
 }
+
+/// An IPv6 address that opens with `::` is read from its first colon after
+/// a `_` too (`bind_::1`), as after a space.
+#[test]
+fn an_address_opening_with_colons_after_an_underscore_is_masked() {
+    assert_eq!(redact("bind_::1 ok"), "bind_*** ok");
+    assert_eq!(redact("bind ::1 ok"), "bind *** ok");
+}
