@@ -221,4 +221,8 @@ fn an_email_needs_a_local_part_and_a_letter_tld() {
 fn an_address_opening_with_colons_after_an_underscore_is_masked() {
     assert_eq!(redact("bind_::1 ok"), "bind_*** ok");
     assert_eq!(redact("bind ::1 ok"), "bind *** ok");
+    // `::` alone, the unspecified address, when nothing glued follows it
+    // (`::new` is a Rust path).
+    assert_eq!(redact("Listening on [::]:8080"), "Listening on [***]:8080");
+    assert_eq!(redact("call ::new()"), "call ::new()");
 }
