@@ -34,10 +34,6 @@
 //!   `/var/mobile/Containers/Data/Application/<UUID>` become `<app>`;
 //!   `/storage/emulated/<n>` becomes `<storage>`; the rest of the path stays.
 //!
-//! (Longer than the house's 400 lines on purpose: the detectors share their
-//! helpers and one linear-time argument, which reads best in one file. The
-//! tests are in `redact/tests.rs`.)
-//!
 //! (Longer than the house's 400 lines on purpose: the detectors share one
 //! scanner and one list of ranges, and each must stay linear; kept together,
 //! the one-pass design stays visible. The tests are in `redact/tests.rs`.)
@@ -209,8 +205,9 @@ fn apply(text: &str, mut spans: Vec<Span>, keep: usize) -> String {
         out.push_str(cur.with);
         copied = end;
     }
-    if copied < keep {
-        out.push_str(&text[copied..keep]);
+    // Nothing when the last range ran past `keep`.
+    if let Some(rest) = text.get(copied..keep) {
+        out.push_str(rest);
     }
     out
 }
@@ -335,21 +332,20 @@ const AFTER_WORD: &[&str] = &[
 
 /// Whether `word` (one word of a key, no visible boundary inside) is a short
 /// sensitive word with only [`BEFORE_WORD`] before it and [`AFTER_WORD`]
-/// after it: `ping`, `seeded`, `author`, `passed`, `sidebar` are not.
+/// after it, in any case: `ping`, `seeded`, `author`, `passed`, `sidebar` are
+/// not. Only the few places where a [`BEFORE_WORD`] (or nothing) ends are
+/// tried, so the cost does not grow with the word's length.
 fn run_together(word: &[u8]) -> bool {
-    if word.len() > 40 {
-        return false;
-    }
-    let lower = word.to_ascii_lowercase();
-    let is_one_of = |part: &[u8], list: &[&str]| part.is_empty() || list.iter().any(|w| w.as_bytes() == part);
-    SENSITIVE_KEY_WORDS.iter().any(|w| {
-        let w = w.as_bytes();
-        (0..lower.len()).any(|at| {
-            lower[at..].starts_with(w)
-                && is_one_of(&lower[..at], BEFORE_WORD)
-                && is_one_of(&lower[at + w.len()..], AFTER_WORD)
-                && lower.len() > w.len()
-        })
+    let is_one_of = |part: &[u8], list: &[&str]| {
+        part.is_empty() || list.iter().any(|w| part.eq_ignore_ascii_case(w.as_bytes()))
+    };
+    std::iter::once("").chain(BEFORE_WORD.iter().copied()).any(|before| {
+        starts_with_ignore_case(word, 0, before.as_bytes()) && {
+            let rest = &word[before.len()..];
+            SENSITIVE_KEY_WORDS.iter().any(|w| {
+                starts_with_ignore_case(rest, 0, w.as_bytes()) && is_one_of(&rest[w.len()..], AFTER_WORD)
+            })
+        }
     })
 }
 
@@ -387,19 +383,37 @@ fn key_values(b: &[u8], spans: &mut Vec<Span>, known: Option<&Known>) {
     let mut key = Vec::new();
     let mut scratch = Vec::new();
     let mut i = 0;
+    // A key starts where no key byte comes before it, or right after an
+    // escaped byte that may not be in a key: Go's JSON escapes `<`, `>` and
+    // `&` (`\u003cpin=1234`), and the `u003c` is no part of the key after it.
+    let mut after_escape = 0;
     while i < b.len() {
         let c = b[i];
-        if !(is_key_byte(c) || c == b'\\') || (i > 0 && is_key_byte(b[i - 1])) {
+        let word_start = i == after_escape || !is_key_byte(b[i - 1]);
+        if c == b'\\' {
+            let run = b[i..].iter().take_while(|&&c| c == b'\\').count();
+            match decode_u_escape(b, i + run) {
+                // `\u0070in`: a key that starts with an escaped letter.
+                Some(decoded) if is_key_byte(decoded) && word_start => {}
+                Some(decoded) => {
+                    i += run + 5;
+                    if !is_key_byte(decoded) {
+                        after_escape = i;
+                    }
+                    continue;
+                }
+                // `\n`, `\"`...: the whole run of backslashes at once.
+                None => {
+                    i += run;
+                    continue;
+                }
+            }
+        } else if !is_key_byte(c) || !word_start {
             i += 1;
             continue;
         }
         let start = i;
         let end = scan_key(b, i, &mut key);
-        if end == start {
-            // Backslashes that open no `\uXXXX`: skip the whole run at once.
-            i += b[i..].iter().take_while(|&&c| c == b'\\').count().max(1);
-            continue;
-        }
         i = end;
         // Cheap test first: most words are followed by no `:` or `=`.
         let Some((value, quoted, level)) = separator_after(b, end) else { continue };
@@ -480,17 +494,18 @@ fn mask_value(b: &[u8], j: usize, quoted: bool, level: usize, spans: &mut Vec<Sp
                 }
             }
         }
-        Some(b'[' | b'{') if k == 0 => {
+        Some(b'[' | b'{') => {
             let close = closing_bracket(b, v, level);
             let end = close.map_or(b.len(), |c| c + 1);
             push(spans, v, end, if quoted { quoted_mask(level) } else { MASK });
             end
         }
         _ => {
-            if k == 0 && b[v..].starts_with(b"null") && !b.get(v + 4).is_some_and(|&c| is_word(c)) {
+            if k == 0 && b[v..].starts_with(b"null") && b.get(v + 4).is_none_or(|&c| ends_bare_value(c)) {
                 return v + 4;
             }
-            let mut e = v;
+            // Backslashes before the value are part of it (`password=\\secret`).
+            let mut e = v + k;
             while e < b.len() && !ends_bare_value(b[e]) {
                 e += 1;
             }
@@ -790,7 +805,8 @@ fn bearer_tokens(b: &[u8], spans: &mut Vec<Span>) {
                     j += 1;
                 }
                 push(spans, i, j, MASK);
-                i = j.max(i + 1);
+                // Past `Bearer` and its space.
+                i = j;
                 continue;
             }
         }
@@ -808,10 +824,12 @@ fn url_credentials(b: &[u8], spans: &mut Vec<Span>) {
             while j < b.len() && (b[j].is_ascii_alphanumeric() || b"%_.-~!$&()*+,;=:".contains(&b[j])) {
                 j += 1;
             }
-            if j > s && b.get(j) == Some(&b'@') {
+            // (`//@host`: `push` drops the empty range.)
+            if b.get(j) == Some(&b'@') {
                 push(spans, s, j, MASK);
             }
-            i = j.max(i + 1);
+            // Past the `//` at least.
+            i = j;
         } else {
             i += 1;
         }
@@ -837,10 +855,12 @@ fn emails(b: &[u8], spans: &mut Vec<Span>) {
         while r < b.len() && is_domain(b[r]) {
             r += 1;
         }
-        if l == at || r == at + 1 {
+        if l == at {
             continue;
         }
-        let has_tld = b[at + 1..r].split(|&c| c == b'.').skip(1).any(|label| {
+        // From the `@`: the first piece (`@` and the first label) is skipped;
+        // an empty domain has no piece after it.
+        let has_tld = b[at..r].split(|&c| c == b'.').skip(1).any(|label| {
             label.len() >= 2 && label[0].is_ascii_alphabetic() && label[1].is_ascii_alphabetic()
         });
         if has_tld {
@@ -1144,6 +1164,8 @@ pub(crate) use known::MIN_VALUE_CHARS;
 pub use known::{install as install_known, Known, RedactList};
 pub use known::{MAX_KEYS, MAX_KEY_BYTES, MAX_VALUES, MAX_VALUE_BYTES};
 
+#[cfg(test)]
+mod edge_tests;
 #[cfg(test)]
 mod identifier_tests;
 #[cfg(test)]

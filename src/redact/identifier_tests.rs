@@ -298,6 +298,118 @@ fn the_installed_list_is_used_until_replaced() {
     assert_eq!(redact("Qkzwxv9other"), "Qkzwxv9other");
 }
 
+/// The other multibase keys: `z` + an uncompressed secp256k1 key (`e7 01
+/// 04` + 64 bytes, about 93 characters) and `z` + an ed25519 key (`ed 01` +
+/// 32 bytes); and peer segments of multiaddrs that no base58 detector reads
+/// (a CIDv1 in base32), after `/p2p/` and `/ipfs/`.
+#[test]
+fn uncompressed_and_ed25519_keys_and_any_peer_segment_are_masked() {
+    let uncompressed =
+        format!("z{}", bs58::encode([&[0xe7, 0x01, 0x04][..], &[0x5c; 64]].concat()).into_string());
+    let ed25519 = format!("z{}", bs58::encode([&[0xed, 0x01][..], &[0x5c; 32]].concat()).into_string());
+    for key in [&uncompressed, &ed25519] {
+        assert_eq!(redact(&format!("key {key} x")), "key *** x", "{key}");
+    }
+    let cid = "bafzbeigai3eoy2ccc7ybwjfz5r3rdxqrinwi4rwytly24tdbh6yk7zslrm";
+    assert_eq!(
+        redact(&format!("dial /dns4/x.org/tcp/443/wss/p2p/{cid} x")),
+        "dial /dns4/x.org/tcp/443/wss/p2p/*** x"
+    );
+    assert_eq!(redact(&format!("get /ipfs/{cid}/a.txt")), "get /ipfs/***/a.txt");
+}
+
+/// Words of the base58 alphabet and of an identifier's length that decode
+/// to no key and no peer id stay, and so do near misses of each layout: a
+/// key one byte short, an identity multihash whose length byte is off by
+/// one, and a tiny identity multihash (no real key is that short).
+#[test]
+fn base58_words_that_are_no_identifier_stay() {
+    let near = |bytes: &[u8]| bs58::encode(bytes).into_string();
+    let words = [
+        "x".repeat(46),
+        format!("Q{}", "x".repeat(45)),
+        format!("1{}", "x".repeat(45)),
+        format!("z{}", "x".repeat(47)),
+        format!("z{}", "x".repeat(92)),
+        format!("z{}", near(&[&[0xe7, 0x01, 0x04][..], &[0x5c; 63]].concat())),
+        format!("z{}", near(&[&[0xed, 0x01][..], &[0x5c; 31]].concat())),
+        format!("z{}", near(&[&[0xe7, 0x01, 0x02][..], &[0x5c; 31]].concat())),
+        near(&[&[0x12, 0x20][..], &[0x5c; 31]].concat()),
+        near(&[&[0x00, 0x23, 0x08, 0x01, 0x12, 0x20][..], &[0x5c; 32]].concat()),
+        near(&[0x00, 0x05, 0x08, 0x01, 0x12, 0x01, 0x5c]),
+    ];
+    for word in &words {
+        let text = format!("word {word} x");
+        assert_eq!(redact(&text), text);
+    }
+}
+
+/// ENS labels hold `-` and `_` (and any non-ASCII): the whole name before
+/// `.eth` is masked, not only its last part.
+#[test]
+fn ens_labels_with_dashes_and_underscores_are_masked_whole() {
+    assert_eq!(redact("to my-wallet.eth ok"), "to ***.eth ok");
+    assert_eq!(redact("to my_wallet.eth ok"), "to ***.eth ok");
+    assert_eq!(redact("to café-2.stateofus.eth ok"), "to ***.eth ok");
+}
+
+/// A name at the very start, after another name, after leading dots; and
+/// phone numbers: one glued to a word does not start, one after `+(` does.
+#[test]
+fn ens_names_and_phone_numbers_at_their_edges() {
+    assert_eq!(redact("alice.eth is mine"), "***.eth is mine");
+    assert_eq!(redact("alice.eth and bob.eth"), "***.eth and ***.eth");
+    assert_eq!(redact("alice.eth.bob.eth"), "***.eth.***.eth");
+    assert_eq!(redact("see .alice.eth"), "see .***.eth");
+    assert_eq!(redact("x ..eth y"), "x ..eth y");
+    assert_eq!(redact("ref abc020 7946 0958"), "ref abc020 7946 0958");
+    assert_eq!(redact("call +(1) 415 555 2671 now"), "call *** now");
+}
+
+/// Phone numbers glued to what follows (a letter, `_`, `:` and a digit)
+/// are none; 9 to 12 digits with an area code in parentheses are one, and
+/// without it are not.
+#[test]
+fn phone_numbers_end_clear_and_need_their_shape() {
+    for text in ["v 415-555-2671x", "v 415-555-2671_a", "at 415-555-2671:30", "ids 12 3456 789 x"] {
+        assert_eq!(redact(text), text);
+    }
+    assert_eq!(redact("call (12) 3456 7890 now"), "call *** now");
+    assert_eq!(redact("call 415-555-2671. Bye"), "call ***. Bye");
+    // An area code in parentheses right after the country code.
+    assert_eq!(redact("call +1(415)555-2671 now"), "call *** now");
+    assert_eq!(redact("call +44(20) 7946 0958 now"), "call *** now");
+    // An unclosed `(` is no area code: the number after it is read alone.
+    assert_eq!(redact("call (415 555-2671 now"), "call (*** now");
+    // More groups than a number reads (8): read, left, no panic.
+    assert_eq!(redact("n 1 2 3 4 5 6 7 8 9 1 2"), "n 1 2 3 4 5 6 7 8 9 1 2");
+}
+
+/// JWTs anywhere in a text, the first one at its very start; and
+/// `Bearer` only as a whole word followed by a space.
+#[test]
+fn jwts_at_the_start_and_bearer_as_a_word() {
+    let jwt = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U";
+    assert_eq!(redact(&format!("{jwt} and {jwt} and {jwt}")), "*** and *** and ***");
+    assert_eq!(redact("token eyJhbGciOiJIUzI1NiJ9"), "token ***");
+    // `eyJ` inside a word, or too short and alone, is no JWT.
+    for text in ["id keyJhbGciOiJIUzI1NiJ9abc x", "this long text mentions eyJx once"] {
+        assert_eq!(redact(text), text);
+    }
+    // A first segment of 8 to 15 characters counts with a second segment.
+    assert_eq!(redact("t eyJhbGciOiJ9.eyJzdWIiOiJ4In0 x"), "t *** x");
+    assert_eq!(redact("t eyJhbGciOiJ9 x"), "t eyJhbGciOiJ9 x");
+    assert_eq!(redact("t eyJhbGciOiJ9. x"), "t eyJhbGciOiJ9. x");
+    // A trailing `.` is the JWT's (empty signature) before a space, a quote
+    // or the end, and punctuation before anything else.
+    assert_eq!(redact(r#"{"t":"eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0."}"#), r#"{"t":"***"}"#);
+    assert_eq!(redact("t eyJhbGciOiJIUzI1NiJ9."), "t ***");
+    assert_eq!(redact("(eyJhbGciOiJIUzI1NiJ9.)"), "(***.)");
+    assert_eq!(redact("the bearers of bad news"), "the bearers of bad news");
+    assert_eq!(redact("Bearer"), "Bearer");
+    assert_eq!(redact("no credentials after Bearer "), "no credentials after Bearer ");
+}
+
 mod property {
     use super::*;
 

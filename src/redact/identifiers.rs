@@ -111,10 +111,9 @@ pub(super) fn multiaddr_peers_and_enr(b: &[u8], spans: &mut Vec<Span>) {
         while e < b.len() && is_base64url(b[e]) {
             e += 1;
         }
-        if e > s {
-            push(spans, s, e, MASK);
-        }
-        i = e.max(i + 1);
+        // Empty after `/p2p/`: `push` drops it. `e` is past `i` either way.
+        push(spans, s, e, MASK);
+        i = e;
     }
 }
 
@@ -142,7 +141,9 @@ pub(super) fn ens_names(b: &[u8], spans: &mut Vec<Span>) {
         while s > floor && (is_label_byte(b[s - 1]) || b[s - 1] == b'.') {
             s -= 1;
         }
-        while s < dot && b[s] == b'.' {
+        // Leading dots are no label (`.alice.eth`). `b[dot + 1]` is the `e`
+        // of `.eth`, so this stops by `dot + 1`, where the range is empty.
+        while b[s] == b'.' {
             s += 1;
         }
         push(spans, s, dot, MASK);
@@ -169,7 +170,8 @@ pub(super) fn phone_numbers(b: &[u8], spans: &mut Vec<Span>) {
             && !prev.is_ascii_alphanumeric()
             && prev != b'+'
             && (next_digit || b.get(i + 1) == Some(&b'('));
-        let start = plus || (clean_before && (c.is_ascii_digit() || (c == b'(' && next_digit)));
+        // (A `(` before no digit reads no group: it masks nothing.)
+        let start = plus || (clean_before && (c.is_ascii_digit() || c == b'('));
         if !start {
             i += 1;
             continue;
@@ -190,12 +192,13 @@ pub(super) fn phone_numbers(b: &[u8], spans: &mut Vec<Span>) {
         let is_phone = if plus { (8..=15).contains(&digits) } else { national };
         if !glued && is_phone {
             push(spans, i, end, MASK);
-            i = end.max(i + 1);
+            // Past `i`: a number holds 8 digits or more.
+            i = end;
         } else {
             // Not a number from here: a later group may start one (each group
-            // is read again by at most the 8 starts before it).
-            let first = b[from..].iter().position(|c| !c.is_ascii_digit()).map_or(b.len(), |p| from + p);
-            i = first.max(i + 1);
+            // is read again by at most the 8 starts before it; a digit after
+            // a digit starts nothing).
+            i += 1;
         }
     }
 }
@@ -227,8 +230,9 @@ fn digit_groups(b: &[u8], mut i: usize, groups: &mut [usize; 8]) -> (usize, usiz
         if j < b.len() && matches!(b[j], b' ' | b'-' | b'.') {
             j += 1;
         }
-        let next_open = b.get(j) == Some(&b'(') && n == 1 && j > end;
-        if !(b.get(j).is_some_and(u8::is_ascii_digit) || next_open) {
+        // (A `(` is read as an area code in the next round only after a
+        // country code, `+1(415)` and `+1 (415)` alike.)
+        if !b.get(j).is_some_and(|&c| c.is_ascii_digit() || c == b'(') {
             break;
         }
         i = j;
@@ -242,7 +246,8 @@ fn digit_groups(b: &[u8], mut i: usize, groups: &mut [usize; 8]) -> (usize, usiz
 /// dot-separated segments (signature, JWE parts).
 pub(super) fn jwts(b: &[u8], spans: &mut Vec<Span>) {
     let mut i = 0;
-    while i + 3 <= b.len() {
+    // `i` never passes the end: it moves to a match's end or one byte past its start.
+    loop {
         let Some(p) = b[i..].windows(3).position(|w| w == b"eyJ") else { return };
         let s = i + p;
         if s > 0 && is_base64url(b[s - 1]) {
@@ -276,6 +281,7 @@ pub(super) fn jwts(b: &[u8], spans: &mut Vec<Span>) {
         if first >= 16 || (first >= 8 && segments >= 2) {
             push(spans, s, e, MASK);
         }
-        i = e.max(s + 1);
+        // Past `s`: `eyJ` itself is base64url.
+        i = e;
     }
 }
