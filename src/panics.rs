@@ -36,8 +36,9 @@ thread_local! {
     /// exception type, so they are easy to tell from real bugs (status-go does
     /// the same).
     static INTENDED: Cell<bool> = const { Cell::new(false) };
-    /// How many of the library's [`catch`] scopes this thread is inside: a
-    /// panic here is the library's to log and report.
+    /// Whether this thread is inside one of the library's [`catch`] scopes
+    /// (a panic here is the library's to log and report), and in which call
+    /// (see [`catch_tagged`]).
     static CATCHING: Cell<u32> = const { Cell::new(0) };
     /// Set on the calibration thread, whose panics are never reported.
     static CALIBRATING: Cell<bool> = const { Cell::new(false) };
@@ -204,10 +205,11 @@ pub fn catch_call<F: FnOnce() -> R + UnwindSafe, R>(tag: u8, f: F) -> std::threa
     catch_tagged(u32::from(tag), f)
 }
 
-/// The thread's catch state, one word: the depth of the library's catch
-/// scopes (bits 0-15), the call tag (bits 16-23) and whether the thread is
-/// prepared for fatal errors (bit 31).
-const DEPTH: u32 = 0xffff;
+/// The thread's catch state, one word: whether the thread is inside one of
+/// the library's catch scopes (bit 0), the call tag (bits 16-23) and whether
+/// the thread is prepared for fatal errors (bit 31). Each scope restores the
+/// word it found on the way out, so "inside" needs no count of the scopes.
+const INSIDE: u32 = 1;
 const TAG_SHIFT: u32 = 16;
 const TAG: u32 = 0xff << TAG_SHIFT;
 const PREPARED: u32 = 1 << 31;
@@ -229,8 +231,7 @@ fn catch_tagged<F: FnOnce() -> R + UnwindSafe, R>(tag: u32, f: F) -> std::thread
             0 => crate::fatal::THREAD_TAG << TAG_SHIFT,
             tag => tag << TAG_SHIFT,
         };
-        let depth = (before & DEPTH).saturating_add(1).min(DEPTH);
-        state.set((before & PREPARED) | tag | depth);
+        state.set((before & PREPARED) | tag | INSIDE);
         let result = f.take().map(panic::catch_unwind);
         state.set(before);
         result
@@ -252,7 +253,7 @@ fn catch_tagged<F: FnOnce() -> R + UnwindSafe, R>(tag: u32, f: F) -> std::thread
 /// exists then); read by the fatal-signal handler.
 pub fn call_tag() -> u32 {
     CATCHING
-        .try_with(|state| if state.get() & DEPTH == 0 { 0 } else { (state.get() & TAG) >> TAG_SHIFT })
+        .try_with(|state| if state.get() & INSIDE == 0 { 0 } else { (state.get() & TAG) >> TAG_SHIFT })
         .unwrap_or(0)
 }
 
@@ -266,7 +267,7 @@ pub fn catch_nested<F: FnOnce() -> R + UnwindSafe, R>(f: F) -> std::thread::Resu
 }
 
 fn caught_by_library() -> bool {
-    CATCHING.try_with(|state| state.get() & DEPTH > 0).unwrap_or(false)
+    CATCHING.try_with(|state| state.get() & INSIDE != 0).unwrap_or(false)
 }
 
 /// Where a panic happened, as the compiler saw it.
@@ -715,6 +716,31 @@ mod tests {
         assert_eq!(record.message, "on purpose");
     }
 
+    /// `TestPanic`'s kinds (test builds): the armed kind is taken once, by
+    /// the next intended panic on this thread, and panics its own way.
+    #[test]
+    #[cfg(feature = "test-panics")]
+    fn each_test_kind_panics_its_own_way_once() {
+        install_hook();
+        let message = |kind: Option<i32>| {
+            if let Some(kind) = kind {
+                test_kinds::arm(kind);
+            }
+            let payload = catch(|| panic_intended("armed".into())).unwrap_err();
+            let record = take_record(&*payload);
+            (record.message, record.intended)
+        };
+        assert_eq!(message(Some(0)), ("armed (format 42)".into(), false));
+        assert_eq!(message(Some(1)), ("called `Option::unwrap()` on a `None` value".into(), false));
+        assert_eq!(message(Some(2)), ("expect_err: \"armed\"".into(), false));
+        assert_eq!(message(Some(3)), ("index out of bounds: the len is 5 but the index is 15".into(), false));
+        assert_eq!(message(Some(4)), ("panic with a non-string payload".into(), false));
+        assert_eq!(message(None), ("armed".into(), true), "taken by the panic before");
+        test_kinds::arm(2);
+        test_kinds::disarm();
+        assert_eq!(message(None), ("armed".into(), true), "disarmed");
+    }
+
     #[test]
     fn non_string_payloads_have_a_message() {
         let payload: Box<dyn Any + Send> = Box::new(17_u8);
@@ -753,6 +779,225 @@ mod tests {
         }
     }
 
+    /// One site per kind of panic calibration learns, none of them generic:
+    /// the code of a real bug, not calibration's own instances.
+    mod bug_sites {
+        use std::hint::black_box;
+
+        #[inline(never)]
+        pub fn format() {
+            panic!("bug {}", black_box(1))
+        }
+        #[inline(never)]
+        pub fn literal() {
+            if black_box(true) {
+                panic!("bug");
+            }
+        }
+        #[inline(never)]
+        pub fn unwrap_none() {
+            black_box(black_box(None::<u16>).unwrap());
+        }
+        #[inline(never)]
+        pub fn expect_none() {
+            black_box(black_box(None::<u16>).expect("bug"));
+        }
+        #[inline(never)]
+        pub fn unwrap_err() {
+            black_box(black_box(Err::<u8, i64>(3)).unwrap());
+        }
+        #[inline(never)]
+        pub fn expect_err() {
+            black_box(black_box(Err::<u8, i64>(3)).expect("bug"));
+        }
+        #[inline(never)]
+        pub fn index() {
+            let array = [black_box(1_u16); 2];
+            black_box(array[black_box(7)]);
+        }
+        #[inline(never)]
+        #[allow(clippy::useless_vec)] // indexing through `Index for Vec`
+        pub fn vec_index() {
+            let v = vec![black_box(1_i64)];
+            black_box(&v[black_box(7)]);
+        }
+        #[inline(never)]
+        #[allow(clippy::useless_vec)] // ranges through `Index for Vec`
+        pub fn slice_range() {
+            let v = vec![black_box(1_i64)];
+            black_box(&v[..black_box(7)]);
+        }
+        #[inline(never)]
+        pub fn str_slice() {
+            black_box(&black_box("ü")[..black_box(1)]);
+        }
+        #[inline(never)]
+        pub fn assert_eq() {
+            assert_eq!(black_box(1_i64), black_box(2_i64), "bug {}", black_box(1));
+        }
+        #[inline(never)]
+        pub fn assert() {
+            assert!(black_box(false), "bug");
+        }
+        #[inline(never)]
+        pub fn unreachable() {
+            if black_box(true) {
+                unreachable!("bug");
+            }
+        }
+        #[inline(never)]
+        pub fn divide() {
+            black_box(black_box(7_u64) / black_box(0_u64));
+        }
+        #[inline(never)]
+        pub fn refcell() {
+            let cell = std::cell::RefCell::new(black_box(1_i64));
+            let _borrowed = cell.borrow_mut();
+            black_box(cell.borrow_mut());
+        }
+        #[inline(never)]
+        pub fn any() {
+            std::panic::panic_any(black_box(1_i64))
+        }
+        #[inline(never)]
+        pub fn any_str() {
+            std::panic::panic_any(black_box("bug"))
+        }
+        #[inline(never)]
+        pub fn any_string() {
+            std::panic::panic_any(black_box(String::from("bug")))
+        }
+        #[inline(never)]
+        pub fn intended() {
+            crate::panics::panic_intended(black_box(String::from("bug")))
+        }
+    }
+
+    #[test]
+    fn every_kind_of_panic_is_cut_at_its_site() {
+        install_hook();
+        #[allow(clippy::disallowed_methods)] // the test's own thread stands in for the wrapper
+        let calibration = calibration_or(|calibrate| std::thread::spawn(calibrate).join().ok().flatten())
+            .expect("calibration");
+        let sites: [(&str, fn()); 19] = [
+            ("format", bug_sites::format),
+            ("literal", bug_sites::literal),
+            ("unwrap_none", bug_sites::unwrap_none),
+            ("expect_none", bug_sites::expect_none),
+            ("unwrap_err", bug_sites::unwrap_err),
+            ("expect_err", bug_sites::expect_err),
+            ("index", bug_sites::index),
+            ("vec_index", bug_sites::vec_index),
+            ("slice_range", bug_sites::slice_range),
+            ("str_slice", bug_sites::str_slice),
+            ("assert_eq", bug_sites::assert_eq),
+            ("assert", bug_sites::assert),
+            ("unreachable", bug_sites::unreachable),
+            ("divide", bug_sites::divide),
+            ("refcell", bug_sites::refcell),
+            ("any", bug_sites::any),
+            ("any_str", bug_sites::any_str),
+            ("any_string", bug_sites::any_string),
+            ("intended", bug_sites::intended),
+        ];
+        let mut wrong = Vec::new();
+        for (kind, site) in sites {
+            let payload = catch(site).unwrap_err();
+            let record = take_record(&*payload);
+            let at = calibration.site_index(&record.frames);
+            let found = record.frames.iter().position(|&ip| function_start(ip) == site as usize);
+            let found = found.unwrap_or_else(|| panic!("{kind}: the site is not in the stack"));
+            // Where a generic instance of std's (`Result::<u8, i64>::expect`,
+            // `Vec::<i64>::index`, `assert_failed::<i64, i64>`) lies between
+            // the machinery and the site, a debug build has a frame that no
+            // address can tell from the panicking code's own (the shipped
+            // build inlines it into the site): the cut stays above it, never
+            // swallowing a frame that may be the bug's.
+            let generic_between = ["expect_err", "vec_index", "assert_eq"].contains(&kind);
+            if at > found || (at != found && !(generic_between && cfg!(debug_assertions))) {
+                wrong.push((kind, at, found));
+            }
+        }
+        assert!(wrong.is_empty(), "cut at the wrong frame (kind, cut, site): {wrong:?} ({calibration:?})");
+    }
+
+    #[test]
+    fn the_stack_walk_keeps_our_frames_and_stops_at_the_first_of_the_host() {
+        install_hook();
+        let own = crate::reporting::own_module_range().expect("the test binary's image");
+        let own = own.start as usize..own.end as usize;
+        set_own_image(own.clone());
+        // On the test's thread, whose stack ends in the C library's thread
+        // start (`start_thread`, `clone3`; on Windows, ntdll's).
+        let payload = catch(|| panic!("walked")).unwrap_err();
+        let frames = take_record(&*payload).frames;
+        assert!(frames.len() > 3, "{frames:x?}");
+        // The first frame is taken wherever it is (the walk starts in the
+        // hook); the thread's first frames, outside our image, are not walked.
+        let outside: Vec<_> = frames[1..].iter().filter(|ip| !own.contains(ip)).collect();
+        assert!(outside.is_empty(), "{outside:x?} of {frames:x?}");
+    }
+
+    #[test]
+    fn a_deep_stack_is_cut_at_max_frames() {
+        #[inline(never)]
+        fn down(depth: usize) -> usize {
+            if std::hint::black_box(depth) == 0 {
+                panic!("deep");
+            }
+            std::hint::black_box(down(depth - 1)) + 1
+        }
+        install_hook();
+        let payload = catch(|| down(MAX_FRAMES + 40)).unwrap_err();
+        assert_eq!(take_record(&*payload).frames.len(), MAX_FRAMES);
+    }
+
+    #[test]
+    fn the_call_tag_is_the_innermost_calls_and_is_restored_on_the_way_out() {
+        // A thread of its own: its catch state starts empty.
+        #[allow(clippy::disallowed_methods)]
+        std::thread::spawn(|| {
+            let thread = crate::fatal::THREAD_TAG;
+            assert_eq!(call_tag(), 0, "outside the library");
+            assert!(!caught_by_library());
+            assert_eq!(catch(call_tag).unwrap(), thread, "a library thread's scope");
+            assert_eq!(catch_call(7, call_tag).unwrap(), 7);
+            assert_eq!(
+                catch_call(7, || catch(call_tag).unwrap()).unwrap(),
+                7,
+                "a plain scope keeps the call's"
+            );
+            assert_eq!(catch_call(7, || catch_call(200, call_tag).unwrap()).unwrap(), 200);
+            let after_inner = catch_call(7, || {
+                let _ = catch_call(200, || panic!("inner"));
+                (call_tag(), caught_by_library())
+            });
+            assert_eq!(after_inner.unwrap(), (7, true), "the outer call's state is back after the inner");
+            assert_eq!(catch(|| catch_call(9, || ()).map(|_| call_tag())).unwrap().unwrap(), thread);
+            assert_eq!(call_tag(), 0, "outside again");
+            assert!(!caught_by_library());
+            assert!(catch(caught_by_library).unwrap());
+        })
+        .join()
+        .unwrap();
+    }
+
+    #[test]
+    #[cfg(unix)] // the alternate signal stack
+    fn a_catch_gives_no_alternate_stack_while_no_fatal_handler_is_installed() {
+        assert!(!crate::fatal::installed(), "nothing installs it in this process");
+        #[allow(clippy::disallowed_methods)] // a bare thread stands in for a host's
+        std::thread::spawn(|| {
+            // A Rust thread has std's alternate stack; a C host's has none.
+            crate::fatal::disable_alt_stack();
+            catch(|| ()).unwrap();
+            catch_call(3, || ()).unwrap();
+            assert!(!crate::fatal::current_alt_stack().2, "an alternate stack mapped for nothing");
+        })
+        .join()
+        .unwrap();
+    }
+
     #[test]
     fn patterns_prefer_known_functions_then_fewer_frames() {
         let calibration = Calibration {
@@ -764,5 +1009,8 @@ mod tests {
         assert_eq!(calibration.site_index(&frames(&[50, 100, 1, 2, 7, 8])), 4);
         assert_eq!(calibration.site_index(&frames(&[50, 100, 9, 9, 9, 7, 8])), 5);
         assert_eq!(calibration.site_index(&frames(&[7, 8])), 0);
+        // A way of reaching the hook needs a frame below it, the site: with
+        // none left, the first frame below std's hook caller is the site.
+        assert_eq!(calibration.site_index(&frames(&[50, 100, 1, 2])), 2);
     }
 }

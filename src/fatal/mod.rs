@@ -35,6 +35,8 @@ mod sys;
 #[cfg(not(unix))]
 #[path = "unsupported.rs"]
 mod sys;
+#[cfg(all(test, unix))]
+pub(crate) use sys::{current_alt_stack, disable_alt_stack};
 
 /// The report's name in the dataDir.
 pub const REPORT_FILE: &str = "fatal-report.txt";

@@ -552,6 +552,16 @@ impl Drop for AltStack {
     }
 }
 
+/// Switches this thread's alternate stack off, for tests: a Rust program's
+/// threads have std's (a host in C, or a library thread in a C host, has
+/// none). std unmaps its own at the thread's end.
+#[cfg(test)]
+pub fn disable_alt_stack() {
+    let off = libc::stack_t { ss_sp: ptr::null_mut(), ss_flags: libc::SS_DISABLE, ss_size: 0 };
+    // SAFETY: switches the thread's alternate stack off; nothing is unmapped.
+    unsafe { libc::sigaltstack(&off, ptr::null_mut()) };
+}
+
 /// This thread's alternate stack, for tests: `(base, size, enabled)`.
 #[cfg(test)]
 pub fn current_alt_stack() -> (usize, usize, bool) {
@@ -613,11 +623,7 @@ mod tests {
     fn library_threads_get_an_alternate_stack_freed_when_they_end() {
         #[allow(clippy::disallowed_methods)] // a bare thread stands in for a host's
         let (base, size, on) = std::thread::spawn(|| {
-            // A Rust program's threads have std's alternate stack (a host in
-            // C, or a library thread in a C host, has none): switch it off.
-            let off = libc::stack_t { ss_sp: ptr::null_mut(), ss_flags: libc::SS_DISABLE, ss_size: 0 };
-            // SAFETY: switches the thread's alternate stack off (std unmaps its own at the end).
-            unsafe { libc::sigaltstack(&off, ptr::null_mut()) };
+            disable_alt_stack();
             ensure_alt_stack();
             let first = current_alt_stack();
             ensure_alt_stack();
@@ -644,9 +650,8 @@ mod tests {
             unsafe { libc::sigaltstack(&theirs, ptr::null_mut()) };
             ensure_alt_stack();
             assert_eq!(current_alt_stack().0, memory.as_ptr() as usize);
-            let off = libc::stack_t { ss_sp: ptr::null_mut(), ss_flags: libc::SS_DISABLE, ss_size: 0 };
-            // SAFETY: switches the test's stack off before its memory goes.
-            unsafe { libc::sigaltstack(&off, ptr::null_mut()) };
+            // Off before the test's memory goes.
+            disable_alt_stack();
         })
         .join()
         .unwrap();

@@ -290,7 +290,7 @@ fn own_image() -> Option<&'static sentry::protocol::SymbolicDebugImage> {
         .as_ref()
 }
 
-fn own_module_range() -> Option<std::ops::Range<u64>> {
+pub(crate) fn own_module_range() -> Option<std::ops::Range<u64>> {
     own_image().map(|image| image.image_addr.0..image.image_addr.0.saturating_add(image.image_size))
 }
 

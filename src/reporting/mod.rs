@@ -22,6 +22,8 @@ mod client;
 pub mod config;
 mod error;
 mod event;
+#[cfg(test)]
+pub(crate) use event::own_module_range;
 mod fork;
 #[doc(hidden)]
 pub mod limiter;
