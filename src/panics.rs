@@ -205,11 +205,11 @@ pub fn catch_call<F: FnOnce() -> R + UnwindSafe, R>(tag: u8, f: F) -> std::threa
     catch_tagged(u32::from(tag), f)
 }
 
-/// The thread's catch state, one word: whether the thread is inside one of
-/// the library's catch scopes (bit 0), the call tag (bits 16-23) and whether
-/// the thread is prepared for fatal errors (bit 31). Each scope restores the
-/// word it found on the way out, so "inside" needs no count of the scopes.
-const INSIDE: u32 = 1;
+/// The thread's catch state, one word: the call tag (bits 16-23; never 0
+/// inside one of the library's catch scopes, 0 outside them) and whether the
+/// thread is prepared for fatal errors (bit 31). Each scope restores the
+/// word it found on the way out: the tag is the innermost scope's, and no
+/// count of the scopes is needed.
 const TAG_SHIFT: u32 = 16;
 const TAG: u32 = 0xff << TAG_SHIFT;
 const PREPARED: u32 = 1 << 31;
@@ -231,7 +231,7 @@ fn catch_tagged<F: FnOnce() -> R + UnwindSafe, R>(tag: u32, f: F) -> std::thread
             0 => crate::fatal::THREAD_TAG << TAG_SHIFT,
             tag => tag << TAG_SHIFT,
         };
-        state.set((before & PREPARED) | tag | INSIDE);
+        state.set((before & PREPARED) | tag);
         let result = f.take().map(panic::catch_unwind);
         state.set(before);
         result
@@ -252,9 +252,7 @@ fn catch_tagged<F: FnOnce() -> R + UnwindSafe, R>(tag: u32, f: F) -> std::thread
 /// thread that called into the library before (its thread-local block
 /// exists then); read by the fatal-signal handler.
 pub fn call_tag() -> u32 {
-    CATCHING
-        .try_with(|state| if state.get() & INSIDE == 0 { 0 } else { (state.get() & TAG) >> TAG_SHIFT })
-        .unwrap_or(0)
+    CATCHING.try_with(|state| (state.get() & TAG) >> TAG_SHIFT).unwrap_or(0)
 }
 
 /// [`catch`] for a catch point nested inside another: the outer [`catch`]
@@ -267,7 +265,7 @@ pub fn catch_nested<F: FnOnce() -> R + UnwindSafe, R>(f: F) -> std::thread::Resu
 }
 
 fn caught_by_library() -> bool {
-    CATCHING.try_with(|state| state.get() & INSIDE != 0).unwrap_or(false)
+    CATCHING.try_with(|state| state.get() & TAG != 0).unwrap_or(false)
 }
 
 /// Where a panic happened, as the compiler saw it.
@@ -928,8 +926,10 @@ mod tests {
             // Under Wine the module list (sentry's `debug_images`) has no
             // entry for a test executable; the library then walks the whole
             // stack, as before its image is known.
-            assert!(cfg!(windows), "the test binary's image is not found");
-            return;
+            if cfg!(windows) {
+                return;
+            }
+            panic!("the test binary's image is not found");
         };
         let own = own.start as usize..own.end as usize;
         set_own_image(own.clone());
