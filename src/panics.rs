@@ -497,15 +497,23 @@ struct CalibrationB(#[allow(dead_code)] [u8; 3]);
 
 trait Probe: std::fmt::Debug + PartialEq + Send + 'static {
     fn make() -> Self;
+    /// A value unequal to [`Probe::make`]'s (for `assert_eq!` to fail).
+    fn other() -> Self;
 }
 impl Probe for CalibrationA {
     fn make() -> Self {
         CalibrationA(std::hint::black_box(7))
     }
+    fn other() -> Self {
+        CalibrationA(std::hint::black_box(8))
+    }
 }
 impl Probe for CalibrationB {
     fn make() -> Self {
         CalibrationB(std::hint::black_box([1, 2, 3]))
+    }
+    fn other() -> Self {
+        CalibrationB(std::hint::black_box([3, 2, 1]))
     }
 }
 
@@ -564,7 +572,7 @@ mod sites {
     }
     #[inline(never)]
     pub fn assert_eq<T: Probe>() {
-        assert_eq!(black_box(T::make()), black_box(T::make()), "calibration {}", black_box(1));
+        assert_eq!(black_box(T::make()), black_box(T::other()), "calibration {}", black_box(1));
     }
     #[inline(never)]
     pub fn assert<T: Probe>() {
@@ -777,6 +785,45 @@ mod tests {
         }
     }
 
+    /// Each calibration site panics, with either private type, and its frame
+    /// is found below the machinery (`assert_eq!`'s site compared two equal
+    /// values, so that kind was never learned).
+    #[test]
+    fn every_calibration_site_panics_and_is_found_in_its_stack() {
+        install_hook();
+        let names = [
+            "format",
+            "literal",
+            "unwrap_none",
+            "expect_none",
+            "unwrap_err",
+            "expect_err",
+            "index",
+            "vec_index",
+            "slice_range",
+            "str_slice",
+            "assert_eq",
+            "assert",
+            "unreachable",
+            "divide",
+            "refcell",
+            "any",
+            "any_str",
+            "any_string",
+            "intended",
+        ];
+        let a = kinds::<CalibrationA>();
+        let b = kinds::<CalibrationB>();
+        assert_eq!((a.len(), b.len()), (names.len(), names.len()));
+        let lost: Vec<_> = names
+            .iter()
+            .zip(a.into_iter().zip(b))
+            .filter(|(_, (a, b))| probe(*a).is_none() || probe(*b).is_none())
+            .map(|(name, _)| name)
+            .collect();
+        assert!(lost.is_empty(), "kinds calibration cannot learn: {lost:?}");
+    }
+
     /// One site per kind of panic calibration learns, none of them generic:
     /// the code of a real bug, not calibration's own instances.
     mod bug_sites {
@@ -906,12 +953,12 @@ mod tests {
             let found = record.frames.iter().position(|&ip| function_start(ip) == site as usize);
             let found = found.unwrap_or_else(|| panic!("{kind}: the site is not in the stack"));
             // Where a generic instance of std's (`Result::<u8, i64>::expect`,
-            // `Vec::<i64>::index`, `assert_failed::<i64, i64>`) lies between
+            // `Vec::<i64>::index`) lies between
             // the machinery and the site, a debug build has a frame that no
             // address can tell from the panicking code's own (the shipped
             // build inlines it into the site): the cut stays above it, never
             // swallowing a frame that may be the bug's.
-            let generic_between = ["expect_err", "vec_index", "assert_eq"].contains(&kind);
+            let generic_between = ["expect_err", "vec_index"].contains(&kind);
             if at > found || (at != found && !(generic_between && cfg!(debug_assertions))) {
                 wrong.push((kind, at, found));
             }
