@@ -472,6 +472,15 @@ mod tests {
         }
     }
 
+    /// An outbox in a temporary folder, its start-up pacing over (the sender
+    /// may send at once).
+    fn ready_outbox(limits: OutboxLimits) -> (tempfile::TempDir, std::sync::Arc<Outbox>) {
+        let dir = tempfile::tempdir().unwrap();
+        let outbox = Outbox::open(dir.path(), limits).unwrap();
+        outbox.state.lock().initial_until = None;
+        (dir, outbox)
+    }
+
     /// A target no request is made to in the test.
     fn target() -> Target {
         target_at(9)
@@ -483,9 +492,7 @@ mod tests {
     /// which would count one panic twice. The next report goes instead.
     #[test]
     fn a_report_evicted_while_it_is_read_is_dropped_not_sent() {
-        let dir = tempfile::tempdir().unwrap();
-        let outbox = Outbox::open(dir.path(), OutboxLimits { max_items: 2, max_bytes: 1 << 20 }).unwrap();
-        outbox.state.lock().initial_until = None;
+        let (_dir, outbox) = ready_outbox(OutboxLimits { max_items: 2, max_bytes: 1 << 20 });
         outbox.store(b"first").unwrap();
         outbox.store(b"second").unwrap();
         let asked = Cell::new(0);
@@ -548,9 +555,7 @@ mod tests {
     /// byte of it reaches the server after the opt-out has answered.
     #[test]
     fn a_request_the_gate_cleared_before_a_cut_off_never_starts() {
-        let dir = tempfile::tempdir().unwrap();
-        let outbox = Outbox::open(dir.path(), OutboxLimits::default()).unwrap();
-        outbox.state.lock().initial_until = None;
+        let (_dir, outbox) = ready_outbox(OutboxLimits::default());
         outbox.store(b"a report").unwrap();
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
@@ -581,9 +586,7 @@ mod tests {
     /// loaded machine only makes the request later.)
     #[test]
     fn the_sender_lets_a_write_settle_before_it_sends() {
-        let dir = tempfile::tempdir().unwrap();
-        let outbox = Outbox::open(dir.path(), OutboxLimits::default()).unwrap();
-        outbox.state.lock().initial_until = None;
+        let (_dir, outbox) = ready_outbox(OutboxLimits::default());
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         let (arrived, arrivals) = std::sync::mpsc::channel();
@@ -648,9 +651,7 @@ mod tests {
     /// told to look again a little later (not at once: no busy loop).
     #[test]
     fn only_the_current_transport_of_an_open_outbox_gets_a_report() {
-        let dir = tempfile::tempdir().unwrap();
-        let outbox = Outbox::open(dir.path(), OutboxLimits::default()).unwrap();
-        outbox.state.lock().initial_until = None;
+        let (_dir, outbox) = ready_outbox(OutboxLimits::default());
         outbox.store(b"a report").unwrap();
         let gate = || Some(target());
         // The library's transport is the current one: a host's pull gets nothing.
@@ -713,9 +714,7 @@ mod tests {
     /// was delivered.
     #[test]
     fn a_rejected_report_is_deleted_but_not_listed_as_sent() {
-        let dir = tempfile::tempdir().unwrap();
-        let outbox = Outbox::open(dir.path(), OutboxLimits::default()).unwrap();
-        outbox.state.lock().initial_until = None;
+        let (_dir, outbox) = ready_outbox(OutboxLimits::default());
         let gate = || Some(target());
         for (status, id) in [(400, "rejected"), (200, "taken")] {
             outbox.store(id.as_bytes()).unwrap();
@@ -741,9 +740,7 @@ mod tests {
     /// would abort is let go, not kept until the next request).
     #[test]
     fn no_connection_stays_open_after_a_request() {
-        let dir = tempfile::tempdir().unwrap();
-        let outbox = Outbox::open(dir.path(), OutboxLimits::default()).unwrap();
-        outbox.state.lock().initial_until = None;
+        let (_dir, outbox) = ready_outbox(OutboxLimits::default());
         outbox.store(b"a report").unwrap();
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
@@ -781,9 +778,7 @@ mod tests {
     /// counts the one in flight as pending.
     #[test]
     fn the_report_in_flight_is_never_evicted_and_stays_pending() {
-        let dir = tempfile::tempdir().unwrap();
-        let outbox = Outbox::open(dir.path(), OutboxLimits { max_items: 2, max_bytes: 1 << 20 }).unwrap();
-        outbox.state.lock().initial_until = None;
+        let (_dir, outbox) = ready_outbox(OutboxLimits { max_items: 2, max_bytes: 1 << 20 });
         outbox.store(b"in flight").unwrap();
         let Next::Send(cleared) = outbox.clear_next(&|| Some(target()), false) else {
             panic!("nothing was cleared to leave")
