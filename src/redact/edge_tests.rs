@@ -226,3 +226,41 @@ fn an_address_opening_with_colons_after_an_underscore_is_masked() {
     assert_eq!(redact("Listening on [::]:8080"), "Listening on [***]:8080");
     assert_eq!(redact("call ::new()"), "call ::new()");
 }
+
+/// `body` with its Luhn check digit appended (the digit that makes the
+/// number valid), as a card number carries it.
+fn with_luhn_check(body: &str) -> String {
+    let sum: u32 = body
+        .bytes()
+        .rev()
+        .map(|c| u32::from(c - b'0'))
+        .enumerate()
+        .map(|(n, d)| if n % 2 == 0 { [d * 2, d * 2 - 9][usize::from(d * 2 > 9)] } else { d })
+        .sum();
+    format!("{body}{}", (10 - sum % 10) % 10)
+}
+
+/// Outside the 15 and 16 digits that are masked whatever they hold, a
+/// number is a card's only with a card's first digit and a valid Luhn
+/// checksum: 13 and 19 digits whose doubled digits run past 9 (6 makes 12,
+/// 7 makes 14), valid, are masked; the same with the last digit changed
+/// are not.
+#[test]
+fn thirteen_and_nineteen_digits_are_masked_only_with_a_valid_checksum() {
+    for body in ["466666666666", "477777777777", "466666666666666666", "467676767676767676"] {
+        let card = with_luhn_check(body);
+        let last = card.as_bytes()[card.len() - 1] - b'0';
+        let wrong = format!("{body}{}", (last + 1) % 10);
+        assert_eq!(redact(&format!("n {card} x")), "n *** x", "{card}");
+        assert_eq!(redact(&format!("n {wrong} x")), format!("n {wrong} x"), "{wrong}");
+    }
+}
+
+/// A number whose first group is glued to a word (`a716-…`, as in a UUID) is
+/// read from its second group: a valid 13-digit card after it is masked.
+#[test]
+fn a_card_after_a_glued_group_is_read_from_the_next_group() {
+    let card = with_luhn_check("466666666666");
+    let text = format!("id a716-{card} x");
+    assert!(!redact(&text).contains(&card), "{text} -> {}", redact(&text));
+}
