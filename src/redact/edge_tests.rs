@@ -264,3 +264,23 @@ fn a_card_after_a_glued_group_is_read_from_the_next_group() {
     let text = format!("id a716-{card} x");
     assert!(!redact(&text).contains(&card), "{text} -> {}", redact(&text));
 }
+
+/// A word of a recovery phrase has a separator on both sides: twelve
+/// BIP39 words each glued to a digit on the right (`abandon1 ability1 …`,
+/// generated names, not a phrase) are left alone, as are twelve glued on
+/// the left.
+#[test]
+fn phrase_words_glued_to_a_digit_are_no_phrase() {
+    let words = ["abandon", "ability", "able", "about", "above", "absent"];
+    let words: Vec<&str> = words.iter().chain(words.iter()).copied().collect();
+    let right: String = words.iter().map(|w| format!("{w}1 ")).collect();
+    let left: String = words.iter().map(|w| format!("1{w} ")).collect();
+    assert_eq!(redact(&right), right);
+    assert_eq!(redact(&left), left);
+    let plain = words.join(" ");
+    assert_eq!(redact(&plain), "***", "the same words with separators are one");
+    // Only the two end words glued (`1abandon … absent1`): ten words are
+    // left, fewer than a phrase has.
+    let ends = format!("1{plain}1");
+    assert_eq!(redact(&ends), ends);
+}

@@ -253,7 +253,7 @@ fn redact_known(text: &str, k: &Known) -> String {
 fn known_values_are_masked_in_every_form() {
     let k = known(
         &["Zoë Bright", "vitalik", "0xAb5801a7D398351b8bE11C439e05C5B3259aeC9B"],
-        &["customSecretField"],
+        &["customSecretField", "favouriteColour"],
     );
     let cases = [
         ("hello Zoë Bright!", "hello ***!"),
@@ -273,6 +273,14 @@ fn known_values_are_masked_in_every_form() {
     for (input, want) in cases {
         assert_eq!(redact_known(input, &k), want, "{input}");
     }
+    // A host's key that holds no sensitive word of ours ("secret" above
+    // does), in any spelling: masked through the list alone.
+    let colours = r#"{"favouriteColour":"teal","FAVOURITE_COLOUR":"red","favourite-colour-2":"blue"}"#;
+    assert_eq!(redact(colours), colours, "no sensitive word of ours");
+    assert_eq!(
+        redact_known(colours, &k),
+        r#"{"favouriteColour":"***","FAVOURITE_COLOUR":"***","favourite-colour-2":"***"}"#
+    );
     // Overlapping values: both masked whole.
     let k = known(&["abcd", "cdef"], &[]);
     assert_eq!(redact_known("xabcdefx", &k), "x***x");
