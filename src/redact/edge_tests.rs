@@ -284,3 +284,23 @@ fn phrase_words_glued_to_a_digit_are_no_phrase() {
     let ends = format!("1{plain}1");
     assert_eq!(redact(&ends), ends);
 }
+
+/// Fifteen digits in a row of groups are masked wherever the run of groups
+/// holds them (an IMEI inside a longer number): at its start (5 5 5 | 4) or
+/// after its first group (4 | 5 5 5), whatever the checksum.
+#[test]
+fn fifteen_digits_inside_a_longer_run_of_groups_are_masked() {
+    assert_eq!(redact("n 12345 12345 12345 1234 x"), "n *** x");
+    assert_eq!(redact("n 1234 12345 12345 12345 x"), "n *** x");
+    assert_eq!(redact("n 1234 12345 12345 1234 x"), "n 1234 12345 12345 1234 x", "no 15 in a row");
+}
+
+/// A number that ends the text with a separator after it is read without
+/// looking past the end.
+#[test]
+fn a_number_with_a_separator_at_the_texts_end_is_read() {
+    for text in ["call 123-", "call 123 ", "n 912345678901234-", "n 1234-"] {
+        let _ = redact(text);
+    }
+    assert_eq!(redact("n 912345678901234-"), "n ***-");
+}

@@ -302,8 +302,13 @@ fn the_installed_list_is_used_until_replaced() {
     assert_eq!(redact(&format!("a {marker} b")), "a *** b");
     known::install(Some(known(&["Qkzwxv9other"], &[])));
     assert_eq!(redact(marker), marker);
+    // A list of keys only is a list too.
+    let colour = r#"{"favouriteColour":"teal"}"#;
+    known::install(Some(known(&[], &["favouriteColour"])));
+    assert_eq!(redact(colour), r#"{"favouriteColour":"***"}"#);
     known::install(None);
     assert_eq!(redact("Qkzwxv9other"), "Qkzwxv9other");
+    assert_eq!(redact(colour), colour);
 }
 
 /// The other multibase keys: `z` + an uncompressed secp256k1 key (`e7 01
