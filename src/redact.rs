@@ -1021,11 +1021,9 @@ fn number_is_sensitive(text: &[u8], groups: &[usize]) -> bool {
         if sum == 15 || sum == 16 {
             return true;
         }
-        if end > start {
-            sum -= groups[start];
-        } else {
-            end = start + 1;
-        }
+        // (The window is never empty here: from any start, a sum under 15
+        // took at least its first group.)
+        sum -= groups[start];
     }
     let total: usize = groups.iter().sum();
     let first = text.first().map_or(0, |&c| c.wrapping_sub(b'0'));

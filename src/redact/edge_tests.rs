@@ -304,3 +304,21 @@ fn a_number_with_a_separator_at_the_texts_end_is_read() {
     }
     assert_eq!(redact("n 912345678901234-"), "n ***-");
 }
+
+/// A last group glued to a word (`…-446655440000ab`) does not count: 15
+/// digits only with it are no number.
+#[test]
+fn a_last_group_glued_to_a_word_does_not_count() {
+    assert_eq!(redact("n 12345 12345 12345x y"), "n 12345 12345 12345x y");
+    assert_eq!(redact("n 12345 12345 12345 y"), "n *** y");
+}
+
+/// A recovery phrase after separators at the text's start is masked from
+/// its first word: the separators stay.
+#[test]
+fn a_phrase_after_leading_separators_keeps_them() {
+    let words = ["abandon", "ability", "able", "about", "above", "absent"];
+    let plain = words.iter().chain(words.iter()).copied().collect::<Vec<_>>().join(" ");
+    assert_eq!(redact(&format!("  {plain}")), "  ***");
+    assert_eq!(redact(&format!(", {plain}")), ", ***");
+}
