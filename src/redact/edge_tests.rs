@@ -311,6 +311,10 @@ fn a_number_with_a_separator_at_the_texts_end_is_read() {
 fn a_last_group_glued_to_a_word_does_not_count() {
     assert_eq!(redact("n 12345 12345 12345x y"), "n 12345 12345 12345x y");
     assert_eq!(redact("n 12345 12345 12345 y"), "n *** y");
+    // The checksum reads the groups before it only: a valid 13-digit card
+    // stays valid whatever the glued group holds.
+    let card = with_luhn_check("466666666666");
+    assert!(!redact(&format!("n {card} 12x y")).contains(&card));
 }
 
 /// A recovery phrase after separators at the text's start is masked from
