@@ -383,6 +383,21 @@ pub fn evictions(sizes: &[u64], bounds: Bounds) -> usize {
 mod tests {
     use super::*;
 
+    /// The documented bounds in use: a server may make the client wait one
+    /// day at most (a Retry-After of two days waits one), and a report is
+    /// kept for 30 days (29 days and 23 hours old it stays, 30 days and an
+    /// hour it goes).
+    #[test]
+    fn a_server_waits_one_day_at_most_and_a_report_lives_thirty_days() {
+        let day = Duration::from_secs(24 * 3600);
+        assert_eq!(parse_seconds("172800"), Some(day));
+        assert_eq!(parse_seconds("86399"), Some(day - Duration::from_secs(1)));
+        let now = SystemTime::now();
+        let hour = Duration::from_secs(3600);
+        assert_eq!(expired(0, now - (30 * day - hour), now), None);
+        assert_eq!(expired(0, now - (30 * day + hour), now), Some("it grew too old"));
+    }
+
     const NOW: Duration = Duration::from_secs(1_700_000_000);
 
     fn now_wall() -> SystemTime {
