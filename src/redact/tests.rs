@@ -426,7 +426,7 @@ fn redact_benchmark() {
     );
 }
 
-mod property {
+pub(super) mod property {
     use proptest::prelude::*;
 
     use super::super::redact;
@@ -487,7 +487,8 @@ mod property {
             .prop_map(|v| String::from_utf8(v).unwrap())
     }
 
-    fn luhn_complete(digits: &mut Vec<u32>) {
+    /// Appends the Luhn check digit that makes `digits` valid.
+    pub(in crate::redact) fn luhn_complete(digits: &mut Vec<u32>) {
         let sum: u32 = digits
             .iter()
             .rev()
