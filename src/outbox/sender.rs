@@ -557,19 +557,7 @@ mod tests {
     fn a_request_the_gate_cleared_before_a_cut_off_never_starts() {
         let (_dir, outbox) = ready_outbox(OutboxLimits::default());
         outbox.store(b"a report").unwrap();
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let (connected, connections) = std::sync::mpsc::channel();
-        let server = move || {
-            if let Ok((mut socket, _)) = listener.accept() {
-                let _ = connected.send(());
-                let mut request = [0u8; 4096];
-                let _ = std::io::Read::read(&mut socket, &mut request);
-                let _ =
-                    std::io::Write::write_all(&mut socket, b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
-            }
-        };
-        http::test_spawn("server", Box::new(server)).unwrap();
+        let (port, connections) = answering_server();
         let Next::Send(cleared) = outbox.clear_next(&|| Some(target_at(port)), false) else {
             panic!("nothing was cleared to leave")
         };
@@ -587,19 +575,7 @@ mod tests {
     #[test]
     fn the_sender_lets_a_write_settle_before_it_sends() {
         let (_dir, outbox) = ready_outbox(OutboxLimits::default());
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let (arrived, arrivals) = std::sync::mpsc::channel();
-        let server = move || {
-            if let Ok((mut socket, _)) = listener.accept() {
-                let _ = arrived.send(Instant::now());
-                let mut request = [0u8; 4096];
-                let _ = std::io::Read::read(&mut socket, &mut request);
-                let _ =
-                    std::io::Write::write_all(&mut socket, b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
-            }
-        };
-        http::test_spawn("server", Box::new(server)).unwrap();
+        let (port, arrivals) = answering_server();
         let sender = std::sync::Arc::clone(&outbox);
         http::test_spawn("sender", Box::new(move || sender.run_sender(&|| Some(target_at(port))))).unwrap();
         let written = Instant::now();
